@@ -1,0 +1,448 @@
+"""The Story aggregate: one live blog, its public events and its invariants.
+
+Pure: no I/O, nothing of ours imported. Everything in a Story's stream is public, so the
+stream has no holes and its version is the readers' resume cursor. Each event carries who
+made the change (``actor_id``, ``actor_name``) and when (``timestamp``).
+
+Schema evolution: when an event's fields change, bump its ``class_version`` and add a
+static ``upcast_vN_vN+1(state)`` that rewrites the old stored state (the library applies
+it on load), so old events keep loading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+# Namespace for ids derived from names (slugs, idempotency keys).
+LIVEBLOG_NAMESPACE = uuid5(NAMESPACE_URL, "https://liveblog.invalid/")
+
+MAX_SLUG = 80
+MAX_TITLE = 300
+MAX_SUMMARY = 2_000
+MAX_BODY = 20_000
+MAX_NOTE = 2_000
+MAX_REASON = 2_000
+MAX_NAME = 200
+
+
+class DomainError(Exception):
+    """A command that the story's current state does not allow."""
+
+    code = "invalid"
+
+
+class InvalidField(DomainError):
+    """A field value breaks a rule (length, emptiness, format)."""
+
+    code = "invalid_field"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class StoryClosed(DomainError):
+    code = "story_closed"
+
+
+class UpdateNotFound(DomainError):
+    code = "not_found"
+
+
+class UpdateRetracted(DomainError):
+    code = "update_retracted"
+
+
+class NothingChanged(DomainError):
+    code = "nothing_changed"
+
+
+class NotAuthor(DomainError):
+    """Only the author of an update (or an editor) may correct it."""
+
+    code = "forbidden"
+
+
+class RevisionConflict(DomainError):
+    """The caller edited a revision (or version) that is no longer current."""
+
+    code = "conflict"
+
+
+def story_id_for_slug(slug: str) -> UUID:
+    """A story's id is derived from its slug, so the store itself keeps slugs unique."""
+    return uuid5(LIVEBLOG_NAMESPACE, f"story:{slug}")
+
+
+def update_id_for_key(story_id: UUID, actor_id: str, idempotency_key: str) -> UUID:
+    """The same Idempotency-Key from the same actor on the same story names one update."""
+    return uuid5(LIVEBLOG_NAMESPACE, f"update:{story_id}:{actor_id}:{idempotency_key}")
+
+
+def check_text(field: str, value: str, *, limit: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidField(field, "must be a string")
+    if required and not value.strip():
+        raise InvalidField(field, "must not be empty")
+    if len(value) > limit:
+        raise InvalidField(field, f"must be at most {limit} characters")
+    return value
+
+
+def check_at(at: datetime | None, *, not_before: datetime | None = None) -> datetime | None:
+    """An explicit event time (for seeding history): timezone-aware, in UTC, in order.
+
+    ``None`` means "now" (the library stamps the event). Readers' time travel folds events
+    up to a time, so a story's event times must not go backwards.
+    """
+    if at is None:
+        return None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidField("at", "must be timezone-aware")
+    at = at.astimezone(UTC)
+    if not_before is not None and at < not_before:
+        raise InvalidField("at", f"must not be before the story's last change ({not_before})")
+    return at
+
+
+def check_slug(slug: str) -> str:
+    check_text("slug", slug, limit=MAX_SLUG)
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    if not set(slug) <= allowed or slug.startswith("-") or slug.endswith("-"):
+        raise InvalidField("slug", "use lowercase letters, digits and inner hyphens")
+    try:
+        UUID(slug)
+    except ValueError:
+        return slug
+    raise InvalidField("slug", "must not look like a story id")
+
+
+@dataclass
+class UpdateRecord:
+    """What the aggregate must know of an update to enforce its rules."""
+
+    id: UUID
+    author_id: str
+    first_title: str
+    first_body: str
+    body: str
+    revision: int
+    pinned: bool
+    key_event: bool
+    retracted: bool
+
+
+class Story(Aggregate):
+    """One live blog. Its version is its public stream position (1..N, contiguous)."""
+
+    class Event(Aggregate.Event):
+        actor_id: str
+        actor_name: str
+
+    class Opened(Aggregate.Created):
+        slug: str
+        title: str
+        summary: str
+        actor_id: str
+        actor_name: str
+
+    class Edited(Event):
+        """Title and summary, both as they now stand."""
+
+        title: str
+        summary: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.title = self.title
+            aggregate.summary = self.summary
+
+    class Closed(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.closed = True
+
+    class Reopened(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.closed = False
+
+    class UpdatePosted(Event):
+        update_id: UUID
+        title: str
+        body: str
+        key_event: bool
+        pinned: bool
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.updates[str(self.update_id)] = UpdateRecord(
+                id=self.update_id,
+                author_id=self.actor_id,
+                first_title=self.title,
+                first_body=self.body,
+                body=self.body,
+                revision=1,
+                pinned=self.pinned,
+                key_event=self.key_event,
+                retracted=False,
+            )
+
+    class UpdateCorrected(Event):
+        update_id: UUID
+        body: str
+        note: str
+
+        def apply(self, aggregate: Any) -> None:
+            record = aggregate.updates[str(self.update_id)]
+            record.body = self.body
+            record.revision += 1
+
+    class UpdateRetracted(Event):
+        update_id: UUID
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            record = aggregate.updates[str(self.update_id)]
+            record.retracted = True
+            record.pinned = False
+            record.key_event = False
+            record.revision += 1
+
+    class UpdatePinned(Event):
+        update_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.updates[str(self.update_id)].pinned = True
+
+    class UpdateUnpinned(Event):
+        update_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.updates[str(self.update_id)].pinned = False
+
+    class KeyEventSet(Event):
+        update_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.updates[str(self.update_id)].key_event = True
+
+    class KeyEventUnset(Event):
+        update_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.updates[str(self.update_id)].key_event = False
+
+    @staticmethod
+    def create_id(slug: str) -> UUID:
+        return story_id_for_slug(slug)
+
+    def __init__(
+        self, slug: str, title: str, summary: str, actor_id: str, actor_name: str
+    ) -> None:
+        self.slug = slug
+        self.title = title
+        self.summary = summary
+        self.closed = False
+        # Keyed by str(update id): snapshots are JSON, whose object keys are strings.
+        self.updates: dict[str, UpdateRecord] = {}
+
+    # -- commands -------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        slug: str,
+        title: str,
+        summary: str,
+        actor: Actor,
+        at: datetime | None = None,
+    ) -> Story:
+        """Open a story; ``at`` sets the event's time (seeding history), default now."""
+        check_slug(slug)
+        check_text("title", title, limit=MAX_TITLE)
+        check_text("summary", summary, limit=MAX_SUMMARY, required=False)
+        return cls._create(
+            cls.Opened,
+            id=story_id_for_slug(slug),
+            timestamp=check_at(at),
+            slug=slug,
+            title=title,
+            summary=summary,
+            actor_id=actor.id,
+            actor_name=actor.name,
+        )
+
+    def edit(self, *, title: str | None, summary: str | None, actor: Actor) -> None:
+        new_title = self.title if title is None else check_text("title", title, limit=MAX_TITLE)
+        new_summary = (
+            self.summary
+            if summary is None
+            else check_text("summary", summary, limit=MAX_SUMMARY, required=False)
+        )
+        if (new_title, new_summary) == (self.title, self.summary):
+            raise NothingChanged("the title and summary are already so")
+        self._trigger(self.Edited, actor, title=new_title, summary=new_summary)
+
+    def close(self, *, actor: Actor) -> None:
+        if self.closed:
+            raise NothingChanged("the story is already closed")
+        self._trigger(self.Closed, actor)
+
+    def reopen(self, *, actor: Actor) -> None:
+        if not self.closed:
+            raise NothingChanged("the story is already live")
+        self._trigger(self.Reopened, actor)
+
+    def post_update(
+        self,
+        *,
+        update_id: UUID,
+        title: str,
+        body: str,
+        key_event: bool,
+        pinned: bool,
+        actor: Actor,
+        at: datetime | None = None,
+    ) -> bool:
+        """Post an update; returns False when this very update was already posted.
+
+        A retried post (same id, hence same Idempotency-Key and actor) records nothing.
+        The same id with other content is a reused key, which is a conflict.
+        """
+        existing = self.updates.get(str(update_id))
+        if existing is not None:
+            if (existing.first_title, existing.first_body) != (title, body):
+                raise RevisionConflict("this Idempotency-Key was used for another update")
+            return False
+        if self.closed:
+            raise StoryClosed("the story is closed")
+        check_text("title", title, limit=MAX_TITLE, required=False)
+        check_text("body", body, limit=MAX_BODY)
+        self._trigger(
+            self.UpdatePosted,
+            actor,
+            at=self._check_at(at),
+            update_id=update_id,
+            title=title,
+            body=body,
+            key_event=key_event,
+            pinned=pinned,
+        )
+        return True
+
+    def correct_update(
+        self,
+        *,
+        update_id: UUID,
+        body: str,
+        note: str,
+        actor: Actor,
+        as_editor: bool,
+        expected_revision: int | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        record = self._editable(update_id, expected_revision)
+        if not as_editor and record.author_id != actor.id:
+            raise NotAuthor("only the author or an editor may correct this update")
+        check_text("body", body, limit=MAX_BODY)
+        check_text("note", note, limit=MAX_NOTE)
+        if body == record.body:
+            raise InvalidField("body", "a correction must change the body")
+        timestamp = self._check_at(at)
+        self._trigger(
+            self.UpdateCorrected, actor, at=timestamp, update_id=update_id, body=body, note=note
+        )
+
+    def retract_update(self, *, update_id: UUID, reason: str, actor: Actor) -> None:
+        self._editable(update_id, None)
+        check_text("reason", reason, limit=MAX_REASON)
+        self._trigger(self.UpdateRetracted, actor, update_id=update_id, reason=reason)
+
+    def flag_update(
+        self,
+        *,
+        update_id: UUID,
+        pinned: bool | None,
+        key_event: bool | None,
+        actor: Actor,
+        at: datetime | None = None,
+    ) -> int:
+        """Set the pinned and key-event flags; returns how many events it recorded."""
+        record = self._editable(update_id, None)
+        events: list[type[Story.Event]] = []
+        if pinned is not None and pinned != record.pinned:
+            events.append(self.UpdatePinned if pinned else self.UpdateUnpinned)
+        if key_event is not None and key_event != record.key_event:
+            events.append(self.KeyEventSet if key_event else self.KeyEventUnset)
+        # A flag already so records nothing, so its time is not checked either.
+        timestamp = self._check_at(at) if events else None
+        for event in events:
+            self._trigger(event, actor, at=timestamp, update_id=update_id)
+        return len(events)
+
+    def find_update(self, update_id: UUID) -> UpdateRecord:
+        record = self.updates.get(str(update_id))
+        if record is None:
+            raise UpdateNotFound(f"no update {update_id} in this story")
+        return record
+
+    def check_version(self, expected_version: int | None) -> None:
+        if expected_version is not None and expected_version != self.version:
+            raise RevisionConflict(
+                f"the story is at version {self.version}, not {expected_version}"
+            )
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _editable(self, update_id: UUID, expected_revision: int | None) -> UpdateRecord:
+        record = self.find_update(update_id)
+        if record.retracted:
+            raise UpdateRetracted("the update is retracted")
+        if expected_revision is not None and expected_revision != record.revision:
+            raise RevisionConflict(
+                f"the update is at revision {record.revision}, not {expected_revision}"
+            )
+        return record
+
+    def _check_at(self, at: datetime | None) -> datetime | None:
+        return check_at(at, not_before=self.modified_on)
+
+    def _trigger(
+        self,
+        event_class: type[Story.Event],
+        actor: Actor,
+        *,
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> None:
+        """Trigger an event stamped ``at`` (a checked UTC time), or now when None."""
+        self.trigger_event(
+            event_class, timestamp=at, actor_id=actor.id, actor_name=actor.name, **fields
+        )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a token's id and its display name."""
+
+    id: str
+    name: str
+
+
+# Every Story event type, in the order DESIGN §5 names them, with its public name.
+PUBLIC_EVENT_NAMES: dict[type[Aggregate.Event], str] = {
+    Story.Opened: "story.opened",
+    Story.Edited: "story.updated",
+    Story.Closed: "story.closed",
+    Story.Reopened: "story.reopened",
+    Story.UpdatePosted: "update.posted",
+    Story.UpdateCorrected: "update.corrected",
+    Story.UpdateRetracted: "update.retracted",
+    Story.UpdatePinned: "update.pinned",
+    Story.UpdateUnpinned: "update.unpinned",
+    Story.KeyEventSet: "update.key_event_set",
+    Story.KeyEventUnset: "update.key_event_unset",
+}

@@ -1,0 +1,256 @@
+"""The Newsroom application: one method per command, each a small use case.
+
+Commands load the Story, let it decide, and save its new events. A command that loses a
+race on the story's version is retried on the fresh state; one that named a revision
+which no longer holds raises ``RevisionConflict`` instead (the aggregate checks it).
+Everything here is synchronous: the web layer calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder
+
+from liveblog.domain import (
+    Actor,
+    DomainError,
+    Story,
+    UpdateRecord,
+    story_id_for_slug,
+    update_id_for_key,
+)
+from liveblog.sanitize import sanitize_body
+from liveblog.transcoder import OrjsonTranscoder
+
+T = TypeVar("T")
+
+# How often a command that lost a race on the story's version is tried again.
+RACE_ATTEMPTS = 10
+
+
+class StoryNotFound(DomainError):
+    code = "not_found"
+
+
+class SlugTaken(DomainError):
+    code = "slug_taken"
+
+
+class StoryBusy(DomainError):
+    """Lost the race for the story's next version too many times in a row."""
+
+    code = "busy"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the story's version after it, and whether it recorded."""
+
+    story_id: UUID
+    version: int
+    recorded: bool
+    update_id: UUID | None = None
+
+
+class Newsroom(Application[UUID]):
+    """Reporters' and editors' commands on stories."""
+
+    name = "Newsroom"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Story: 100}
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder(record_types=(UpdateRecord,))
+
+    # -- queries used by commands and reads -----------------------------------------
+
+    def resolve_story_id(self, ref: str) -> UUID:
+        """``{story}`` in a URL is the story's id or its slug."""
+        try:
+            return UUID(ref)
+        except ValueError:
+            return story_id_for_slug(ref)
+
+    def get_story(self, story_id: UUID) -> Story:
+        try:
+            story: object = self.repository.get(story_id)
+        except AggregateNotFoundError:
+            raise StoryNotFound(f"no story {story_id}") from None
+        if not isinstance(story, Story):
+            raise StoryNotFound(f"no story {story_id}")
+        return story
+
+    def story_events(
+        self, story_id: UUID, *, after: int = 0, upto: int | None = None, limit: int | None = None
+    ) -> list[Aggregate.Event]:
+        """The story's stored events after version ``after`` (up to ``upto``), in order."""
+        events = self.events.get(story_id, gt=after or None, lte=upto, limit=limit)
+        return [e for e in events if isinstance(e, Aggregate.Event)]
+
+    def story_ids(self) -> list[UUID]:
+        """Every story's id, oldest first, from the log of created events."""
+        ids: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(
+                start=start, limit=500, topics=[_OPENED_TOPIC]
+            )
+            if not page:
+                return ids
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            start = page[-1].id + 1
+
+    # -- commands -------------------------------------------------------------------
+
+    def open_story(
+        self,
+        *,
+        slug: str,
+        title: str,
+        summary: str,
+        actor: Actor,
+        at: datetime | None = None,
+    ) -> Outcome:
+        """Open a story. ``at`` (every command's) stamps the event, for seeding history."""
+        story = Story.open(slug=slug, title=title, summary=summary, actor=actor, at=at)
+        try:
+            self.save(story)
+        except IntegrityError:
+            raise SlugTaken(f"a story with the slug {slug!r} exists") from None
+        return Outcome(story.id, story.version, recorded=True)
+
+    def edit_story(
+        self,
+        story_id: UUID,
+        *,
+        title: str | None,
+        summary: str | None,
+        actor: Actor,
+        expected_version: int | None = None,
+    ) -> Outcome:
+        def command(story: Story) -> None:
+            story.check_version(expected_version)
+            story.edit(title=title, summary=summary, actor=actor)
+
+        return self._change(story_id, command)
+
+    def close_story(self, story_id: UUID, *, actor: Actor) -> Outcome:
+        return self._change(story_id, lambda story: story.close(actor=actor))
+
+    def reopen_story(self, story_id: UUID, *, actor: Actor) -> Outcome:
+        return self._change(story_id, lambda story: story.reopen(actor=actor))
+
+    def post_update(
+        self,
+        story_id: UUID,
+        *,
+        body: str,
+        title: str = "",
+        key_event: bool = False,
+        pinned: bool = False,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        """Post an update. With an idempotency key, a retry records nothing new."""
+        update_id = (
+            update_id_for_key(story_id, actor.id, idempotency_key) if idempotency_key else uuid4()
+        )
+        clean_body = sanitize_body(body)
+
+        def command(story: Story) -> None:
+            story.post_update(
+                update_id=update_id,
+                title=title,
+                body=clean_body,
+                key_event=key_event,
+                pinned=pinned,
+                actor=actor,
+                at=at,
+            )
+
+        return self._change(story_id, command, update_id=update_id)
+
+    def correct_update(
+        self,
+        story_id: UUID,
+        update_id: UUID,
+        *,
+        body: str,
+        note: str,
+        actor: Actor,
+        as_editor: bool,
+        expected_revision: int | None = None,
+        at: datetime | None = None,
+    ) -> Outcome:
+        clean_body = sanitize_body(body)
+
+        def command(story: Story) -> None:
+            story.correct_update(
+                update_id=update_id,
+                body=clean_body,
+                note=note,
+                actor=actor,
+                as_editor=as_editor,
+                expected_revision=expected_revision,
+                at=at,
+            )
+
+        return self._change(story_id, command, update_id=update_id)
+
+    def retract_update(
+        self, story_id: UUID, update_id: UUID, *, reason: str, actor: Actor
+    ) -> Outcome:
+        def command(story: Story) -> None:
+            story.retract_update(update_id=update_id, reason=reason, actor=actor)
+
+        return self._change(story_id, command, update_id=update_id)
+
+    def flag_update(
+        self,
+        story_id: UUID,
+        update_id: UUID,
+        *,
+        pinned: bool | None,
+        key_event: bool | None,
+        actor: Actor,
+        at: datetime | None = None,
+    ) -> Outcome:
+        def command(story: Story) -> None:
+            story.flag_update(
+                update_id=update_id, pinned=pinned, key_event=key_event, actor=actor, at=at
+            )
+
+        return self._change(story_id, command, update_id=update_id)
+
+    # -- the retry loop -------------------------------------------------------------
+
+    def _change(
+        self,
+        story_id: UUID,
+        command: Callable[[Story], None],
+        *,
+        update_id: UUID | None = None,
+    ) -> Outcome:
+        """Run ``command`` on the fresh story and save; on a lost race, run it again."""
+        for _ in range(RACE_ATTEMPTS):
+            story = self.get_story(story_id)
+            command(story)
+            pending: Sequence[object] = story.pending_events
+            if not pending:
+                return Outcome(story.id, story.version, recorded=False, update_id=update_id)
+            try:
+                self.save(story)
+            except IntegrityError:
+                continue  # another writer took this version: decide again on fresh state
+            return Outcome(story.id, story.version, recorded=True, update_id=update_id)
+        raise StoryBusy("the story is changing too fast; try again")
+
+
+_OPENED_TOPIC = f"{Story.Opened.__module__}:{Story.Opened.__qualname__}"

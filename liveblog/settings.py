@@ -1,0 +1,98 @@
+"""Environment → settings → the eventsourcing library's environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+
+
+class SettingsError(ValueError):
+    """The environment names something liveblog cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Aggregates kept in memory per process; each is brought up to date from the store
+    # before use ("fast-forward"), so several processes can share one database.
+    aggregate_cache_size: int = 500
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+    @property
+    def backend(self) -> str:
+        scheme = urlsplit(self.database_url).scheme
+        if scheme in ("postgres", "postgresql"):
+            return "postgresql"
+        if scheme in ("sqlite", "memory"):
+            return scheme
+        msg = f"LIVEBLOG_DATABASE_URL must start with sqlite:/// or postgresql://, not {scheme!r}"
+        raise SettingsError(msg)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The env that configures the library's persistence for every application."""
+        env = {
+            "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+        }
+        backend = self.backend
+        if backend == "memory":
+            env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+        elif backend == "sqlite":
+            path = sqlite_path(self.database_url)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                SQLITE_DBNAME=str(path),
+                SQLITE_LOCK_TIMEOUT="10",
+            )
+        else:
+            env.update(postgres_env(self.database_url))
+        env.update(self.extra_env)
+        return env
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a sqlite URL: ``sqlite:///var/x.db`` is relative, ``sqlite:////x.db`` not."""
+    parts = urlsplit(url)
+    raw = unquote(parts.netloc + parts.path)
+    if raw.startswith("/"):
+        raw = raw[1:]
+    if not raw:
+        msg = "a sqlite URL needs a file path: sqlite:///path/to/file.db"
+        raise SettingsError(msg)
+    return Path(raw)
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        msg = "a postgresql URL needs a database name: postgresql://user@host:5432/db"
+        raise SettingsError(msg)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        # With database functions on, a subscriber can skip a concurrently committed
+        # event and tracking rows can be dropped (DESIGN §6): keep them off.
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+    }
+    if "schema" in query:
+        env["POSTGRES_SCHEMA"] = query["schema"][0]
+    return env
