@@ -1,0 +1,116 @@
+"""``liveblog serve | demo | token create``: thin entry points over the app and applications."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from liveblog.settings import Settings
+from liveblog.tokens import Credentials, Role
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from liveblog.web.app import create_app
+
+    settings = Settings.from_environ()
+    if args.demo:
+        _prepare_demo(settings, args.host, args.port)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        ws="websockets",
+        ws_per_message_deflate=False,
+        log_level=args.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _prepare_demo(settings: Settings, host: str, port: int) -> None:
+    """Seed the demo story into an empty store and print what a new user needs."""
+    from liveblog.demo import DEMO_SLUG, seed_demo
+    from liveblog.newsroom import Newsroom
+
+    env = settings.eventsourcing_env()
+    with Newsroom(env=env) as newsroom, Credentials(env=env) as credentials:
+        if not newsroom.story_ids():
+            seed_demo(newsroom)
+            print(f"Seeded the demo story into {settings.database_url}")
+        editor, _ = credentials.issue(name="Demo Editor", role=Role.EDITOR)
+        reporter, _ = credentials.issue(name="Demo Reporter", role=Role.REPORTER)
+    base = f"http://{host}:{port}"
+    print(
+        f"\nliveblog on {base}\n"
+        f"  stories:     {base}/api/stories\n"
+        f"  demo story:  {base}/api/stories/{DEMO_SLUG}\n"
+        f"  health:      {base}/healthz\n"
+        f"  editor token:   {editor}\n"
+        f"  reporter token: {reporter}\n",
+        flush=True,
+    )
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from liveblog.demo import seed_demo
+    from liveblog.newsroom import Newsroom
+
+    settings = Settings.from_environ()
+    with Newsroom(env=settings.eventsourcing_env()) as newsroom:
+        story_id = seed_demo(newsroom)
+        version = newsroom.get_story(story_id).version
+    print(f"demo story {story_id} at version {version} in {settings.database_url}")
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+    with Credentials(env=settings.eventsourcing_env()) as credentials:
+        secret, principal = credentials.issue(name=args.name, role=args.role)
+    print(f"token for {principal.actor.name} ({principal.role.value}), id {principal.actor.id}:")
+    print(secret)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liveblog",
+        description="Event-sourced newsroom live blogs. The store is LIVEBLOG_DATABASE_URL "
+        "(default sqlite:///./var/liveblog.sqlite3).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP and WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--demo", action="store_true",
+        help="seed the demo story into an empty store and print an editor and a reporter token",
+    )  # fmt: skip
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser("demo", help="seed the demo story (does nothing if it exists)")
+    demo.set_defaults(run=_demo)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="print a new token on the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.set_defaults(run=_token_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+"""The JSON API of DESIGN §4: thin handlers that parse, authorize, command and render.
+
+Commands and reads are synchronous (the eventsourcing library), so each runs in a
+worker thread; the event loop only parses and writes bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from liveblog.domain import (
+    MAX_BODY,
+    MAX_NOTE,
+    MAX_REASON,
+    MAX_SLUG,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    PUBLIC_EVENT_NAMES,
+    NothingChanged,
+)
+from liveblog.newsroom import Newsroom, Outcome
+from liveblog.tokens import Role
+from liveblog.web.auth import optional_principal, require_role
+from liveblog.web.errors import ApiError
+from liveblog.web.inputs import (
+    bool_field,
+    if_match_number,
+    path_uuid,
+    query_bool,
+    query_int,
+    read_json_object,
+    required_text,
+    text_field,
+)
+from liveblog.web.reads import StoryReads
+from liveblog.wire import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    dumps,
+    rfc3339,
+    story_fields_json,
+    story_json,
+    update_json,
+    updates_page,
+)
+from projections.story import StoryView
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        dumps(payload), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def newsroom_of(request: Request) -> Newsroom:
+    newsroom: Newsroom = request.app.state.newsroom
+    return newsroom
+
+
+def reads_of(request: Request) -> StoryReads:
+    reads: StoryReads = request.app.state.reads
+    return reads
+
+
+def story_id_of(request: Request) -> UUID:
+    return newsroom_of(request).resolve_story_id(request.path_params["story"])
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+async def run_command(request: Request, method: Any, *args: Any, **kwargs: Any) -> Outcome:
+    """Run a Newsroom command in a thread; a no-op command answers with the state as is."""
+    try:
+        outcome: Outcome = await run_in_threadpool(method, *args, **kwargs)
+    except NothingChanged:
+        story_id = args[0] if args else kwargs["story_id"]
+        story = await run_in_threadpool(newsroom_of(request).get_story, story_id)
+        return Outcome(story.id, story.version, recorded=False)
+    return outcome
+
+
+async def story_view(request: Request, story_id: UUID, upto: int | None = None) -> StoryView:
+    return await run_in_threadpool(reads_of(request).story, story_id, upto=upto)
+
+
+async def update_response(
+    request: Request, outcome: Outcome, update_id: UUID, status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    story = await story_view(request, outcome.story_id, upto=outcome.version)
+    update = story.updates.get(update_id)
+    if update is None:
+        raise ApiError(404, "not_found", f"no update {update_id} in this story")
+    payload = {**update_json(update), "story_version": outcome.version}
+    return json_response(payload, status, headers)
+
+
+async def story_response(request: Request, outcome: Outcome, status: int = 200) -> Response:
+    story = await story_view(request, outcome.story_id, upto=outcome.version)
+    return json_response(story_json(story), status, {"ETag": etag(story.version)})
+
+
+# -- health -----------------------------------------------------------------------------
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    await run_in_threadpool(newsroom_of(request).recorder.max_notification_id)
+    return json_response({"status": "ready"})
+
+
+# -- stories ----------------------------------------------------------------------------
+
+
+async def create_story(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    payload = await read_json_object(request, {"slug", "title", "summary"})
+    slug = required_text(payload, "slug", limit=MAX_SLUG)
+    title = required_text(payload, "title", limit=MAX_TITLE)
+    summary = text_field(payload, "summary", limit=MAX_SUMMARY) or ""
+    outcome = await run_command(
+        request, newsroom_of(request).open_story,
+        slug=slug, title=title, summary=summary, actor=principal.actor,
+    )  # fmt: skip
+    response = await story_response(request, outcome, 201)
+    response.headers["Location"] = f"/api/stories/{outcome.story_id}"
+    return response
+
+
+async def list_stories(request: Request) -> Response:
+    status = request.query_params.get("status")
+    if status not in (None, "live", "closed"):
+        raise ApiError(422, "invalid_query", "status: must be live or closed")
+    stories = await run_in_threadpool(reads_of(request).stories)
+    listed = []
+    for story in stories:
+        if status is not None and story.status != status:
+            continue
+        last = next(reversed(story.updates.values()), None)
+        listed.append(
+            {
+                **story_fields_json(story),
+                "update_count": len(story.updates),
+                "last_update_at": rfc3339(last.published_at) if last else None,
+            }
+        )
+    return json_response({"stories": listed})
+
+
+async def get_story(request: Request) -> Response:
+    story_id = story_id_of(request)
+    at_version = query_int(request, "at_version", default=None, minimum=1, maximum=2**62)
+    at_raw = request.query_params.get("at")
+    if at_version is not None or at_raw is not None:
+        await require_role(request, Role.EDITOR)
+        if at_version is not None and at_raw is not None:
+            raise ApiError(422, "invalid_query", "give at_version or at, not both")
+        if at_version is not None:
+            story = await story_view(request, story_id, upto=at_version)
+        else:
+            moment = parse_rfc3339(at_raw or "")
+            story = await run_in_threadpool(reads_of(request).story_at, story_id, moment)
+        return json_response(story_json(story), headers={"Cache-Control": "no-store"})
+    story = await story_view(request, story_id)
+    tag = etag(story.version)
+    if tag in _if_none_match(request):
+        return Response(status_code=304, headers={"ETag": tag})
+    return json_response(story_json(story), headers={"ETag": tag})
+
+
+def _if_none_match(request: Request) -> set[str]:
+    raw = request.headers.get("if-none-match", "")
+    return {part.strip().removeprefix("W/") for part in raw.split(",") if part.strip()}
+
+
+def parse_rfc3339(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, "invalid_query", "at: must be an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise ApiError(422, "invalid_query", "at: must carry a time zone (e.g. Z)")
+    return moment
+
+
+async def edit_story(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    expected = if_match_number(request, "v")
+    payload = await read_json_object(request, {"title", "summary"})
+    title = text_field(payload, "title", limit=MAX_TITLE)
+    summary = text_field(payload, "summary", limit=MAX_SUMMARY)
+    if title is None and summary is None:
+        raise ApiError(422, "invalid_field", "give title, summary or both")
+    outcome = await run_command(
+        request, newsroom_of(request).edit_story, story_id,
+        title=title, summary=summary, actor=principal.actor, expected_version=expected,
+    )  # fmt: skip
+    return await story_response(request, outcome)
+
+
+async def close_story(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    outcome = await run_command(
+        request, newsroom_of(request).close_story, story_id_of(request), actor=principal.actor
+    )
+    return await story_response(request, outcome)
+
+
+async def reopen_story(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    outcome = await run_command(
+        request, newsroom_of(request).reopen_story, story_id_of(request), actor=principal.actor
+    )
+    return await story_response(request, outcome)
+
+
+# -- updates ----------------------------------------------------------------------------
+
+
+async def post_update(request: Request) -> Response:
+    principal = await require_role(request, Role.REPORTER)
+    story_id = story_id_of(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise ApiError(
+            400, "bad_request", f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+        )
+    payload = await read_json_object(
+        request, {"body", "title", "key_event", "pinned", "draft", "publish_at"}
+    )
+    if payload.get("draft") or payload.get("publish_at") is not None:
+        raise ApiError(422, "not_supported", "drafts and scheduled posts are not supported yet")
+    body = required_text(payload, "body", limit=MAX_BODY)
+    title = text_field(payload, "title", limit=MAX_TITLE) or ""
+    key_event = bool_field(payload, "key_event") or False
+    pinned = bool_field(payload, "pinned") or False
+    if (pinned or key_event) and not principal.role.includes(Role.EDITOR):
+        raise ApiError(403, "forbidden", "only editors may pin or mark key events")
+    outcome = await run_command(
+        request, newsroom_of(request).post_update, story_id,
+        body=body, title=title, key_event=key_event, pinned=pinned,
+        actor=principal.actor, idempotency_key=key,
+    )  # fmt: skip
+    assert outcome.update_id is not None
+    headers = {"Idempotent-Replayed": "true"} if key and not outcome.recorded else None
+    return await update_response(request, outcome, outcome.update_id, 201, headers)
+
+
+async def list_updates(request: Request) -> Response:
+    story_id = story_id_of(request)
+    limit = query_int(
+        request, "limit", default=DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE
+    )
+    key_events_only = query_bool(request, "key_events")
+    story = await story_view(request, story_id)
+    before_sequence = None
+    before = request.query_params.get("before")
+    if before:
+        try:
+            cursor = story.updates.get(UUID(before))
+        except ValueError:
+            cursor = None
+        if cursor is None:
+            raise ApiError(422, "invalid_query", "before: not an update of this story")
+        before_sequence = cursor.sequence
+    page, last = updates_page(
+        story, before_sequence=before_sequence, limit=limit or DEFAULT_PAGE_SIZE,
+        key_events_only=key_events_only,
+    )  # fmt: skip
+    return json_response(
+        {"updates": [update_json(u) for u in page], "next": None if last is None else str(last.id)}
+    )
+
+
+async def correct_update(request: Request) -> Response:
+    principal = await require_role(request, Role.REPORTER)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    expected = if_match_number(request, "r")
+    payload = await read_json_object(request, {"body", "note"})
+    body = required_text(payload, "body", limit=MAX_BODY)
+    note = required_text(payload, "note", limit=MAX_NOTE)
+    outcome = await run_command(
+        request, newsroom_of(request).correct_update, story_id, update_id,
+        body=body, note=note, actor=principal.actor,
+        as_editor=principal.role.includes(Role.EDITOR), expected_revision=expected,
+    )  # fmt: skip
+    return await update_response(request, outcome, update_id)
+
+
+async def retract_update(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    payload = await read_json_object(request, {"reason"})
+    reason = required_text(payload, "reason", limit=MAX_REASON)
+    outcome = await run_command(
+        request, newsroom_of(request).retract_update, story_id, update_id,
+        reason=reason, actor=principal.actor,
+    )  # fmt: skip
+    return await update_response(request, outcome, update_id)
+
+
+async def flag_update(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    payload = await read_json_object(request, {"pinned", "key_event"})
+    pinned = bool_field(payload, "pinned")
+    key_event = bool_field(payload, "key_event")
+    if pinned is None and key_event is None:
+        raise ApiError(422, "invalid_field", "give pinned, key_event or both")
+    outcome = await run_command(
+        request, newsroom_of(request).flag_update, story_id, update_id,
+        pinned=pinned, key_event=key_event, actor=principal.actor,
+    )  # fmt: skip
+    return await update_response(request, outcome, update_id)
+
+
+async def update_revisions(request: Request) -> Response:
+    principal = await optional_principal(request)
+    show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    story = await story_view(request, story_id)
+    update = story.updates.get(update_id)
+    if update is None:
+        raise ApiError(404, "not_found", f"no update {update_id} in this story")
+    revisions = []
+    for revision in update.revisions:
+        item: dict[str, Any] = {
+            "revision": revision.revision,
+            "at": rfc3339(revision.at),
+            "note": revision.note,
+            "by": {"id": revision.by.id, "name": revision.by.name},
+        }
+        current = revision.revision == update.revision and update.status == "published"
+        if show_bodies or current:
+            item["title"] = revision.title
+            item["body"] = revision.body
+        revisions.append(item)
+    return json_response({"update_id": str(update_id), "revisions": revisions})
+
+
+# -- raw history ------------------------------------------------------------------------
+
+
+async def story_history(request: Request) -> Response:
+    await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    after = query_int(request, "after", default=0, minimum=0, maximum=2**62) or 0
+    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000) or 100
+    events = await run_in_threadpool(reads_of(request).events, story_id, after=after, limit=limit)
+    rendered = [history_json(event) for event in events]
+    next_after = events[-1].originator_version if len(events) == limit else None
+    return json_response({"events": rendered, "next": next_after})
+
+
+def history_json(event: Any) -> dict[str, Any]:
+    base = {"originator_id", "originator_version", "timestamp", "actor_id", "actor_name"}
+    data = {
+        key: str(value) if isinstance(value, UUID) else value
+        for key, value in vars(event).items()
+        if key not in base and not key.startswith("originator_")
+    }
+    return {
+        "version": event.originator_version,
+        "type": PUBLIC_EVENT_NAMES.get(type(event), type(event).__name__),
+        "at": rfc3339(event.timestamp),
+        "actor": {"id": event.actor_id, "name": event.actor_name},
+        "data": data,
+    }
+
+
+ROUTES = [
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+    Route("/api/stories", create_story, methods=["POST"]),
+    Route("/api/stories", list_stories, methods=["GET"]),
+    Route("/api/stories/{story}", get_story, methods=["GET"]),
+    Route("/api/stories/{story}", edit_story, methods=["PATCH"]),
+    Route("/api/stories/{story}/close", close_story, methods=["POST"]),
+    Route("/api/stories/{story}/reopen", reopen_story, methods=["POST"]),
+    Route("/api/stories/{story}/updates", post_update, methods=["POST"]),
+    Route("/api/stories/{story}/updates", list_updates, methods=["GET"]),
+    Route("/api/stories/{story}/updates/{update}", flag_update, methods=["PATCH"]),
+    Route("/api/stories/{story}/updates/{update}/corrections", correct_update, methods=["POST"]),
+    Route("/api/stories/{story}/updates/{update}/retraction", retract_update, methods=["POST"]),
+    Route("/api/stories/{story}/updates/{update}/revisions", update_revisions, methods=["GET"]),
+    Route("/api/stories/{story}/events", story_history, methods=["GET"]),
+]

@@ -1,0 +1,126 @@
+"""Errors as the API shows them: ``{"error": {"code", "message"}}`` with a fitting status.
+
+Bad input is a 4xx and changes nothing; a broken store is a 503 with ``Retry-After``;
+anything else is a 500 that says nothing of the code (the trace goes to the log only).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from eventsourcing.persistence import PersistenceError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog.domain import (
+    DomainError,
+    InvalidField,
+    NotAuthor,
+    NothingChanged,
+    RevisionConflict,
+    StoryClosed,
+    UpdateNotFound,
+    UpdateRetracted,
+)
+from liveblog.newsroom import SlugTaken, StoryBusy, StoryNotFound
+from liveblog.wire import dumps
+
+log = logging.getLogger("liveblog.web")
+
+RETRY_AFTER_SECONDS = "2"
+
+
+class ApiError(Exception):
+    """Raised by handlers to answer with an error body."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = dumps({"error": {"code": code, "message": message}})
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (InvalidField, 422),
+    (StoryNotFound, 404),
+    (UpdateNotFound, 404),
+    (NotAuthor, 403),
+    (StoryClosed, 409),
+    (UpdateRetracted, 409),
+    (RevisionConflict, 409),
+    (SlugTaken, 409),
+    (NothingChanged, 409),
+    (StoryBusy, 503),
+]
+
+
+def domain_error_to_api(error: DomainError) -> ApiError:
+    for error_type, status in _DOMAIN_STATUS:
+        if isinstance(error, error_type):
+            headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+            return ApiError(status, error.code, str(error), headers)
+    return ApiError(422, error.code, str(error))
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def handle_api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def handle_domain_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    api = domain_error_to_api(exc)
+    return error_response(api.status, api.code, api.message, api.headers)
+
+
+async def handle_http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code
+    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+
+async def handle_store_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "store_unavailable",
+        "the event store is unavailable; try again shortly",
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "something went wrong on our side")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: handle_api_error,
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    PersistenceError: handle_store_unavailable,
+    Exception: handle_unexpected,
+}

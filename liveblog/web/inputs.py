@@ -1,0 +1,137 @@
+"""Reading requests: JSON bodies within limits, typed fields, headers and query values.
+
+Everything here either returns a clean value or raises ``ApiError`` with a 4xx, before
+any command runs, so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+import orjson
+from starlette.requests import Request
+
+from liveblog.web.errors import ApiError
+
+MAX_REQUEST_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 8
+
+
+async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
+    """The body as a JSON object with only ``allowed`` keys; 415/413/400/422 otherwise."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", "send JSON with Content-Type: application/json"
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "bad_request", "Content-Length is not a number")
+        if int(declared) > MAX_REQUEST_BYTES:
+            raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_REQUEST_BYTES:
+            raise _too_large()
+    try:
+        payload = orjson.loads(bytes(body))
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise ApiError(400, "malformed_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    unknown = sorted(set(payload) - allowed)
+    if unknown:
+        raise ApiError(422, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    return payload
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "too_large", f"the body is larger than {MAX_REQUEST_BYTES} bytes")
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def text_field(
+    payload: Mapping[str, Any], name: str, *, limit: int, required: bool = False
+) -> str | None:
+    """A string field no longer than ``limit``; None when absent and not required."""
+    value = payload.get(name)
+    if value is None:
+        if required:
+            raise ApiError(422, "invalid_field", f"{name}: is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid_field", f"{name}: must be a string")
+    if len(value) > limit:
+        raise ApiError(422, "invalid_field", f"{name}: must be at most {limit} characters")
+    return value
+
+
+def required_text(payload: Mapping[str, Any], name: str, *, limit: int) -> str:
+    value = text_field(payload, name, limit=limit, required=True)
+    assert value is not None
+    return value
+
+
+def bool_field(payload: Mapping[str, Any], name: str) -> bool | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ApiError(422, "invalid_field", f"{name}: must be true or false")
+    return value
+
+
+def path_uuid(request: Request, name: str, what: str) -> UUID:
+    """A UUID from the path; anything else names nothing, so it is a 404."""
+    try:
+        return UUID(request.path_params[name])
+    except ValueError:
+        raise ApiError(404, "not_found", f"no {what} {request.path_params[name]!r}") from None
+
+
+def query_int(
+    request: Request, name: str, *, default: int | None, minimum: int, maximum: int
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_query", f"{name}: must be a whole number") from None
+    if not minimum <= value <= maximum:
+        raise ApiError(422, "invalid_query", f"{name}: must be from {minimum} to {maximum}")
+    return value
+
+
+def query_bool(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(422, "invalid_query", f"{name}: must be true or false")
+    return raw in ("true", "1")
+
+
+def if_match_number(request: Request, prefix: str) -> int | None:
+    """``If-Match: "v12"`` (story version) or ``"r3"`` (update revision) → 12 or 3."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.startswith(prefix) or not tag[len(prefix) :].isdigit():
+        raise ApiError(400, "bad_request", f'If-Match must look like "{prefix}<number>"')
+    return int(tag[len(prefix) :])

@@ -1,0 +1,115 @@
+"""The one place where wire JSON shapes are made (DESIGN §4 and §5).
+
+Views from ``projections.story`` go in; plain dicts ready for orjson come out. Times are
+RFC 3339 in UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from projections.story import Person, StoryView, UpdateView
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def person_json(person: Person) -> dict[str, str]:
+    return {"id": person.id, "name": person.name}
+
+
+def update_json(update: UpdateView) -> dict[str, Any]:
+    retraction = update.retraction
+    return {
+        "id": str(update.id),
+        "story_id": str(update.story_id),
+        "title": update.title,
+        "body": update.body,
+        "author": person_json(update.author),
+        "key_event": update.key_event,
+        "pinned": update.pinned,
+        "status": update.status,
+        "published_at": rfc3339(update.published_at),
+        "updated_at": rfc3339(update.updated_at),
+        "revision": update.revision,
+        "corrections": [
+            {"at": rfc3339(c.at), "note": c.note, "by": person_json(c.by)}
+            for c in update.corrections
+        ],
+        "retraction": None
+        if retraction is None
+        else {
+            "at": rfc3339(retraction.at),
+            "reason": retraction.reason,
+            "by": person_json(retraction.by),
+        },
+    }
+
+
+def story_fields_json(story: StoryView) -> dict[str, Any]:
+    """The story without its update lists: what ``story.*`` live events carry."""
+    return {
+        "id": str(story.id),
+        "slug": story.slug,
+        "title": story.title,
+        "summary": story.summary,
+        "status": story.status,
+        "version": story.version,
+        "created_at": rfc3339(story.created_at),
+        "updated_at": rfc3339(story.updated_at),
+        "coverage_start": rfc3339(story.coverage_start),
+        "coverage_end": rfc3339(story.coverage_end),
+    }
+
+
+def updates_page(
+    story: StoryView,
+    *,
+    before_sequence: int | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    key_events_only: bool = False,
+) -> tuple[list[UpdateView], UpdateView | None]:
+    """Newest-first page of updates older than ``before_sequence``; and the cursor.
+
+    Cursors are update ids; updates only ever join at the top, so a page fetched while
+    new updates arrive neither repeats nor skips one.
+    """
+    page: list[UpdateView] = []
+    for update in reversed(story.updates.values()):
+        if before_sequence is not None and update.sequence >= before_sequence:
+            continue
+        if key_events_only and not update.key_event:
+            continue
+        if len(page) == limit:
+            return page, page[-1]
+        page.append(update)
+    return page, None
+
+
+def story_json(story: StoryView, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, Any]:
+    page, cursor = updates_page(story, limit=limit)
+    newest_first = list(reversed(story.updates.values()))
+    return {
+        **story_fields_json(story),
+        "pinned": [update_json(u) for u in newest_first if u.pinned],
+        "key_events": [
+            {"id": str(u.id), "title": u.title, "published_at": rfc3339(u.published_at)}
+            for u in newest_first
+            if u.key_event
+        ],
+        "updates": [update_json(u) for u in page],
+        "next": None if cursor is None else str(cursor.id),
+    }
+
+
+def dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload)

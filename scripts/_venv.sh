@@ -1,0 +1,20 @@
+# Shared by scripts/run, scripts/test and scripts/check: make .venv and install into it.
+# Usage: source scripts/_venv.sh EXTRAS   (EXTRAS: "" for the server, "dev" for tests)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "Creating .venv with $("$python" --version)" >&2
+  "$python" -m venv .venv
+fi
+spec="."
+[ -n "${1:-}" ] && spec=".[$1]"
+# Reinstall only when pyproject.toml changed since the last install, so reruns are fast.
+stamp=".venv/.installed-${1:-base}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "Installing liveblog ${1:+with [$1] }into .venv" >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+  touch "$stamp"
+fi

@@ -1,0 +1,99 @@
+"""A real liveblog server in a subprocess (uvicorn on a free loopback port), for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def liveblog_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "liveblog.cli", *args]
+
+
+def run_cli(database_url: str, *args: str) -> str:
+    """Run ``liveblog ARGS`` against ``database_url``; return its standard output."""
+    env = {**os.environ, "LIVEBLOG_DATABASE_URL": database_url}
+    done = subprocess.run(
+        liveblog_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def create_token(database_url: str, name: str, role: str) -> str:
+    output = run_cli(database_url, "token", "create", "--name", name, "--role", role)
+    return output.strip().splitlines()[-1]
+
+
+@dataclass
+class LiveServer:
+    """``liveblog serve`` on 127.0.0.1:<port>; start() waits until /healthz answers."""
+
+    database_url: str
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        env = {**os.environ, "LIVEBLOG_DATABASE_URL": self.database_url}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            liveblog_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a readiness probe, not waiting for an outcome
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as after a crash."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None

@@ -1,0 +1,272 @@
+"""The write and read API against a real server: a newsroom's day, request by request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Tokens
+
+JSON = {"Content-Type": "application/json"}
+
+
+def auth(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **JSON, **headers}
+
+
+def open_story(client: httpx.Client, tokens: Tokens, slug: str = "kg-protests") -> dict[str, Any]:
+    response = client.post(
+        "/api/stories",
+        json={"slug": slug, "title": "Kyrgyzstan protests", "summary": "Live coverage"},
+        headers=auth(tokens.editor),
+    )
+    assert response.status_code == 201, response.text
+    story: dict[str, Any] = response.json()
+    return story
+
+
+def post(
+    client: httpx.Client, token: str, body: str, slug: str = "kg-protests", **extra: Any
+) -> httpx.Response:
+    headers = auth(token)
+    if "key" in extra:
+        headers["Idempotency-Key"] = extra.pop("key")
+    return client.post(f"/api/stories/{slug}/updates", json={"body": body, **extra}, headers=headers)
+
+
+def version_of(client: httpx.Client, slug: str = "kg-protests") -> int:
+    version: int = client.get(f"/api/stories/{slug}").json()["version"]
+    return version
+
+
+def test_healthz_answers_once_ready(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_an_editor_opens_a_story_that_anyone_can_read(client: httpx.Client, tokens: Tokens) -> None:
+    story = open_story(client, tokens)
+    assert story["slug"] == "kg-protests"
+    assert story["status"] == "live"
+    assert story["version"] == 1
+    by_slug = client.get("/api/stories/kg-protests")
+    by_id = client.get(f"/api/stories/{story['id']}")
+    assert by_slug.json() == by_id.json()
+    assert by_slug.headers["etag"] == '"v1"'
+    listed = client.get("/api/stories").json()["stories"]
+    assert [s["slug"] for s in listed] == ["kg-protests"]
+
+
+def test_a_reporter_posts_and_readers_see_it_sanitized(client: httpx.Client, tokens: Tokens) -> None:
+    open_story(client, tokens)
+    response = post(client, tokens.reporter, "<p>Crowds gather <script>alert(1)</script></p>")
+    assert response.status_code == 201
+    update = response.json()
+    assert update["body"] == "<p>Crowds gather </p>"
+    assert update["author"]["name"] == "Rashid Reporter"
+    assert update["status"] == "published"
+    assert update["revision"] == 1
+    assert update["story_version"] == 2
+    story = client.get("/api/stories/kg-protests").json()
+    assert [u["id"] for u in story["updates"]] == [update["id"]]
+    assert story["updates"][0]["published_at"].endswith("Z")
+
+
+def test_a_retried_post_with_the_same_key_records_nothing(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    first = post(client, tokens.reporter, "<p>Parliament to meet</p>", key="k-1")
+    again = post(client, tokens.reporter, "<p>Parliament to meet</p>", key="k-1")
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert first.json()["id"] == again.json()["id"]
+    assert version_of(client) == 2
+    # The same key from another token is another update.
+    other = post(client, tokens.other_reporter, "<p>Parliament to meet</p>", key="k-1")
+    assert other.json()["id"] != first.json()["id"]
+    assert version_of(client) == 3
+    # The same key with other content is a conflict, not a silent overwrite.
+    reused = post(client, tokens.reporter, "<p>Something else</p>", key="k-1")
+    assert reused.status_code == 409
+    assert version_of(client) == 3
+
+
+def test_corrections_keep_every_revision_and_show_a_note(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    update = post(client, tokens.reporter, "<p>Session at 15:00</p>").json()
+    url = f"/api/stories/kg-protests/updates/{update['id']}/corrections"
+    fixed = client.post(
+        url,
+        json={"body": "<p>Session at 16:00</p>", "note": "The session starts at 16:00."},
+        headers=auth(tokens.reporter, **{"If-Match": '"r1"'}),
+    )
+    assert fixed.status_code == 200, fixed.text
+    corrected = fixed.json()
+    assert corrected["revision"] == 2
+    assert corrected["body"] == "<p>Session at 16:00</p>"
+    assert [c["note"] for c in corrected["corrections"]] == ["The session starts at 16:00."]
+    stale = client.post(
+        url,
+        json={"body": "<p>Session at 17:00</p>", "note": "late"},
+        headers=auth(tokens.editor, **{"If-Match": '"r1"'}),
+    )
+    assert stale.status_code == 409
+    assert stale.json()["error"]["code"] == "conflict"
+    revisions_url = f"/api/stories/kg-protests/updates/{update['id']}/revisions"
+    public = client.get(revisions_url).json()["revisions"]
+    assert [r["revision"] for r in public] == [1, 2]
+    assert "body" not in public[0]  # old bodies are for editors
+    for_editor = client.get(revisions_url, headers=auth(tokens.editor)).json()["revisions"]
+    assert [r["body"] for r in for_editor] == ["<p>Session at 15:00</p>", "<p>Session at 16:00</p>"]
+
+
+def test_a_reporter_may_not_correct_another_reporters_update(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    update = post(client, tokens.reporter, "<p>Original</p>").json()
+    response = client.post(
+        f"/api/stories/kg-protests/updates/{update['id']}/corrections",
+        json={"body": "<p>Changed</p>", "note": "n"},
+        headers=auth(tokens.other_reporter),
+    )
+    assert response.status_code == 403
+    assert version_of(client) == 2
+
+
+def test_a_retraction_leaves_a_tombstone_with_the_reason(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    update = post(client, tokens.reporter, "<p>Unconfirmed report</p>", title="Rumour").json()
+    response = client.post(
+        f"/api/stories/kg-protests/updates/{update['id']}/retraction",
+        json={"reason": "The report could not be confirmed."},
+        headers=auth(tokens.editor),
+    )
+    assert response.status_code == 200
+    tombstone = client.get("/api/stories/kg-protests").json()["updates"][0]
+    assert tombstone["status"] == "retracted"
+    assert tombstone["body"] == ""
+    assert "Unconfirmed" not in str(tombstone)
+    assert tombstone["retraction"]["reason"] == "The report could not be confirmed."
+    again = client.post(
+        f"/api/stories/kg-protests/updates/{update['id']}/corrections",
+        json={"body": "<p>x</p>", "note": "n"},
+        headers=auth(tokens.editor),
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "update_retracted"
+
+
+def test_editors_pin_and_mark_key_events(client: httpx.Client, tokens: Tokens) -> None:
+    open_story(client, tokens)
+    update = post(client, tokens.reporter, "<p>Results annulled</p>", title="Annulled").json()
+    url = f"/api/stories/kg-protests/updates/{update['id']}"
+    assert client.patch(url, json={"pinned": True}, headers=auth(tokens.reporter)).status_code == 403
+    flagged = client.patch(url, json={"pinned": True, "key_event": True}, headers=auth(tokens.editor))
+    assert flagged.status_code == 200
+    assert flagged.json()["pinned"] is True
+    assert flagged.json()["key_event"] is True
+    story = client.get("/api/stories/kg-protests").json()
+    assert [p["id"] for p in story["pinned"]] == [update["id"]]
+    assert story["key_events"] == [
+        {"id": update["id"], "title": "Annulled", "published_at": update["published_at"]}
+    ]
+    assert story["version"] == 4
+
+
+def test_editing_the_story_honours_if_match(client: httpx.Client, tokens: Tokens) -> None:
+    open_story(client, tokens)
+    edited = client.patch(
+        "/api/stories/kg-protests",
+        json={"title": "Kyrgyzstan: election annulled"},
+        headers=auth(tokens.editor, **{"If-Match": '"v1"'}),
+    )
+    assert edited.status_code == 200
+    assert edited.json()["title"] == "Kyrgyzstan: election annulled"
+    assert edited.headers["etag"] == '"v2"'
+    stale = client.patch(
+        "/api/stories/kg-protests",
+        json={"summary": "x"},
+        headers=auth(tokens.editor, **{"If-Match": '"v1"'}),
+    )
+    assert stale.status_code == 409
+    assert version_of(client) == 2
+
+
+def test_a_closed_story_refuses_posts_until_reopened(client: httpx.Client, tokens: Tokens) -> None:
+    open_story(client, tokens)
+    closed = client.post("/api/stories/kg-protests/close", headers=auth(tokens.editor))
+    assert closed.json()["status"] == "closed"
+    assert closed.json()["coverage_end"] is not None
+    refused = post(client, tokens.reporter, "<p>late</p>")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "story_closed"
+    assert client.get("/api/stories?status=closed").json()["stories"][0]["slug"] == "kg-protests"
+    assert client.get("/api/stories?status=live").json()["stories"] == []
+    reopened = client.post("/api/stories/kg-protests/reopen", headers=auth(tokens.editor))
+    assert reopened.json()["status"] == "live"
+    assert post(client, tokens.reporter, "<p>back</p>").status_code == 201
+
+
+def test_if_none_match_gets_304_until_the_story_changes(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    first = client.get("/api/stories/kg-protests")
+    cached = client.get("/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]})
+    assert cached.status_code == 304
+    assert cached.content == b""
+    post(client, tokens.reporter, "<p>news</p>")
+    fresh = client.get("/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]})
+    assert fresh.status_code == 200
+    assert fresh.headers["etag"] == '"v2"'
+
+
+def test_editors_read_the_raw_history(client: httpx.Client, tokens: Tokens) -> None:
+    open_story(client, tokens)
+    for n in range(3):
+        post(client, tokens.reporter, f"<p>{n}</p>")
+    assert client.get("/api/stories/kg-protests/events").status_code == 401
+    assert (
+        client.get("/api/stories/kg-protests/events", headers=auth(tokens.reporter)).status_code
+        == 403
+    )
+    page = client.get(
+        "/api/stories/kg-protests/events?after=1&limit=2", headers=auth(tokens.editor)
+    ).json()
+    assert [e["version"] for e in page["events"]] == [2, 3]
+    assert page["events"][0]["type"] == "update.posted"
+    assert page["events"][0]["actor"]["name"] == "Rashid Reporter"
+    assert page["next"] == 3
+
+
+def test_the_story_is_readable_as_it_was_at_an_earlier_version(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    post(client, tokens.reporter, "<p>one</p>")
+    post(client, tokens.reporter, "<p>two</p>")
+    assert client.get("/api/stories/kg-protests?at_version=2").status_code == 401
+    then = client.get("/api/stories/kg-protests?at_version=2", headers=auth(tokens.editor)).json()
+    assert then["version"] == 2
+    assert [u["body"] for u in then["updates"]] == ["<p>one</p>"]
+
+
+def test_ids_survive_a_restart_and_a_retry_after_it_records_nothing(
+    server: Any, tokens: Tokens
+) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        open_story(client, tokens)
+        first = post(client, tokens.reporter, "<p>before restart</p>", key="restart-1").json()
+    server.stop()
+    server.start()
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        again = post(client, tokens.reporter, "<p>before restart</p>", key="restart-1")
+        assert again.json()["id"] == first["id"]
+        assert version_of(client) == 2
