@@ -8,7 +8,10 @@ Everything here is synchronous: the web layer calls it from worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -17,6 +20,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import (
     Actor,
@@ -27,12 +31,16 @@ from liveblog.domain import (
     update_id_for_key,
 )
 from liveblog.sanitize import sanitize_body
+from liveblog.settings import environment_from_settings
 from liveblog.transcoder import OrjsonTranscoder
 
 T = TypeVar("T")
 
-# How often a command that lost a race on the story's version is tried again.
-RACE_ATTEMPTS = 10
+# How often a command that lost a race on the story's version is tried again, and the
+# most it waits before the next try (a random share of it, so racers spread out).
+RACE_ATTEMPTS = 20
+RACE_BACKOFF_SECONDS = 0.01
+LOCK_STRIPES = 64
 
 
 class StoryNotFound(DomainError):
@@ -65,6 +73,9 @@ class Newsroom(Application[UUID]):
     name = "Newsroom"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Story: 100}
 
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        return environment_from_settings(name, env, snapshotting=True)
+
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder(record_types=(UpdateRecord,))
 
@@ -77,7 +88,23 @@ class Newsroom(Application[UUID]):
         except ValueError:
             return story_id_for_slug(ref)
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        # Commands on one story take turns within a process: no work is wasted on races
+        # between our own threads, and the library's cache is never copied while another
+        # thread fast-forwards it (its deepcopy runs outside its own lock). Races with
+        # other processes remain, and are retried in _change().
+        self._story_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+
+    def _lock_for(self, story_id: UUID) -> threading.Lock:
+        return self._story_locks[story_id.int % LOCK_STRIPES]
+
     def get_story(self, story_id: UUID) -> Story:
+        """The story's aggregate, for deciding a command (a private copy)."""
+        with self._lock_for(story_id):
+            return self._load(story_id)
+
+    def _load(self, story_id: UUID) -> Story:
         try:
             story: object = self.repository.get(story_id)
         except AggregateNotFoundError:
@@ -117,7 +144,7 @@ class Newsroom(Application[UUID]):
         actor: Actor,
         at: datetime | None = None,
     ) -> Outcome:
-        """Open a story. ``at`` (every command's) stamps the event, for seeding history."""
+        """Open a story. ``at`` stamps the event (for seeding history, as the demo does)."""
         story = Story.open(slug=slug, title=title, summary=summary, actor=actor, at=at)
         try:
             self.save(story)
@@ -240,16 +267,19 @@ class Newsroom(Application[UUID]):
     ) -> Outcome:
         """Run ``command`` on the fresh story and save; on a lost race, run it again."""
         for _ in range(RACE_ATTEMPTS):
-            story = self.get_story(story_id)
-            command(story)
-            pending: Sequence[object] = story.pending_events
-            if not pending:
-                return Outcome(story.id, story.version, recorded=False, update_id=update_id)
-            try:
-                self.save(story)
-            except IntegrityError:
-                continue  # another writer took this version: decide again on fresh state
-            return Outcome(story.id, story.version, recorded=True, update_id=update_id)
+            with self._lock_for(story_id):
+                story = self._load(story_id)
+                command(story)
+                pending: Sequence[object] = story.pending_events
+                if not pending:
+                    return Outcome(story.id, story.version, recorded=False, update_id=update_id)
+                try:
+                    self.save(story)
+                except IntegrityError:
+                    pass  # another process took this version: decide again on fresh state
+                else:
+                    return Outcome(story.id, story.version, recorded=True, update_id=update_id)
+            time.sleep(random.uniform(0, RACE_BACKOFF_SECONDS))  # let the winner finish
         raise StoryBusy("the story is changing too fast; try again")
 
 

@@ -1,6 +1,6 @@
 """Update bodies are HTML from an allow-list, cleaned before they are stored.
 
-Allowed: paragraphs, line breaks, emphasis, lists, blockquotes, h2–h4, links to
+Allowed: paragraphs, line breaks, emphasis, lists, blockquotes, h2 to h4, links to
 http/https/mailto (given ``rel="noopener noreferrer"``) and images from https sources.
 Everything else — scripts, event handlers, styles, other URL schemes — is dropped.
 """

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from eventsourcing.utils import Environment, EnvType
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
 
 
@@ -96,3 +98,17 @@ def postgres_env(url: str) -> dict[str, str]:
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]
     return env
+
+
+def environment_from_settings(
+    name: str, env: EnvType | None, *, snapshotting: bool
+) -> Environment:
+    """An application's library environment made from our settings alone.
+
+    The library would also read the process environment, where a stray variable (say
+    ``NEWSROOM_POSTGRES_ENABLE_DB_FUNCTIONS=y``) could turn on what DESIGN §6 forbids.
+    ``Settings`` has already read the variables that liveblog honours.
+    """
+    values = {"IS_SNAPSHOTTING_ENABLED": "y"} if snapshotting else {}
+    values.update(env or {})
+    return Environment(name, values)

@@ -18,8 +18,10 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import LIVEBLOG_NAMESPACE, Actor, InvalidField, check_text
+from liveblog.settings import environment_from_settings
 from liveblog.transcoder import OrjsonTranscoder
 
 TOKEN_PREFIX = "lb_"
@@ -81,6 +83,9 @@ class Credentials(Application[UUID]):
     """Issues and checks API tokens."""
 
     name = "Credentials"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        return environment_from_settings(name, env, snapshotting=False)
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()

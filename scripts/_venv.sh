@@ -14,7 +14,12 @@ spec="."
 stamp=".venv/.installed-${1:-base}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing liveblog ${1:+with [$1] }into .venv" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+  log=.venv/install.log
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "Installing into .venv failed (log above, also in $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi

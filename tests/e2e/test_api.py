@@ -32,7 +32,9 @@ def post(
     headers = auth(token)
     if "key" in extra:
         headers["Idempotency-Key"] = extra.pop("key")
-    return client.post(f"/api/stories/{slug}/updates", json={"body": body, **extra}, headers=headers)
+    return client.post(
+        f"/api/stories/{slug}/updates", json={"body": body, **extra}, headers=headers
+    )
 
 
 def version_of(client: httpx.Client, slug: str = "kg-protests") -> int:
@@ -45,7 +47,9 @@ def test_healthz_answers_once_ready(client: httpx.Client) -> None:
     assert client.get("/readyz").status_code == 200
 
 
-def test_an_editor_opens_a_story_that_anyone_can_read(client: httpx.Client, tokens: Tokens) -> None:
+def test_an_editor_opens_a_story_that_anyone_can_read(
+    client: httpx.Client, tokens: Tokens
+) -> None:
     story = open_story(client, tokens)
     assert story["slug"] == "kg-protests"
     assert story["status"] == "live"
@@ -58,7 +62,9 @@ def test_an_editor_opens_a_story_that_anyone_can_read(client: httpx.Client, toke
     assert [s["slug"] for s in listed] == ["kg-protests"]
 
 
-def test_a_reporter_posts_and_readers_see_it_sanitized(client: httpx.Client, tokens: Tokens) -> None:
+def test_a_reporter_posts_and_readers_see_it_sanitized(
+    client: httpx.Client, tokens: Tokens
+) -> None:
     open_story(client, tokens)
     response = post(client, tokens.reporter, "<p>Crowds gather <script>alert(1)</script></p>")
     assert response.status_code == 201
@@ -121,7 +127,10 @@ def test_corrections_keep_every_revision_and_show_a_note(
     assert [r["revision"] for r in public] == [1, 2]
     assert "body" not in public[0]  # old bodies are for editors
     for_editor = client.get(revisions_url, headers=auth(tokens.editor)).json()["revisions"]
-    assert [r["body"] for r in for_editor] == ["<p>Session at 15:00</p>", "<p>Session at 16:00</p>"]
+    assert [r["body"] for r in for_editor] == [
+        "<p>Session at 15:00</p>",
+        "<p>Session at 16:00</p>",
+    ]
 
 
 def test_a_reporter_may_not_correct_another_reporters_update(
@@ -167,8 +176,12 @@ def test_editors_pin_and_mark_key_events(client: httpx.Client, tokens: Tokens) -
     open_story(client, tokens)
     update = post(client, tokens.reporter, "<p>Results annulled</p>", title="Annulled").json()
     url = f"/api/stories/kg-protests/updates/{update['id']}"
-    assert client.patch(url, json={"pinned": True}, headers=auth(tokens.reporter)).status_code == 403
-    flagged = client.patch(url, json={"pinned": True, "key_event": True}, headers=auth(tokens.editor))
+    assert (
+        client.patch(url, json={"pinned": True}, headers=auth(tokens.reporter)).status_code == 403
+    )
+    flagged = client.patch(
+        url, json={"pinned": True, "key_event": True}, headers=auth(tokens.editor)
+    )
     assert flagged.status_code == 200
     assert flagged.json()["pinned"] is True
     assert flagged.json()["key_event"] is True
@@ -219,11 +232,15 @@ def test_if_none_match_gets_304_until_the_story_changes(
 ) -> None:
     open_story(client, tokens)
     first = client.get("/api/stories/kg-protests")
-    cached = client.get("/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]})
+    cached = client.get(
+        "/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]}
+    )
     assert cached.status_code == 304
     assert cached.content == b""
     post(client, tokens.reporter, "<p>news</p>")
-    fresh = client.get("/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]})
+    fresh = client.get(
+        "/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]}
+    )
     assert fresh.status_code == 200
     assert fresh.headers["etag"] == '"v2"'
 

@@ -102,10 +102,14 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 def story_with_update(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
     editor = {"Authorization": f"Bearer {tokens.editor}"}
-    created = client.post("/api/stories", json={"slug": SLUG, "title": "Bad input"}, headers=editor)
+    created = client.post(
+        "/api/stories", json={"slug": SLUG, "title": "Bad input"}, headers=editor
+    )
     assert created.status_code == 201
     posted = client.post(
-        UPDATES, json={"body": "<p>original</p>"}, headers={"Authorization": f"Bearer {tokens.reporter}"}
+        UPDATES,
+        json={"body": "<p>original</p>"},
+        headers={"Authorization": f"Bearer {tokens.reporter}"},
     )
     assert posted.status_code == 201
     update_id: str = posted.json()["id"]
