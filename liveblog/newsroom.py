@@ -118,7 +118,7 @@ class Newsroom(Application[UUID]):
     ) -> list[Aggregate.Event]:
         """The story's stored events after version ``after`` (up to ``upto``), in order."""
         events = self.events.get(story_id, gt=after or None, lte=upto, limit=limit)
-        return [e for e in events if isinstance(e, Aggregate.Event)]
+        return [e for e in events if isinstance(e, STORY_EVENT_TYPES)]
 
     def story_ids(self) -> list[UUID]:
         """Every story's id, oldest first, from the log of created events."""
@@ -283,4 +283,5 @@ class Newsroom(Application[UUID]):
         raise StoryBusy("the story is changing too fast; try again")
 
 
+STORY_EVENT_TYPES = (Story.Opened, Story.Event)
 _OPENED_TOPIC = f"{Story.Opened.__module__}:{Story.Opened.__qualname__}"

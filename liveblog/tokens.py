@@ -17,7 +17,8 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import ApplicationRecorder, Transcoder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import LIVEBLOG_NAMESPACE, Actor, InvalidField, check_text
@@ -89,6 +90,17 @@ class Credentials(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # The library names SQLite tables by purpose, not by application, so tokens would
+        # share the story log's table there; keep them apart, as on PostgreSQL.
+        if isinstance(self.factory, SQLiteFactory):
+            recorder = SQLiteApplicationRecorder(
+                self.factory.datastore, events_table_name="credentials_events"
+            )
+            recorder.create_table()
+            return recorder
+        return super().construct_recorder()
 
     def issue(self, *, name: str, role: Role | str) -> tuple[str, Principal]:
         """Make a new token; returns the secret (shown once, never stored) and its owner."""

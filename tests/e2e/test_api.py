@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from liveblog.tokens import hash_token, token_id_for_hash
 from tests.e2e.conftest import Tokens
 
 JSON = {"Content-Type": "application/json"}
@@ -287,3 +288,10 @@ def test_ids_survive_a_restart_and_a_retry_after_it_records_nothing(
         again = post(client, tokens.reporter, "<p>before restart</p>", key="restart-1")
         assert again.json()["id"] == first["id"]
         assert version_of(client) == 2
+
+
+def test_a_token_record_is_never_readable_as_a_story(client: httpx.Client, tokens: Tokens) -> None:
+    token_aggregate_id = token_id_for_hash(hash_token(tokens.editor))
+    assert client.get(f"/api/stories/{token_aggregate_id}").status_code == 404
+    history = client.get(f"/api/stories/{token_aggregate_id}/events", headers=auth(tokens.editor))
+    assert history.status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,3 +100,15 @@ def test_serve_demo_seeds_the_story_and_prints_working_tokens(
         headers={"Authorization": f"Bearer {reporter.group(1)}"},
     )
     assert posted.status_code == 201
+
+
+def test_tokens_are_kept_out_of_the_public_story_log(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    run_cli(url, "demo")
+    token = run_cli(url, "token", "create", "--name", "Erin", "--role", "editor").split()[-1]
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        story_topics = {row[0] for row in db.execute("SELECT DISTINCT topic FROM stored_events")}
+        token_rows = db.execute("SELECT COUNT(*) FROM credentials_events").fetchone()[0]
+    assert all(topic.startswith("liveblog.domain:Story.") for topic in story_topics)
+    assert token_rows == 1
+    assert token.encode() not in database_bytes(tmp_path)
