@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from liveblog.settings import Settings
 from liveblog.tokens import Credentials, Role
+from projections.views import ALL_VIEWS
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -67,6 +68,23 @@ def _demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace) -> int:
+    from liveblog.bootstrap import build_views
+    from liveblog.newsroom import Newsroom
+    from liveblog.rebuild import progress_bar, rebuild
+
+    settings = Settings.from_environ()
+    names = [args.projection] if args.projection else list(ALL_VIEWS)
+    with Newsroom(env=settings.eventsourcing_env()) as newsroom:
+        views = build_views(newsroom)
+        result = rebuild(newsroom, views, names=names, progress=progress_bar())
+    print(
+        f"rebuilt {', '.join(names)} from {result.events:,} events"
+        f" in {result.seconds:.1f}s ({result.rate:,.0f} events/s)"
+    )
+    return 0
+
+
 def _token_create(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     with Credentials(env=settings.eventsourcing_env()) as credentials:
@@ -96,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="seed the demo story (does nothing if it exists)")
     demo.set_defaults(run=_demo)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="drop the read views and rebuild them from the log (servers stopped)"
+    )
+    rebuild.add_argument("--projection", choices=ALL_VIEWS, help="only this view")
+    rebuild.set_defaults(run=_rebuild)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)

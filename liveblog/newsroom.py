@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import (
@@ -95,6 +95,12 @@ class Newsroom(Application[UUID]):
         # thread fast-forwards it (its deepcopy runs outside its own lock). Races with
         # other processes remain, and are retried in _change().
         self._story_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # Called after each save: the process's feed looks at the log at once.
+        self.after_save: list[Callable[[], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        for callback in list(self.after_save):
+            callback()
 
     def _lock_for(self, story_id: UUID) -> threading.Lock:
         return self._story_locks[story_id.int % LOCK_STRIPES]

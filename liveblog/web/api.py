@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,7 @@ from liveblog.domain import (
     PUBLIC_EVENT_NAMES,
     NothingChanged,
 )
+from liveblog.feed import Follower
 from liveblog.newsroom import Newsroom, Outcome
 from liveblog.tokens import Role
 from liveblog.web.auth import optional_principal, require_role
@@ -40,19 +42,20 @@ from liveblog.web.inputs import (
     text_field,
 )
 from liveblog.web.reads import StoryReads
-from liveblog.wire import (
+from projections.story import StoryView
+from projections.views import ReadViews, StoryPage
+from projections.wire import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     dumps,
     rfc3339,
-    story_fields_json,
     story_json,
     update_json,
-    updates_page,
 )
-from projections.story import StoryView
 
 MAX_IDEMPOTENCY_KEY = 200
+# How long ``?min_version`` waits for the views before answering 503.
+MIN_VERSION_WAIT = 2.0
 
 
 def json_response(
@@ -61,6 +64,17 @@ def json_response(
     return Response(
         dumps(payload), status_code=status, headers=headers, media_type="application/json"
     )
+
+
+def raw_json_response(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def views_of(request: Request) -> ReadViews:
+    views: ReadViews = request.app.state.views
+    return views
 
 
 def newsroom_of(request: Request) -> Newsroom:
@@ -100,17 +114,56 @@ async def update_response(
     request: Request, outcome: Outcome, update_id: UUID, status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
+    """The update as it stands once this process's views hold the write.
+
+    Waiting here means a reporter who posts and reloads sees the post; it costs one hop
+    of the feed. Should the views lag past the wait, the update is folded from events.
+    """
+    suffix = b',"story_version":' + str(outcome.version).encode() + b"}"
+    if await views_caught_up(request, outcome):
+        doc = await run_in_threadpool(views_of(request).update_doc, outcome.story_id, update_id)
+        if doc is not None:
+            return raw_json_response(doc.encode()[:-1] + suffix, status, headers)
     story = await story_view(request, outcome.story_id, upto=outcome.version)
     update = story.updates.get(update_id)
     if update is None:
         raise ApiError(404, "not_found", f"no update {update_id} in this story")
-    payload = {**update_json(update), "story_version": outcome.version}
-    return json_response(payload, status, headers)
+    return raw_json_response(dumps(update_json(update))[:-1] + suffix, status, headers)
 
 
 async def story_response(request: Request, outcome: Outcome, status: int = 200) -> Response:
+    """The story as it stands once this process's views hold the write."""
+    if await views_caught_up(request, outcome):
+        page = await run_in_threadpool(
+            views_of(request).story_page, outcome.story_id, DEFAULT_PAGE_SIZE
+        )
+        if page is not None:
+            return raw_json_response(
+                render_story_page(page), status, {"ETag": etag(page.head.version)}
+            )
     story = await story_view(request, outcome.story_id, upto=outcome.version)
     return json_response(story_json(story), status, {"ETag": etag(story.version)})
+
+
+async def views_caught_up(request: Request, outcome: Outcome) -> bool:
+    follower: Follower = request.app.state.follower
+    return await follower.signal.wait_for(outcome.story_id, outcome.version, MIN_VERSION_WAIT)
+
+
+def render_story_page(page: StoryPage) -> bytes:
+    rest = dumps(
+        {
+            "pinned": [orjson.Fragment(doc) for doc in page.pinned],
+            "key_events": [
+                {"id": str(k.update_id), "title": k.title, "published_at": k.published_at}
+                for k in page.key_events
+            ],
+            "updates": [orjson.Fragment(row.doc) for row in page.updates],
+            "next": str(page.updates[-1].update_id) if page.has_more else None,
+        }
+    )
+    # The head is a stored JSON object: splice the lists in rather than parse it again.
+    return page.head.fields_doc.encode()[:-1] + b"," + rest[1:]
 
 
 # -- health -----------------------------------------------------------------------------
@@ -147,20 +200,8 @@ async def list_stories(request: Request) -> Response:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
         raise ApiError(422, "invalid_query", "status: must be live or closed")
-    stories = await run_in_threadpool(reads_of(request).stories)
-    listed = []
-    for story in stories:
-        if status is not None and story.status != status:
-            continue
-        last = next(reversed(story.updates.values()), None)
-        listed.append(
-            {
-                **story_fields_json(story),
-                "update_count": len(story.updates),
-                "last_update_at": rfc3339(last.published_at) if last else None,
-            }
-        )
-    return json_response({"stories": listed})
+    docs = await run_in_threadpool(views_of(request).story_list, status)
+    return raw_json_response(dumps({"stories": [orjson.Fragment(doc) for doc in docs]}))
 
 
 async def get_story(request: Request) -> Response:
@@ -168,20 +209,49 @@ async def get_story(request: Request) -> Response:
     at_version = query_int(request, "at_version", default=None, minimum=1, maximum=2**62)
     at_raw = request.query_params.get("at")
     if at_version is not None or at_raw is not None:
-        await require_role(request, Role.EDITOR)
-        if at_version is not None and at_raw is not None:
-            raise ApiError(422, "invalid_query", "give at_version or at, not both")
-        if at_version is not None:
-            story = await story_view(request, story_id, upto=at_version)
-        else:
-            moment = parse_rfc3339(at_raw or "")
-            story = await run_in_threadpool(reads_of(request).story_at, story_id, moment)
-        return json_response(story_json(story), headers={"Cache-Control": "no-store"})
-    story = await story_view(request, story_id)
-    tag = etag(story.version)
+        return await story_in_the_past(request, story_id, at_version, at_raw)
+    await wait_for_min_version(request, story_id)
+    page = await run_in_threadpool(views_of(request).story_page, story_id, DEFAULT_PAGE_SIZE)
+    if page is None:
+        raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+    tag = etag(page.head.version)
     if tag in _if_none_match(request):
         return Response(status_code=304, headers={"ETag": tag})
-    return json_response(story_json(story), headers={"ETag": tag})
+    return raw_json_response(render_story_page(page), headers={"ETag": tag})
+
+
+async def story_in_the_past(
+    request: Request, story_id: UUID, at_version: int | None, at_raw: str | None
+) -> Response:
+    """Editors only: the story exactly as readers saw it at a version or a moment."""
+    await require_role(request, Role.EDITOR)
+    if at_version is not None and at_raw is not None:
+        raise ApiError(422, "invalid_query", "give at_version or at, not both")
+    if at_version is not None:
+        story = await story_view(request, story_id, upto=at_version)
+    else:
+        moment = parse_rfc3339(at_raw or "")
+        story = await run_in_threadpool(reads_of(request).story_at, story_id, moment)
+    return json_response(story_json(story), headers={"Cache-Control": "no-store"})
+
+
+async def wait_for_min_version(request: Request, story_id: UUID) -> None:
+    """``?min_version=N``: answer only once the views hold version N (read your writes).
+
+    Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds.
+    """
+    wanted = query_int(request, "min_version", default=None, minimum=1, maximum=2**62)
+    if wanted is None:
+        return
+    head = await run_in_threadpool(views_of(request).story_head, story_id)
+    if head is not None and head.version >= wanted:
+        return
+    follower: Follower = request.app.state.follower
+    if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
+        raise ApiError(
+            503, "not_yet", f"version {wanted} is not readable yet; try again",
+            {"Retry-After": "1"},
+        )  # fmt: skip
 
 
 def _if_none_match(request: Request) -> set[str]:
@@ -269,23 +339,36 @@ async def list_updates(request: Request) -> Response:
         request, "limit", default=DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE
     )
     key_events_only = query_bool(request, "key_events")
-    story = await story_view(request, story_id)
+    await wait_for_min_version(request, story_id)
+    views = views_of(request)
+    if await run_in_threadpool(views.story_head, story_id) is None:
+        raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
     before_sequence = None
     before = request.query_params.get("before")
     if before:
         try:
-            cursor = story.updates.get(UUID(before))
+            cursor = await run_in_threadpool(views.update_status, story_id, UUID(before))
         except ValueError:
             cursor = None
         if cursor is None:
             raise ApiError(422, "invalid_query", "before: not an update of this story")
         before_sequence = cursor.sequence
-    page, last = updates_page(
-        story, before_sequence=before_sequence, limit=limit or DEFAULT_PAGE_SIZE,
-        key_events_only=key_events_only,
+    page_size = limit or DEFAULT_PAGE_SIZE
+    rows = await run_in_threadpool(
+        lambda: views.timeline(
+            story_id, before_sequence=before_sequence, limit=page_size + 1,
+            key_events_only=key_events_only,
+        )
     )  # fmt: skip
-    return json_response(
-        {"updates": [update_json(u) for u in page], "next": None if last is None else str(last.id)}
+    page = rows[:page_size]
+    has_more = len(rows) > page_size
+    return raw_json_response(
+        dumps(
+            {
+                "updates": [orjson.Fragment(row.doc) for row in page],
+                "next": str(page[-1].update_id) if has_more else None,
+            }
+        )
     )
 
 
@@ -339,22 +422,25 @@ async def update_revisions(request: Request) -> Response:
     show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
     story_id = story_id_of(request)
     update_id = path_uuid(request, "update", "update")
-    story = await story_view(request, story_id)
-    update = story.updates.get(update_id)
-    if update is None:
+    await wait_for_min_version(request, story_id)
+    views = views_of(request)
+    status = await run_in_threadpool(views.update_status, story_id, update_id)
+    if status is None:
         raise ApiError(404, "not_found", f"no update {update_id} in this story")
+    rows = await run_in_threadpool(views.revisions, story_id, update_id)
     revisions = []
-    for revision in update.revisions:
+    for row in rows:
         item: dict[str, Any] = {
-            "revision": revision.revision,
-            "at": rfc3339(revision.at),
-            "note": revision.note,
-            "by": {"id": revision.by.id, "name": revision.by.name},
+            "revision": row.revision,
+            "at": row.at,
+            "note": row.note,
+            "by": {"id": row.by_id, "name": row.by_name},
         }
-        current = revision.revision == update.revision and update.status == "published"
+        # Readers see the body an update shows now; old bodies are for editors.
+        current = status.status == "published" and row.revision == status.revision
         if show_bodies or current:
-            item["title"] = revision.title
-            item["body"] = revision.body
+            item["title"] = row.title
+            item["body"] = row.body
         revisions.append(item)
     return json_response({"update_id": str(update_id), "revisions": revisions})
 

@@ -10,9 +10,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from liveblog.newsroom import Newsroom
+from liveblog.bootstrap import build
 from liveblog.settings import Settings
-from liveblog.tokens import Credentials
 from liveblog.web.api import ROUTES
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.reads import StoryReads
@@ -20,27 +19,23 @@ from liveblog.web.reads import StoryReads
 log = logging.getLogger("liveblog.web")
 
 
-def build_applications(settings: Settings) -> tuple[Newsroom, Credentials]:
-    """Both event-sourced applications on the configured store (blocking: makes tables)."""
-    env = settings.eventsourcing_env()
-    return Newsroom(env=env), Credentials(env=env)
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_environ()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        newsroom, credentials = await run_in_threadpool(build_applications, settings)
-        app.state.newsroom = newsroom
-        app.state.credentials = credentials
-        app.state.reads = StoryReads(newsroom)
+        parts = await run_in_threadpool(build, settings)
+        app.state.parts = parts
+        app.state.newsroom = parts.newsroom
+        app.state.credentials = parts.credentials
+        app.state.views = parts.views
+        app.state.follower = parts.follower
+        app.state.reads = StoryReads(parts.newsroom)
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield
         finally:
-            await run_in_threadpool(newsroom.close)
-            await run_in_threadpool(credentials.close)
+            await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)

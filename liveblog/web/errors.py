@@ -24,7 +24,7 @@ from liveblog.domain import (
     UpdateRetracted,
 )
 from liveblog.newsroom import SlugTaken, StoryBusy, StoryNotFound
-from liveblog.wire import dumps
+from projections.wire import dumps
 
 log = logging.getLogger("liveblog.web")
 

@@ -1,0 +1,55 @@
+"""The one place that builds the parts and wires them: applications, views, the feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import uuid4
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from liveblog.feed import Follower
+from liveblog.newsroom import Newsroom
+from liveblog.settings import Settings
+from liveblog.tokens import Credentials
+from projections.views import Dialect, ReadViews
+
+
+@dataclass
+class Parts:
+    newsroom: Newsroom
+    credentials: Credentials
+    views: ReadViews
+    follower: Follower
+
+    def close(self) -> None:
+        self.follower.stop()
+        self.newsroom.close()
+        self.credentials.close()
+
+
+def build_views(newsroom: Newsroom) -> ReadViews:
+    """The read views, in the same database (and connection pool) as the events."""
+    datastore = getattr(newsroom.factory, "datastore", None)
+    if isinstance(datastore, PostgresDatastore):
+        views = ReadViews(datastore, Dialect("postgresql", schema=datastore.schema))
+    elif isinstance(datastore, SQLiteDatastore):
+        views = ReadViews(datastore, Dialect("sqlite"))
+    else:
+        # The in-memory store keeps views in a private in-memory SQLite database.
+        memory = SQLiteDatastore(f"file:liveblog-views-{uuid4().hex}?mode=memory&cache=shared")
+        views = ReadViews(memory, Dialect("sqlite"))
+    views.create_tables()
+    return views
+
+
+def build(settings: Settings, *, start_feed: bool = True, poll_seconds: float = 1.0) -> Parts:
+    """Everything a server process runs (blocking: it may create tables)."""
+    env = settings.eventsourcing_env()
+    newsroom = Newsroom(env=env)
+    credentials = Credentials(env=env)
+    views = build_views(newsroom)
+    follower = Follower(newsroom, views, poll_seconds=poll_seconds)
+    if start_feed:
+        follower.start()
+    return Parts(newsroom, credentials, views, follower)

@@ -1,0 +1,86 @@
+"""Each process's current story states: the fold, kept warm, applied once per event.
+
+The follower applies every event here first; the persisted views and the live hub then
+take what they need from the result. A story not in memory (a cold start, or evicted) is
+folded from its stored events up to the version before the event, so the state is always
+exact whatever happened before this process started.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from liveblog.domain import PUBLIC_EVENT_NAMES
+from projections.story import StoryView, UpdateView, apply_event, fold
+from projections.wire import story_fields_json, update_json
+
+# Reads a story's stored events with versions 1..upto (the store's job, passed in so that
+# projections depend on nothing but the domain).
+EventLoader = Callable[[UUID, int], list[Any]]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One event applied to its story: what views and live readers need of it.
+
+    ``data`` is the wire payload of DESIGN §5, made right after the event, once per event.
+    """
+
+    notification_id: int
+    story_id: UUID
+    version: int
+    name: str
+    at: datetime
+    data: dict[str, Any]
+    story: StoryView
+    update: UpdateView | None
+
+
+class StoryStates:
+    """An LRU of story states, advanced by events in store order."""
+
+    def __init__(self, load_events: EventLoader, max_stories: int = 2_000) -> None:
+        self._load_events = load_events
+        self._max_stories = max_stories
+        self._states: OrderedDict[UUID, StoryView] = OrderedDict()
+
+    def get(self, story_id: UUID) -> StoryView | None:
+        return self._states.get(story_id)
+
+    def apply(self, notification_id: int, event: Any) -> Applied | None:
+        """Advance the event's story; None when this state already has the event."""
+        story_id: UUID = event.originator_id
+        version: int = event.originator_version
+        state = self._states.get(story_id)
+        if state is not None and version <= state.version:
+            return None
+        if version > 1 and (state is None or version > state.version + 1):
+            state = fold(self._load_events(story_id, version - 1))
+        state, touched = apply_event(state, event)
+        self._remember(story_id, state)
+        data = (
+            {"update": update_json(touched)}
+            if touched is not None
+            else {"story": story_fields_json(state)}
+        )
+        return Applied(
+            notification_id=notification_id,
+            story_id=story_id,
+            version=version,
+            name=PUBLIC_EVENT_NAMES[type(event)],
+            at=event.timestamp,
+            data=data,
+            story=state,
+            update=touched,
+        )
+
+    def _remember(self, story_id: UUID, state: StoryView) -> None:
+        self._states[story_id] = state
+        self._states.move_to_end(story_id)
+        while len(self._states) > self._max_stories:
+            self._states.popitem(last=False)

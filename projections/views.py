@@ -1,0 +1,424 @@
+"""Persisted read models: the story list, each story's timeline, each update's revisions.
+
+Rows are written from the fold's states (``projections.states``), in one transaction per
+batch of events together with each view's tracking position, so a batch is applied
+exactly once: a batch at or behind a view's recorded position changes nothing. The same
+SQL runs on SQLite and PostgreSQL, through the eventsourcing library's datastores (and so
+in the same database, and connection pool, as the events).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from projections.states import Applied
+from projections.story import Revision, StoryView, UpdateView
+from projections.wire import rfc3339, story_fields_json, update_json
+
+STORY_LIST = "story_list"
+TIMELINE = "timeline"
+REVISIONS = "revisions"
+ALL_VIEWS: tuple[str, ...] = (STORY_LIST, TIMELINE, REVISIONS)
+
+
+@dataclass
+class Changes:
+    """What a batch of events changed, reduced to the final rows to write."""
+
+    last_notification_id: int = 0
+    stories: dict[UUID, StoryView] = field(default_factory=dict)
+    updates: dict[tuple[UUID, UUID], UpdateView] = field(default_factory=dict)
+    revisions: list[tuple[UUID, UUID, Revision]] = field(default_factory=list)
+
+    def add(self, applied: Applied) -> None:
+        self.last_notification_id = max(self.last_notification_id, applied.notification_id)
+        self.stories[applied.story_id] = applied.story
+        update = applied.update
+        if update is None:
+            return
+        self.updates[(applied.story_id, update.id)] = update
+        newest = update.revisions[-1]
+        if applied.name in ("update.posted", "update.corrected"):
+            self.revisions.append((applied.story_id, update.id, newest))
+
+
+@dataclass(frozen=True)
+class StoryHead:
+    version: int
+    fields_doc: str
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    update_id: UUID
+    sequence: int
+    doc: str
+
+
+@dataclass(frozen=True)
+class KeyEventRow:
+    update_id: UUID
+    title: str
+    published_at: str
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    revision: int
+    at: str
+    title: str
+    body: str
+    note: str | None
+    by_id: str
+    by_name: str
+
+
+@dataclass(frozen=True)
+class UpdateStatusRow:
+    sequence: int
+    status: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    """Everything ``GET /api/stories/{story}`` shows, read in one transaction."""
+
+    head: StoryHead
+    pinned: list[str]
+    key_events: list[KeyEventRow]
+    updates: list[TimelineRow]
+    has_more: bool
+
+
+class Dialect:
+    """The few differences between SQLite and PostgreSQL that our SQL meets."""
+
+    def __init__(self, name: str, schema: str | None = None) -> None:
+        self.name = name
+        self.prefix = f'"{schema}".' if schema else ""
+
+    def sql(self, statement: str) -> str:
+        text = statement.replace("{t}", self.prefix)
+        return text.replace("?", "%s") if self.name == "postgresql" else text
+
+
+def _doc(payload: Any) -> str:
+    return orjson.dumps(payload).decode()
+
+
+def _rows_of(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall())
+
+
+class ReadViews:
+    """The three views and their tracking, on one datastore of the library."""
+
+    def __init__(self, datastore: Any, dialect: Dialect) -> None:
+        self.datastore = datastore
+        self.dialect = dialect
+
+    # -- schema ----------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        statements = [
+            "CREATE TABLE IF NOT EXISTS {t}liveblog_tracking ("
+            " view TEXT PRIMARY KEY, notification_id BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {t}liveblog_story_list ("
+            " story_id TEXT PRIMARY KEY, slug TEXT NOT NULL, status TEXT NOT NULL,"
+            " version BIGINT NOT NULL, created_at TEXT NOT NULL, fields_doc TEXT NOT NULL,"
+            " list_doc TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS {t}liveblog_timeline ("
+            " story_id TEXT NOT NULL, update_id TEXT NOT NULL, sequence BIGINT NOT NULL,"
+            " pinned BOOLEAN NOT NULL, key_event BOOLEAN NOT NULL, status TEXT NOT NULL,"
+            " revision BIGINT NOT NULL, title TEXT NOT NULL, published_at TEXT NOT NULL,"
+            " doc TEXT NOT NULL, PRIMARY KEY (story_id, update_id))",
+            "CREATE UNIQUE INDEX IF NOT EXISTS liveblog_timeline_by_sequence"
+            " ON {t}liveblog_timeline (story_id, sequence)",
+            "CREATE TABLE IF NOT EXISTS {t}liveblog_revisions ("
+            " story_id TEXT NOT NULL, update_id TEXT NOT NULL, revision BIGINT NOT NULL,"
+            " at TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, note TEXT,"
+            " by_id TEXT NOT NULL, by_name TEXT NOT NULL,"
+            " PRIMARY KEY (story_id, update_id, revision))",
+        ]
+        with self._transaction(commit=True) as cursor:
+            for statement in statements:
+                cursor.execute(self.dialect.sql(statement))
+
+    def drop(self, views: Iterable[str] = ALL_VIEWS) -> None:
+        """Empty the given views and forget their positions (for a rebuild)."""
+        tables = {STORY_LIST: "liveblog_story_list", TIMELINE: "liveblog_timeline",
+                  REVISIONS: "liveblog_revisions"}  # fmt: skip
+        with self._transaction(commit=True) as cursor:
+            for view in views:
+                cursor.execute(self.dialect.sql(f"DELETE FROM {{t}}{tables[view]}"))
+                cursor.execute(
+                    self.dialect.sql("DELETE FROM {t}liveblog_tracking WHERE view = ?"), (view,)
+                )
+
+    # -- positions -------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql("SELECT view, notification_id FROM {t}liveblog_tracking")
+            )
+            found = {row["view"]: int(row["notification_id"]) for row in _rows_of(cursor)}
+        return {view: found.get(view, 0) for view in ALL_VIEWS}
+
+    def position(self, views: Sequence[str] = ALL_VIEWS) -> int:
+        """The position every given view has reached."""
+        positions = self.positions()
+        return min(positions[view] for view in views)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, changes: Changes, views: Sequence[str] = ALL_VIEWS) -> set[str]:
+        """Write a batch's rows and positions in one transaction; return the views written.
+
+        A view whose recorded position is already at or past the batch is left alone, so
+        a batch is applied to each view once, however often it is offered. Each view's
+        position is moved before its rows are written: a racing process waits on that
+        row, then finds itself behind and skips the view.
+        """
+        written: set[str] = set()
+        if not changes.last_notification_id:
+            return written
+        writers = {
+            STORY_LIST: lambda cursor: self._write_stories(cursor, changes.stories.values()),
+            TIMELINE: lambda cursor: self._write_timeline(cursor, changes.updates.values()),
+            REVISIONS: lambda cursor: self._write_revisions(cursor, changes.revisions),
+        }
+        with self._transaction(commit=True) as cursor:
+            for view in views:
+                if self._advance(cursor, view, changes.last_notification_id):
+                    writers[view](cursor)
+                    written.add(view)
+        return written
+
+    def _advance(self, cursor: Any, view: str, notification_id: int) -> bool:
+        """Move the view's position to ``notification_id``; False if it is there already."""
+        cursor.execute(
+            self.dialect.sql(
+                "INSERT INTO {t}liveblog_tracking (view, notification_id) VALUES (?, ?)"
+                " ON CONFLICT (view) DO UPDATE SET notification_id = excluded.notification_id"
+                " WHERE {t}liveblog_tracking.notification_id < excluded.notification_id"
+                " RETURNING notification_id"
+            ),
+            (view, notification_id),
+        )
+        return cursor.fetchone() is not None
+
+    def _write_stories(self, cursor: Any, stories: Iterable[StoryView]) -> None:
+        rows = []
+        for story in stories:
+            fields = story_fields_json(story)
+            last = next(reversed(story.updates.values()), None)
+            listed = {
+                **fields,
+                "update_count": len(story.updates),
+                "last_update_at": rfc3339(last.published_at) if last else None,
+            }
+            rows.append((str(story.id), story.slug, story.status, story.version,
+                         rfc3339(story.created_at), _doc(fields), _doc(listed)))  # fmt: skip
+        cursor.executemany(
+            self.dialect.sql(
+                "INSERT INTO {t}liveblog_story_list"
+                " (story_id, slug, status, version, created_at, fields_doc, list_doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (story_id) DO UPDATE SET status = excluded.status,"
+                " version = excluded.version, fields_doc = excluded.fields_doc,"
+                " list_doc = excluded.list_doc"
+            ),
+            rows,
+        )
+
+    def _write_timeline(self, cursor: Any, updates: Iterable[UpdateView]) -> None:
+        rows = [
+            (str(u.story_id), str(u.id), u.sequence, u.pinned, u.key_event, u.status,
+             u.revision, u.title, rfc3339(u.published_at), _doc(update_json(u)))
+            for u in updates
+        ]  # fmt: skip
+        cursor.executemany(
+            self.dialect.sql(
+                "INSERT INTO {t}liveblog_timeline (story_id, update_id, sequence, pinned,"
+                " key_event, status, revision, title, published_at, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (story_id, update_id) DO UPDATE SET pinned = excluded.pinned,"
+                " key_event = excluded.key_event, status = excluded.status,"
+                " revision = excluded.revision, title = excluded.title, doc = excluded.doc"
+            ),
+            rows,
+        )
+
+    def _write_revisions(self, cursor: Any, revisions: list[tuple[UUID, UUID, Revision]]) -> None:
+        rows = [
+            (str(story_id), str(update_id), r.revision, rfc3339(r.at), r.title, r.body, r.note,
+             r.by.id, r.by.name)
+            for story_id, update_id, r in revisions
+        ]  # fmt: skip
+        cursor.executemany(
+            self.dialect.sql(
+                "INSERT INTO {t}liveblog_revisions"
+                " (story_id, update_id, revision, at, title, body, note, by_id, by_name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            ),
+            rows,
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def story_head(self, story_id: UUID) -> StoryHead | None:
+        with self._transaction(commit=False) as cursor:
+            return self._head(cursor, story_id)
+
+    def _head(self, cursor: Any, story_id: UUID) -> StoryHead | None:
+        cursor.execute(
+            self.dialect.sql(
+                "SELECT version, fields_doc FROM {t}liveblog_story_list WHERE story_id = ?"
+            ),
+            (str(story_id),),
+        )
+        row = cursor.fetchone()
+        return None if row is None else StoryHead(int(row["version"]), row["fields_doc"])
+
+    def story_page(self, story_id: UUID, limit: int) -> StoryPage | None:
+        """The story's head, pinned updates, key events and newest page, consistently."""
+        with self._transaction(commit=False, snapshot=True) as cursor:
+            head = self._head(cursor, story_id)
+            if head is None:
+                return None
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT update_id, sequence, pinned, key_event, title, published_at, doc"
+                    " FROM {t}liveblog_timeline WHERE story_id = ? AND (pinned OR key_event)"
+                    " ORDER BY sequence DESC"
+                ),
+                (str(story_id),),
+            )
+            flagged = _rows_of(cursor)
+            page = self._timeline(cursor, story_id, None, limit + 1, key_events_only=False)
+        return StoryPage(
+            head=head,
+            pinned=[row["doc"] for row in flagged if row["pinned"]],
+            key_events=[
+                KeyEventRow(UUID(row["update_id"]), row["title"], row["published_at"])
+                for row in flagged
+                if row["key_event"]
+            ],
+            updates=page[:limit],
+            has_more=len(page) > limit,
+        )
+
+    def timeline(
+        self, story_id: UUID, *, before_sequence: int | None, limit: int, key_events_only: bool
+    ) -> list[TimelineRow]:
+        with self._transaction(commit=False) as cursor:
+            return self._timeline(cursor, story_id, before_sequence, limit, key_events_only)
+
+    def _timeline(
+        self, cursor: Any, story_id: UUID, before_sequence: int | None, limit: int,
+        key_events_only: bool,
+    ) -> list[TimelineRow]:  # fmt: skip
+        clauses = ["story_id = ?"]
+        params: list[Any] = [str(story_id)]
+        if before_sequence is not None:
+            clauses.append("sequence < ?")
+            params.append(before_sequence)
+        if key_events_only:
+            clauses.append("key_event")
+        params.append(limit)
+        cursor.execute(
+            self.dialect.sql(
+                "SELECT update_id, sequence, doc FROM {t}liveblog_timeline"
+                f" WHERE {' AND '.join(clauses)} ORDER BY sequence DESC LIMIT ?"
+            ),
+            params,
+        )
+        return [
+            TimelineRow(UUID(row["update_id"]), int(row["sequence"]), row["doc"])
+            for row in _rows_of(cursor)
+        ]
+
+    def update_doc(self, story_id: UUID, update_id: UUID) -> str | None:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT doc FROM {t}liveblog_timeline WHERE story_id = ? AND update_id = ?"
+                ),
+                (str(story_id), str(update_id)),
+            )
+            row = cursor.fetchone()
+        return None if row is None else str(row["doc"])
+
+    def update_status(self, story_id: UUID, update_id: UUID) -> UpdateStatusRow | None:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT sequence, status, revision FROM {t}liveblog_timeline"
+                    " WHERE story_id = ? AND update_id = ?"
+                ),
+                (str(story_id), str(update_id)),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return UpdateStatusRow(int(row["sequence"]), row["status"], int(row["revision"]))
+
+    def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT revision, at, title, body, note, by_id, by_name"
+                    " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
+                    " ORDER BY revision"
+                ),
+                (str(story_id), str(update_id)),
+            )
+            return [
+                RevisionRow(int(row["revision"]), row["at"], row["title"], row["body"],
+                            row["note"], row["by_id"], row["by_name"])
+                for row in _rows_of(cursor)
+            ]  # fmt: skip
+
+    def story_list(self, status: str | None) -> list[str]:
+        """List documents of the stories, oldest first, optionally of one status."""
+        statement = "SELECT list_doc FROM {t}liveblog_story_list"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            statement += " WHERE status = ?"
+            params = (status,)
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql(statement + " ORDER BY created_at, story_id"), params)
+            return [row["list_doc"] for row in _rows_of(cursor)]
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every view, sorted: for comparing a rebuild with the original."""
+        queries = {
+            STORY_LIST: "SELECT * FROM {t}liveblog_story_list ORDER BY story_id",
+            TIMELINE: "SELECT * FROM {t}liveblog_timeline ORDER BY story_id, sequence",
+            REVISIONS: "SELECT * FROM {t}liveblog_revisions"
+            " ORDER BY story_id, update_id, revision",
+        }
+        dumped: dict[str, list[tuple[Any, ...]]] = {}
+        with self._transaction(commit=False) as cursor:
+            for view, query in queries.items():
+                cursor.execute(self.dialect.sql(query))
+                dumped[view] = [tuple(dict(row).values()) for row in _rows_of(cursor)]
+        return dumped
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, *, commit: bool, snapshot: bool = False) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            if snapshot and self.dialect.name == "postgresql":
+                # One snapshot for several statements (SQLite's transactions already are).
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield cursor
