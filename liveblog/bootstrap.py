@@ -9,6 +9,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from liveblog.feed import Follower
+from liveblog.live.hub import Hub
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 from liveblog.tokens import Credentials
@@ -21,6 +22,7 @@ class Parts:
     credentials: Credentials
     views: ReadViews
     follower: Follower
+    hub: Hub
 
     def close(self) -> None:
         self.follower.stop()
@@ -44,12 +46,17 @@ def build_views(newsroom: Newsroom) -> ReadViews:
 
 
 def build(settings: Settings, *, start_feed: bool = True, poll_seconds: float = 1.0) -> Parts:
-    """Everything a server process runs (blocking: it may create tables)."""
+    """Everything a server process runs (blocking: it may create tables).
+
+    A server binds the hub to its event loop before it starts the feed, so the hub's
+    rings never miss a frame; tools without a loop start the feed at once.
+    """
     env = settings.eventsourcing_env()
     newsroom = Newsroom(env=env)
     credentials = Credentials(env=env)
     views = build_views(newsroom)
-    follower = Follower(newsroom, views, poll_seconds=poll_seconds)
+    hub = Hub()
+    follower = Follower(newsroom, views, poll_seconds=poll_seconds, listeners=[hub])
     if start_feed:
         follower.start()
-    return Parts(newsroom, credentials, views, follower)
+    return Parts(newsroom, credentials, views, follower, hub)

@@ -15,20 +15,26 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from liveblog.web.app import create_app
+    from liveblog.web.server import LiveblogServer
 
     settings = Settings.from_environ()
     if args.demo:
         _prepare_demo(settings, args.host, args.port)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=args.host,
         port=args.port,
         ws="websockets",
         ws_per_message_deflate=False,
+        ws_max_size=4 * 1024,  # readers have nothing to say: cap inbound messages
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
         log_level=args.log_level,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    LiveblogServer(config, app).run()
     return 0
 
 

@@ -96,6 +96,22 @@ class StoryPage:
     updates: list[TimelineRow]
     has_more: bool
 
+    def render(self) -> bytes:
+        """The Story JSON of DESIGN §4 (first page of updates), made from stored rows."""
+        rest = orjson.dumps(
+            {
+                "pinned": [orjson.Fragment(doc) for doc in self.pinned],
+                "key_events": [
+                    {"id": str(k.update_id), "title": k.title, "published_at": k.published_at}
+                    for k in self.key_events
+                ],
+                "updates": [orjson.Fragment(row.doc) for row in self.updates],
+                "next": str(self.updates[-1].update_id) if self.has_more else None,
+            }
+        )
+        # The head is a stored JSON object: splice the lists in rather than parse it again.
+        return self.head.fields_doc.encode()[:-1] + b"," + rest[1:]
+
 
 class Dialect:
     """The few differences between SQLite and PostgreSQL that our SQL meets."""

@@ -43,7 +43,7 @@ from liveblog.web.inputs import (
 )
 from liveblog.web.reads import StoryReads
 from projections.story import StoryView
-from projections.views import ReadViews, StoryPage
+from projections.views import ReadViews
 from projections.wire import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -138,9 +138,7 @@ async def story_response(request: Request, outcome: Outcome, status: int = 200) 
             views_of(request).story_page, outcome.story_id, DEFAULT_PAGE_SIZE
         )
         if page is not None:
-            return raw_json_response(
-                render_story_page(page), status, {"ETag": etag(page.head.version)}
-            )
+            return raw_json_response(page.render(), status, {"ETag": etag(page.head.version)})
     story = await story_view(request, outcome.story_id, upto=outcome.version)
     return json_response(story_json(story), status, {"ETag": etag(story.version)})
 
@@ -148,22 +146,6 @@ async def story_response(request: Request, outcome: Outcome, status: int = 200) 
 async def views_caught_up(request: Request, outcome: Outcome) -> bool:
     follower: Follower = request.app.state.follower
     return await follower.signal.wait_for(outcome.story_id, outcome.version, MIN_VERSION_WAIT)
-
-
-def render_story_page(page: StoryPage) -> bytes:
-    rest = dumps(
-        {
-            "pinned": [orjson.Fragment(doc) for doc in page.pinned],
-            "key_events": [
-                {"id": str(k.update_id), "title": k.title, "published_at": k.published_at}
-                for k in page.key_events
-            ],
-            "updates": [orjson.Fragment(row.doc) for row in page.updates],
-            "next": str(page.updates[-1].update_id) if page.has_more else None,
-        }
-    )
-    # The head is a stored JSON object: splice the lists in rather than parse it again.
-    return page.head.fields_doc.encode()[:-1] + b"," + rest[1:]
 
 
 # -- health -----------------------------------------------------------------------------
@@ -217,7 +199,7 @@ async def get_story(request: Request) -> Response:
     tag = etag(page.head.version)
     if tag in _if_none_match(request):
         return Response(status_code=304, headers={"ETag": tag})
-    return raw_json_response(render_story_page(page), headers={"ETag": tag})
+    return raw_json_response(page.render(), headers={"ETag": tag})
 
 
 async def story_in_the_past(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -9,12 +10,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from liveblog.bootstrap import build
 from liveblog.settings import Settings
-from liveblog.web.api import ROUTES
+from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.errors import EXCEPTION_HANDLERS
+from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
+from liveblog.web.stream import ROUTES as STREAM_ROUTES
 
 log = logging.getLogger("liveblog.web")
 
@@ -24,8 +28,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        parts = await run_in_threadpool(build, settings)
+        parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
+        parts.hub.bind(asyncio.get_running_loop())
+        await run_in_threadpool(parts.follower.start)
         app.state.parts = parts
+        app.state.hub = parts.hub
         app.state.newsroom = parts.newsroom
         app.state.credentials = parts.credentials
         app.state.views = parts.views
@@ -38,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
-    app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
+    routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
     return app

@@ -1,0 +1,180 @@
+"""The live hub: per story, a ring of recent frames and the readers to push them to.
+
+The feed calls ``on_applied`` in its own thread; each event is serialized there, once,
+and handed to the event loop, where it joins the story's ring and every reader's
+bounded buffer. A reader whose buffer is full is too slow: it is dropped (and closed with
+1013 by its connection), so it never slows the others. Rings make reconnects cheap: a
+reader that resumes within the ring costs no database query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from liveblog.live.frames import Frame, event_frame
+from projections.states import Applied
+
+log = logging.getLogger("liveblog.live")
+
+RING_SIZE = 1_024
+READER_BUFFER = 1_024
+MAX_CHANNELS = 1_000
+
+
+class Reader:
+    """One connected reader's bounded buffer of frames still to send."""
+
+    def __init__(self, story_id: UUID, capacity: int = READER_BUFFER) -> None:
+        self.story_id = story_id
+        self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=capacity)
+        self.too_slow = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+        self.closed = asyncio.Event()
+
+    def push(self, frame: Frame) -> None:
+        if self.too_slow.is_set():
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.too_slow.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the connection to close (shutdown); it sets ``closed`` when it has."""
+        self.closing = (code, reason)
+        self.too_slow.set()
+
+
+@dataclass
+class Channel:
+    ring: deque[Frame] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    readers: set[Reader] = field(default_factory=set)
+    # The newest story JSON this process rendered, by version: joins share it, and a
+    # storm of joins waits on one read of the views.
+    snapshot: tuple[int, bytes] | None = None
+    snapshot_loading: asyncio.Future[tuple[int, bytes] | None] | None = None
+
+    @property
+    def newest(self) -> int:
+        return self.ring[-1].version if self.ring else 0
+
+
+@dataclass
+class HubStats:
+    frames_published: int = 0
+    readers_dropped_slow: int = 0
+    store_backlog_reads: int = 0
+    snapshot_view_reads: int = 0
+    joins: int = 0
+
+
+class Hub:
+    """Fan-out of story events to readers in this process."""
+
+    def __init__(self) -> None:
+        self.channels: dict[UUID, Channel] = {}
+        self.stats = HubStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    # -- from the feed's thread ------------------------------------------------------
+
+    def on_applied(self, applied: Sequence[Applied]) -> None:
+        if not applied or self._loop is None:
+            return
+        frames = [(a.story_id, event_frame(a)) for a in applied]  # serialized once, here
+        try:
+            self._loop.call_soon_threadsafe(self._publish, frames)
+        except RuntimeError:
+            log.debug("event loop closed; %d frames not published", len(frames))
+
+    # -- on the event loop -----------------------------------------------------------
+
+    def _publish(self, frames: list[tuple[UUID, Frame]]) -> None:
+        for story_id, frame in frames:
+            channel = self.channel(story_id)
+            if channel.ring and frame.version <= channel.newest:
+                continue  # already have it (a re-delivered batch)
+            if channel.ring and frame.version != channel.newest + 1:
+                channel.ring.clear()  # the ring must stay contiguous; readers resync
+            channel.ring.append(frame)
+            self.stats.frames_published += 1
+            for reader in channel.readers:
+                was_slow = reader.too_slow.is_set()
+                reader.push(frame)
+                if reader.too_slow.is_set() and not was_slow:
+                    self.stats.readers_dropped_slow += 1
+
+    def channel(self, story_id: UUID) -> Channel:
+        channel = self.channels.get(story_id)
+        if channel is None:
+            if len(self.channels) >= MAX_CHANNELS:
+                self._evict_idle()
+            channel = self.channels[story_id] = Channel()
+        return channel
+
+    def _evict_idle(self) -> None:
+        for story_id in [s for s, c in self.channels.items() if not c.readers]:
+            del self.channels[story_id]
+            if len(self.channels) < MAX_CHANNELS // 2:
+                return
+
+    def attach(self, story_id: UUID) -> tuple[Reader, list[Frame]]:
+        """Register a reader (it buffers from now on) and copy the ring as it stands."""
+        channel = self.channel(story_id)
+        reader = Reader(story_id)
+        channel.readers.add(reader)
+        self.stats.joins += 1
+        return reader, list(channel.ring)
+
+    def detach(self, reader: Reader) -> None:
+        channel = self.channels.get(reader.story_id)
+        if channel is not None:
+            channel.readers.discard(reader)
+
+    def reader_count(self) -> int:
+        return sum(len(c.readers) for c in self.channels.values())
+
+    async def snapshot(
+        self, story_id: UUID, load: Callable[[], Awaitable[tuple[int, bytes] | None]]
+    ) -> tuple[int, bytes] | None:
+        """The story's JSON at its newest version here; one load however many ask."""
+        channel = self.channel(story_id)
+        cached = channel.snapshot
+        if cached is not None and cached[0] >= channel.newest:
+            return cached
+        if channel.snapshot_loading is None:
+            channel.snapshot_loading = asyncio.ensure_future(self._load_snapshot(channel, load))
+        return await asyncio.shield(channel.snapshot_loading)
+
+    async def _load_snapshot(
+        self, channel: Channel, load: Callable[[], Awaitable[tuple[int, bytes] | None]]
+    ) -> tuple[int, bytes] | None:
+        try:
+            self.stats.snapshot_view_reads += 1
+            loaded = await load()
+            if loaded is not None and (
+                channel.snapshot is None or loaded[0] >= channel.snapshot[0]
+            ):
+                channel.snapshot = loaded
+            return loaded
+        finally:
+            channel.snapshot_loading = None
+
+    async def close_all(self, code: int, reason: str, grace: float = 3.0) -> None:
+        """Close every reader (server shutdown) and wait, briefly, until they have."""
+        readers = [r for c in self.channels.values() for r in c.readers]
+        for reader in readers:
+            reader.close(code, reason)
+        if readers:
+            waits = [asyncio.ensure_future(r.closed.wait()) for r in readers]
+            _, pending = await asyncio.wait(waits, timeout=grace)
+            for waiting in pending:
+                waiting.cancel()

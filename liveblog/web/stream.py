@@ -1,0 +1,234 @@
+"""Readers' live streams: WebSocket and Server-Sent Events, one protocol (DESIGN §5).
+
+A session attaches to the hub first (buffering), then sends what the reader missed — a
+snapshot, frames from the ring, or frames rebuilt from the store — through a sequencer
+that keeps versions contiguous, says ``live``, and forwards frames as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
+from liveblog.live.hub import Hub, Reader
+from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
+from liveblog.newsroom import Newsroom
+from liveblog.web.errors import error_response
+from projections.states import StoryStates
+from projections.views import ReadViews
+from projections.wire import DEFAULT_PAGE_SIZE
+
+SSE_HEARTBEAT_SECONDS = 20.0
+UNKNOWN_STORY = 4404
+
+
+class StoryMissing(Exception):
+    """The stream names no story."""
+
+
+class StreamEnds(Exception):
+    """The hub dropped the reader: too slow, or the server is shutting down."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    version: int | None  # the SSE id; None for "live", which moves no cursor
+
+
+def read_backlog(newsroom: Newsroom, story_id: UUID, since: int) -> list[Frame] | None:
+    """Frames after ``since`` rebuilt from the store; None when ``since`` is beyond it."""
+    events = newsroom.story_events(story_id)
+    if not events:
+        raise StoryMissing(str(story_id))
+    if since > events[-1].originator_version:
+        return None
+    states = StoryStates(lambda story, upto: newsroom.story_events(story, upto=upto))
+    frames = []
+    for event in events:
+        applied = states.apply(0, event)
+        if applied is not None and applied.version > since:
+            frames.append(event_frame(applied))
+    return frames
+
+
+class Session:
+    """One reader's stream of messages, whatever carries them."""
+
+    def __init__(self, request: Request | WebSocket, story_ref: str, since_raw: str | None):
+        state = request.app.state
+        self.hub: Hub = state.hub
+        self.views: ReadViews = state.views
+        self.newsroom: Newsroom = state.newsroom
+        self.story_id = self.newsroom.resolve_story_id(story_ref)
+        self.since_raw = since_raw
+        self.reader: Reader | None = None
+
+    async def messages(self) -> AsyncGenerator[Message, None]:
+        reader, ring = self.hub.attach(self.story_id)
+        self.reader = reader
+        try:
+            plan = plan_resume(self.since_raw, ring)
+            sequencer = Sequencer(0)
+            async for message in self._catch_up(plan, sequencer):
+                yield message
+            yield Message(live_text(sequencer.last_sent), None)
+            while True:
+                frame = await self._next_frame(reader)
+                verdict = sequencer.offer(frame)
+                if verdict is Verdict.SEND:
+                    yield Message(frame.text, frame.version)
+                elif verdict is Verdict.HOLE:
+                    yield await self._snapshot(sequencer, reset=True)
+        finally:
+            self.hub.detach(reader)
+
+    async def _catch_up(self, plan: Plan, sequencer: Sequencer) -> AsyncIterator[Message]:
+        if plan.start in (Start.SNAPSHOT, Start.RESET):
+            yield await self._snapshot(sequencer, reset=plan.start is Start.RESET)
+            return
+        assert plan.since is not None
+        frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
+        if plan.start is Start.STORE:
+            self.hub.stats.store_backlog_reads += 1
+            frames = await run_in_threadpool(
+                read_backlog, self.newsroom, self.story_id, plan.since
+            )
+            if frames is None:  # the cursor is beyond the story: start again
+                yield await self._snapshot(sequencer, reset=True)
+                return
+        sequencer.restart(plan.since)
+        for frame in frames or ():
+            if sequencer.offer(frame) is Verdict.SEND:
+                yield Message(frame.text, frame.version)
+
+    async def _snapshot(self, sequencer: Sequencer, *, reset: bool) -> Message:
+        async def load() -> tuple[int, bytes] | None:
+            page = await run_in_threadpool(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
+            return None if page is None else (page.head.version, page.render())
+
+        loaded = await self.hub.snapshot(self.story_id, load)
+        if loaded is None:
+            raise StoryMissing(str(self.story_id))
+        version, story_json = loaded
+        sequencer.restart(version)
+        return Message(snapshot_text(version, story_json, reset=reset), version)
+
+    async def _next_frame(self, reader: Reader) -> Frame:
+        while True:
+            if reader.too_slow.is_set():
+                code, reason = reader.closing or (1013, "slow consumer")
+                raise StreamEnds(code, reason)
+            if not reader.queue.empty():
+                return reader.queue.get_nowait()
+            getter = asyncio.ensure_future(reader.queue.get())
+            stopper = asyncio.ensure_future(reader.too_slow.wait())
+            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if getter in done:
+                return getter.result()
+            getter.cancel()
+
+
+async def live_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    session = Session(
+        websocket, websocket.path_params["story"], websocket.query_params.get("since")
+    )
+    sender = asyncio.ensure_future(_send_all(websocket, session))
+    receiver = asyncio.ensure_future(_ignore_incoming(websocket))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+        if session.reader is not None:
+            session.reader.closed.set()
+
+
+async def _send_all(websocket: WebSocket, session: Session) -> None:
+    try:
+        async for message in session.messages():
+            await websocket.send_text(message.text)
+    except StreamEnds as ending:
+        await websocket.close(ending.code, ending.reason)
+    except StoryMissing:
+        await websocket.close(UNKNOWN_STORY, "no such story")
+
+
+async def _ignore_incoming(websocket: WebSocket) -> None:
+    """Readers have nothing to say; keep reading so a disconnect is noticed at once."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def live_sse(request: Request) -> Response:
+    since = request.headers.get("last-event-id") or request.query_params.get("since")
+    session = Session(request, request.path_params["story"], since)
+    messages = session.messages()
+    try:
+        first = await anext(messages)
+    except StoryMissing:
+        await messages.aclose()
+        return error_response(404, "not_found", "no such story")
+    return StreamingResponse(
+        _sse_events(first, messages, session),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse_events(
+    first: Message, messages: AsyncIterator[Message], session: Session
+) -> AsyncIterator[bytes]:
+    yield _sse(first)
+    pending: asyncio.Future[Message] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(messages))
+            done, _ = await asyncio.wait({pending}, timeout=SSE_HEARTBEAT_SECONDS)
+            if not done:
+                yield b": keep-alive\n\n"
+                continue
+            message = pending.result()
+            pending = None
+            yield _sse(message)
+    except (StreamEnds, StopAsyncIteration):
+        return
+    finally:
+        if pending is not None:
+            pending.cancel()
+        if session.reader is not None:
+            session.reader.closed.set()
+
+
+def _sse(message: Message) -> bytes:
+    head = f"id: {message.version}\n" if message.version is not None else ""
+    return f"{head}data: {message.text}\n\n".encode()
+
+
+ROUTES = [
+    WebSocketRoute("/api/stories/{story}/live", live_socket),
+    Route("/api/stories/{story}/live/sse", live_sse, methods=["GET"]),
+]
