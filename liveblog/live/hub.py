@@ -10,6 +10,7 @@ reader that resumes within the ring costs no database query.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,28 +27,57 @@ READER_BUFFER = 1_024
 MAX_CHANNELS = 1_000
 
 
+class ReaderEnded(Exception):
+    """The hub let go of this reader: too slow, or the server is shutting down."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+SLOW_CONSUMER = (1013, "slow consumer")
+
+
 class Reader:
-    """One connected reader's bounded buffer of frames still to send."""
+    """One connected reader's bounded buffer of frames still to send.
+
+    One ``await`` per frame and no extra task: ending a reader either finds its writer
+    busy (a full buffer: it looks at ``ending`` before its next frame) or waiting on an
+    empty buffer, which a ``None`` wakes.
+    """
 
     def __init__(self, story_id: UUID, capacity: int = READER_BUFFER) -> None:
         self.story_id = story_id
-        self.queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=capacity)
-        self.too_slow = asyncio.Event()
-        self.closing: tuple[int, str] | None = None
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=capacity)
+        self.ending: tuple[int, str] | None = None
         self.closed = asyncio.Event()
 
-    def push(self, frame: Frame) -> None:
-        if self.too_slow.is_set():
-            return
+    def push(self, frame: Frame) -> bool:
+        """Buffer a frame; True when this frame found the buffer full (now too slow)."""
+        if self.ending is not None:
+            return False
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.too_slow.set()
+            self.ending = SLOW_CONSUMER
+            return True
+        return False
 
     def close(self, code: int, reason: str) -> None:
         """Ask the connection to close (shutdown); it sets ``closed`` when it has."""
-        self.closing = (code, reason)
-        self.too_slow.set()
+        if self.ending is None:
+            self.ending = (code, reason)
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
+    async def next_frame(self) -> Frame:
+        if self.ending is None:
+            frame = await self.queue.get()
+            if frame is not None and self.ending is None:
+                return frame
+        assert self.ending is not None
+        raise ReaderEnded(*self.ending)
 
 
 @dataclass
@@ -107,9 +137,7 @@ class Hub:
             channel.ring.append(frame)
             self.stats.frames_published += 1
             for reader in channel.readers:
-                was_slow = reader.too_slow.is_set()
-                reader.push(frame)
-                if reader.too_slow.is_set() and not was_slow:
+                if reader.push(frame):
                     self.stats.readers_dropped_slow += 1
 
     def channel(self, story_id: UUID) -> Channel:

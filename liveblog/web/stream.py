@@ -20,7 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
-from liveblog.live.hub import Hub, Reader
+from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
 from liveblog.web.errors import error_response
@@ -34,15 +34,6 @@ UNKNOWN_STORY = 4404
 
 class StoryMissing(Exception):
     """The stream names no story."""
-
-
-class StreamEnds(Exception):
-    """The hub dropped the reader: too slow, or the server is shutting down."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -89,7 +80,7 @@ class Session:
                 yield message
             yield Message(live_text(sequencer.last_sent), None)
             while True:
-                frame = await self._next_frame(reader)
+                frame = await reader.next_frame()
                 verdict = sequencer.offer(frame)
                 if verdict is Verdict.SEND:
                     yield Message(frame.text, frame.version)
@@ -129,21 +120,6 @@ class Session:
         sequencer.restart(version)
         return Message(snapshot_text(version, story_json, reset=reset), version)
 
-    async def _next_frame(self, reader: Reader) -> Frame:
-        while True:
-            if reader.too_slow.is_set():
-                code, reason = reader.closing or (1013, "slow consumer")
-                raise StreamEnds(code, reason)
-            if not reader.queue.empty():
-                return reader.queue.get_nowait()
-            getter = asyncio.ensure_future(reader.queue.get())
-            stopper = asyncio.ensure_future(reader.too_slow.wait())
-            done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if getter in done:
-                return getter.result()
-            getter.cancel()
-
 
 async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
@@ -167,7 +143,7 @@ async def _send_all(websocket: WebSocket, session: Session) -> None:
     try:
         async for message in session.messages():
             await websocket.send_text(message.text)
-    except StreamEnds as ending:
+    except ReaderEnded as ending:
         await websocket.close(ending.code, ending.reason)
     except StoryMissing:
         await websocket.close(UNKNOWN_STORY, "no such story")
@@ -214,7 +190,7 @@ async def _sse_events(
             message = pending.result()
             pending = None
             yield _sse(message)
-    except (StreamEnds, StopAsyncIteration):
+    except (ReaderEnded, StopAsyncIteration):
         return
     finally:
         if pending is not None:
