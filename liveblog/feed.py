@@ -242,12 +242,14 @@ class Follower:
         with self._progress:
             self.position = batch[-1].id
             self._progress.notify_all()
-        self.signal.advance({a.story_id: a.version for a in applied_list})
+        # Listeners first: the hub's frames are then queued on the event loop before any
+        # reader waiting for these versions is woken.
         for listener in self.listeners:
             try:
                 listener.on_applied(applied_list)
             except Exception:
                 log.exception("feed listener %r failed", listener)
+        self.signal.advance({a.story_id: a.version for a in applied_list})
 
     def _write_views(self, changes: Changes) -> None:
         """Write until it succeeds: the states have moved on, so this batch must land."""

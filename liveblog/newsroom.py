@@ -8,6 +8,8 @@ Everything here is synchronous: the web layer calls it from worker threads.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import random
 import threading
 import time
@@ -106,9 +108,9 @@ class Newsroom(Application[UUID]):
         return self._story_locks[story_id.int % LOCK_STRIPES]
 
     def get_story(self, story_id: UUID) -> Story:
-        """The story's aggregate, for deciding a command (a private copy)."""
+        """A private copy of the story's aggregate as it stands (for reading)."""
         with self._lock_for(story_id):
-            return self._load(story_id)
+            return copy.deepcopy(self._load(story_id))
 
     def _load(self, story_id: UUID) -> Story:
         try:
@@ -118,6 +120,12 @@ class Newsroom(Application[UUID]):
         if not isinstance(story, Story):
             raise StoryNotFound(f"no story {story_id}")
         return story
+
+    def _forget(self, story_id: UUID) -> None:
+        """Drop a cached aggregate that holds changes the store does not have."""
+        if self.repository.cache is not None:
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(story_id, evict=True)
 
     def story_events(
         self, story_id: UUID, *, after: int = 0, upto: int | None = None, limit: int | None = None
@@ -274,15 +282,22 @@ class Newsroom(Application[UUID]):
         """Run ``command`` on the fresh story and save; on a lost race, run it again."""
         for _ in range(RACE_ATTEMPTS):
             with self._lock_for(story_id):
+                # The cached aggregate itself, not a copy (copying a story of thousands of
+                # updates costs more than the command): the lock keeps it ours, and a
+                # command that changed it without saving has it evicted below.
                 story = self._load(story_id)
-                command(story)
-                pending: Sequence[object] = story.pending_events
-                if not pending:
-                    return Outcome(story.id, story.version, recorded=False, update_id=update_id)
                 try:
+                    command(story)
+                    pending: Sequence[object] = story.pending_events
+                    if not pending:
+                        return Outcome(story.id, story.version, False, update_id)
                     self.save(story)
                 except IntegrityError:
-                    pass  # another process took this version: decide again on fresh state
+                    self._forget(story_id)  # another process took this version: decide again
+                except BaseException:
+                    if story.pending_events:
+                        self._forget(story_id)
+                    raise
                 else:
                     return Outcome(story.id, story.version, recorded=True, update_id=update_id)
             time.sleep(random.uniform(0, RACE_BACKOFF_SECONDS))  # let the winner finish

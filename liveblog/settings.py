@@ -44,6 +44,9 @@ class Settings:
         env = {
             "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
             "AGGREGATE_CACHE_FASTFORWARD": "y",
+            # The Newsroom hands out cached aggregates under its own per-story lock and
+            # evicts one a failed command changed, so the library need not copy them.
+            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
         }
         backend = self.backend
         if backend == "memory":

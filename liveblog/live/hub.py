@@ -171,12 +171,19 @@ class Hub:
         return sum(len(c.readers) for c in self.channels.values())
 
     async def snapshot(
-        self, story_id: UUID, load: Callable[[], Awaitable[tuple[int, bytes] | None]]
+        self,
+        story_id: UUID,
+        load: Callable[[], Awaitable[tuple[int, bytes] | None]],
+        at_least: int = 0,
     ) -> tuple[int, bytes] | None:
-        """The story's JSON at its newest version here; one load however many ask."""
+        """The story's JSON at its newest version here; one load however many ask.
+
+        Readers joining and ``GET /api/stories/{story}`` share it: it is rendered once per
+        version this process sees, and served from memory until the next event.
+        """
         channel = self.channel(story_id)
         cached = channel.snapshot
-        if cached is not None and cached[0] >= channel.newest:
+        if cached is not None and cached[0] >= max(channel.newest, at_least):
             return cached
         if channel.snapshot_loading is None:
             channel.snapshot_loading = asyncio.ensure_future(self._load_snapshot(channel, load))

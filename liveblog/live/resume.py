@@ -33,7 +33,8 @@ def parse_since(raw: str | None) -> int | Start | None:
     """The cursor a reader sent: None (none given), an int, or RESET (malformed)."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    # ASCII only: str.isdigit() accepts "²" and "١", which int() rejects or reads oddly.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         return Start.RESET
     return int(raw)
 

@@ -27,6 +27,7 @@ from liveblog.domain import (
     NothingChanged,
 )
 from liveblog.feed import Follower
+from liveblog.live.hub import Hub
 from liveblog.newsroom import Newsroom, Outcome
 from liveblog.tokens import Role
 from liveblog.web.auth import optional_principal, require_role
@@ -134,11 +135,10 @@ async def update_response(
 async def story_response(request: Request, outcome: Outcome, status: int = 200) -> Response:
     """The story as it stands once this process's views hold the write."""
     if await views_caught_up(request, outcome):
-        page = await run_in_threadpool(
-            views_of(request).story_page, outcome.story_id, DEFAULT_PAGE_SIZE
-        )
-        if page is not None:
-            return raw_json_response(page.render(), status, {"ETag": etag(page.head.version)})
+        loaded = await current_story(request, outcome.story_id, at_least=outcome.version)
+        if loaded is not None:
+            version, body = loaded
+            return raw_json_response(body, status, {"ETag": etag(version)})
     story = await story_view(request, outcome.story_id, upto=outcome.version)
     return json_response(story_json(story), status, {"ETag": etag(story.version)})
 
@@ -192,14 +192,30 @@ async def get_story(request: Request) -> Response:
     at_raw = request.query_params.get("at")
     if at_version is not None or at_raw is not None:
         return await story_in_the_past(request, story_id, at_version, at_raw)
-    await wait_for_min_version(request, story_id)
-    page = await run_in_threadpool(views_of(request).story_page, story_id, DEFAULT_PAGE_SIZE)
-    if page is None:
+    wanted = await wait_for_min_version(request, story_id)
+    loaded = await current_story(request, story_id, at_least=wanted)
+    if loaded is None:
         raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
-    tag = etag(page.head.version)
-    if tag in _if_none_match(request):
+    version, body = loaded
+    tag = etag(version)
+    matches = _if_none_match(request)
+    if tag in matches or "*" in matches:
         return Response(status_code=304, headers={"ETag": tag})
-    return raw_json_response(page.render(), headers={"ETag": tag})
+    return raw_json_response(body, headers={"ETag": tag})
+
+
+async def current_story(
+    request: Request, story_id: UUID, at_least: int = 0
+) -> tuple[int, bytes] | None:
+    """The Story JSON from the views, rendered once per version and kept by the hub."""
+    views = views_of(request)
+
+    async def load() -> tuple[int, bytes] | None:
+        page = await run_in_threadpool(views.story_page, story_id, DEFAULT_PAGE_SIZE)
+        return None if page is None else (page.head.version, page.render())
+
+    hub: Hub = request.app.state.hub
+    return await hub.snapshot(story_id, load, at_least=at_least)
 
 
 async def story_in_the_past(
@@ -211,29 +227,32 @@ async def story_in_the_past(
         raise ApiError(422, "invalid_query", "give at_version or at, not both")
     if at_version is not None:
         story = await story_view(request, story_id, upto=at_version)
+        if story.version < at_version:
+            raise ApiError(404, "not_found", f"the story has no version {at_version} yet")
     else:
         moment = parse_rfc3339(at_raw or "")
         story = await run_in_threadpool(reads_of(request).story_at, story_id, moment)
     return json_response(story_json(story), headers={"Cache-Control": "no-store"})
 
 
-async def wait_for_min_version(request: Request, story_id: UUID) -> None:
+async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     """``?min_version=N``: answer only once the views hold version N (read your writes).
 
     Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds.
     """
     wanted = query_int(request, "min_version", default=None, minimum=1, maximum=2**62)
     if wanted is None:
-        return
+        return 0
     head = await run_in_threadpool(views_of(request).story_head, story_id)
     if head is not None and head.version >= wanted:
-        return
+        return wanted
     follower: Follower = request.app.state.follower
     if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
         raise ApiError(
             503, "not_yet", f"version {wanted} is not readable yet; try again",
             {"Retry-After": "1"},
         )  # fmt: skip
+    return wanted
 
 
 def _if_none_match(request: Request) -> set[str]:

@@ -295,3 +295,13 @@ def test_a_token_record_is_never_readable_as_a_story(client: httpx.Client, token
     assert client.get(f"/api/stories/{token_aggregate_id}").status_code == 404
     history = client.get(f"/api/stories/{token_aggregate_id}/events", headers=auth(tokens.editor))
     assert history.status_code == 404
+
+
+def test_time_travel_beyond_the_story_is_not_found_and_any_etag_matches_star(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    open_story(client, tokens)
+    ahead = client.get("/api/stories/kg-protests?at_version=9", headers=auth(tokens.editor))
+    assert ahead.status_code == 404
+    star = client.get("/api/stories/kg-protests", headers={"If-None-Match": "*"})
+    assert star.status_code == 304
