@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        ws="websockets",
+        ws=args.ws,
         ws_per_message_deflate=False,
         ws_max_size=4 * 1024,  # readers have nothing to say: cap inbound messages
         ws_ping_interval=20.0,
@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--ws",
+        default="websockets",
+        choices=["websockets", "websockets-sansio"],
+        help="uvicorn's WebSocket implementation (websockets: measured fastest at fan-out)",
+    )
     serve.add_argument(
         "--demo", action="store_true",
         help="seed the demo story into an empty store and print an editor and a reporter token",
