@@ -26,6 +26,8 @@ class Parts:
 
     def close(self) -> None:
         self.follower.stop()
+        if self.views.datastore is not getattr(self.newsroom.factory, "datastore", None):
+            self.views.datastore.close()  # the in-memory store's private views database
         self.newsroom.close()
         self.credentials.close()
 

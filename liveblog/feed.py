@@ -205,6 +205,9 @@ class Follower:
             try:
                 with open_subscription(self.newsroom.recorder, self.position) as subscription:
                     self._subscription = subscription
+                    # Saves made while the subscription was starting woke nobody (its
+                    # first pull may have run before them): pull once more now.
+                    wake(subscription)
                     if self._stopping.is_set():
                         subscription.stop()
                     while True:

@@ -1,0 +1,207 @@
+"""Rebuilding the views from the log gives, row for row, what the feed built incrementally.
+
+The suite is ``RebuildSuite``; each ``TestRebuild…`` subclass gives it a store. The views
+are first built by a running follower while writers in several threads post, correct,
+retract, pin and edit on several stories; then the follower stops (a rebuild runs with
+the servers stopped) and the rebuild must reproduce every row. The ``liveblog rebuild``
+command is tested on a SQLite file, in a subprocess.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pytest
+
+import liveblog.rebuild
+from liveblog.bootstrap import Parts
+from liveblog.rebuild import progress_bar, rebuild
+from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE
+from tests.e2e.server import liveblog_command
+from tests.integration.test_feed import (
+    TIMEOUT,
+    Processes,
+    busy_newsrooms,
+    open_stories,
+    story_versions,
+)
+from tests.integration.test_views import fold_rows, views_rows, write_scenario
+
+
+@dataclass(frozen=True)
+class Built:
+    """A process whose views the feed built while writers ran; its feed now stopped."""
+
+    parts: Parts
+    dump: dict[str, list[tuple[Any, ...]]]
+    events: int  # story events in the log
+    top: int  # the log's newest notification id
+
+
+class RebuildSuite:
+    """``rebuild``; subclasses supply the ``database_url`` fixture."""
+
+    workers: ClassVar[int] = 4
+    rounds: ClassVar[int] = 4
+
+    @pytest.fixture
+    def processes(self, database_url: str) -> Iterator[Processes]:
+        made = Processes(database_url)
+        try:
+            yield made
+        finally:
+            made.close_all()
+
+    @pytest.fixture
+    def built(self, processes: Processes) -> Built:
+        parts, _ = processes.build()
+        story_ids = open_stories(parts.newsroom, 3)
+        write_scenario(parts.newsroom)
+        busy_newsrooms([parts.newsroom], story_ids, workers=self.workers, rounds=self.rounds)
+        assert parts.follower.catch_up(TIMEOUT)
+        parts.follower.stop()
+        top = parts.newsroom.recorder.max_notification_id()
+        assert top is not None
+        assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
+        events = sum(len(v) for v in story_versions(parts.newsroom).values())
+        return Built(parts, parts.views.dump(), events, top)
+
+    def test_the_incrementally_built_views_equal_the_fold(self, built: Built) -> None:
+        assert views_rows(built.parts.views) == fold_rows(built.parts.newsroom)
+        assert all(built.dump[view] for view in ALL_VIEWS)
+
+    def test_rebuilding_every_view_gives_every_row_again(self, built: Built) -> None:
+        result = rebuild(built.parts.newsroom, built.parts.views)
+
+        assert result.events == built.events
+        assert built.parts.views.dump() == built.dump
+        assert built.parts.views.positions() == dict.fromkeys(ALL_VIEWS, built.top)
+
+    def test_rebuilding_the_timeline_alone_gives_its_rows_and_leaves_the_others(
+        self, built: Built
+    ) -> None:
+        views = built.parts.views
+        # Emptied beforehand, the story list shows whether the rebuild touched it.
+        views.drop([STORY_LIST])
+
+        result = rebuild(built.parts.newsroom, views, names=[TIMELINE])
+
+        assert result.events == built.events
+        dumped = views.dump()
+        assert dumped[TIMELINE] == built.dump[TIMELINE]
+        assert dumped[REVISIONS] == built.dump[REVISIONS]
+        assert dumped[STORY_LIST] == []
+        assert views.positions() == {STORY_LIST: 0, TIMELINE: built.top, REVISIONS: built.top}
+
+    def test_progress_is_reported_page_by_page_up_to_the_top(
+        self, built: Built, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 7)
+        calls: list[tuple[int, int, float]] = []
+
+        rebuild(
+            built.parts.newsroom,
+            built.parts.views,
+            progress=lambda done, total, elapsed: calls.append((done, total, elapsed)),
+        )
+
+        positions = [done for done, _, _ in calls]
+        assert len(calls) >= built.top // 7
+        assert positions == sorted(set(positions))  # strictly increasing
+        assert positions[-1] == built.top
+        assert {total for _, total, _ in calls} == {built.top}
+        elapsed = [seconds for _, _, seconds in calls]
+        assert elapsed == sorted(elapsed)
+        assert elapsed[0] >= 0
+        # Small pages or one big one: the same rows.
+        assert built.parts.views.dump() == built.dump
+
+    def test_rebuilding_an_empty_log_leaves_empty_views(self, processes: Processes) -> None:
+        parts, _ = processes.build(start=False)
+        calls: list[int] = []
+
+        result = rebuild(parts.newsroom, parts.views, progress=lambda d, t, e: calls.append(d))
+
+        assert result.events == 0
+        assert calls == []
+        assert parts.views.dump() == {view: [] for view in ALL_VIEWS}
+
+
+class TestRebuildInMemory(RebuildSuite):
+    @pytest.fixture
+    def database_url(self) -> str:
+        return "memory://"
+
+
+def run_rebuild_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``liveblog rebuild ARGS``; both streams kept (the progress bar is on stderr)."""
+    env = {**os.environ, "LIVEBLOG_DATABASE_URL": database_url}
+    done = subprocess.run(
+        liveblog_command("rebuild", *args),
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+class TestRebuildOnSQLite(RebuildSuite):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+    def test_the_rebuild_command_prints_progress_and_a_completion_line(
+        self, built: Built, database_url: str
+    ) -> None:
+        built.parts.views.drop()  # the command must bring every row back
+
+        done = run_rebuild_cli(database_url)
+
+        last = done.stdout.strip().splitlines()[-1]
+        assert last.startswith(
+            f"rebuilt story_list, timeline, revisions from {built.events:,} events in "
+        )
+        assert last.endswith("events/s)")
+        assert "events" in done.stderr
+        assert "/s" in done.stderr
+        assert "ETA" in done.stderr
+        assert f"{built.top:,}/{built.top:,} events" in done.stderr
+        assert built.parts.views.dump() == built.dump
+        assert built.parts.views.positions() == dict.fromkeys(ALL_VIEWS, built.top)
+
+    def test_the_rebuild_command_can_rebuild_one_projection(
+        self, built: Built, database_url: str
+    ) -> None:
+        built.parts.views.drop()
+
+        done = run_rebuild_cli(database_url, "--projection", "revisions")
+
+        assert (
+            done.stdout.strip()
+            .splitlines()[-1]
+            .startswith(f"rebuilt revisions from {built.events:,} events")
+        )
+        dumped = built.parts.views.dump()
+        assert dumped[REVISIONS] == built.dump[REVISIONS]
+        assert dumped[STORY_LIST] == dumped[TIMELINE] == []
+
+
+@pytest.mark.postgres
+class TestRebuildOnPostgreSQL(RebuildSuite):
+    @pytest.fixture
+    def database_url(self, fresh_postgres_url: str) -> str:
+        return fresh_postgres_url
+
+
+def test_the_progress_bar_shows_count_rate_and_time_left() -> None:
+    stream = io.StringIO()
+    show = progress_bar(stream, width=10)
+
+    show(250, 1_000, 0.5)
+    assert stream.getvalue() == "\r[##........] 250/1,000 events  500/s  ETA 2s"
+    show(1_000, 1_000, 2.0)
+    assert stream.getvalue().endswith("\r[##########] 1,000/1,000 events  500/s  ETA 0s\n")

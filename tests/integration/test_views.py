@@ -1,0 +1,472 @@
+"""The persisted read views on each backend: exactly once, equal to the fold, atomic.
+
+The suite is ``ViewsSuite``; each ``TestViews…`` subclass gives it a store. Batches are
+made the way the feed makes them: events read from the store, in store order, applied
+to ``StoryStates``, reduced to ``Changes``. The module also holds the oracle the other
+integration tests use: ``fold_rows`` (what every view must hold, from the fold of each
+story's stored events) and ``rows_of`` (what the views do hold, in the same shape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from liveblog.bootstrap import build_views
+from liveblog.domain import Actor
+from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
+from liveblog.settings import Settings
+from projections.states import StoryStates
+from projections.story import StoryView, fold
+from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE, Changes, ReadViews
+from projections.wire import rfc3339, story_fields_json, update_json
+
+REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
+OTHER_REPORTER = Actor(id="reporter-bakyt", name="Bakyt Reporter")
+EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
+
+# A row of a view, as a dict of column → value with documents parsed and flags as bools.
+Row = dict[str, Any]
+Rows = dict[str, list[Row]]
+
+_KEYS = {
+    STORY_LIST: ("story_id",),
+    TIMELINE: ("story_id", "sequence"),
+    REVISIONS: ("story_id", "update_id", "revision"),
+}
+_COLUMNS = {
+    STORY_LIST: ("story_id", "slug", "status", "version", "created_at", "fields_doc",
+                 "list_doc"),
+    TIMELINE: ("story_id", "update_id", "sequence", "pinned", "key_event", "status",
+               "revision", "title", "published_at", "doc"),
+    REVISIONS: ("story_id", "update_id", "revision", "at", "title", "body", "note", "by_id",
+                "by_name"),
+}  # fmt: skip
+_DOCS = {"fields_doc", "list_doc", "doc"}
+_FLAGS = {"pinned", "key_event"}
+_NUMBERS = {"version", "sequence", "revision"}
+
+
+# -- the oracle --------------------------------------------------------------------------
+
+
+def log_events(newsroom: Newsroom) -> list[tuple[int, Any]]:
+    """Every story event in the store, in store order, with its notification id."""
+    found: list[tuple[int, Any]] = []
+    start = 1
+    while True:
+        page = newsroom.recorder.select_notifications(start=start, limit=500)
+        if not page:
+            return found
+        for notification in page:
+            event = newsroom.mapper.to_domain_event(notification)
+            if isinstance(event, STORY_EVENT_TYPES):
+                found.append((notification.id, event))
+        start = page[-1].id + 1
+
+
+def new_states(newsroom: Newsroom) -> StoryStates:
+    return StoryStates(lambda story_id, upto: newsroom.story_events(story_id, upto=upto))
+
+
+def changes_of(states: StoryStates, batch: Sequence[tuple[int, Any]]) -> Changes:
+    """A batch reduced to the rows to write, as the feed reduces it."""
+    changes = Changes()
+    for notification_id, event in batch:
+        applied = states.apply(notification_id, event)
+        if applied is not None:
+            changes.add(applied)
+    if batch:
+        changes.last_notification_id = batch[-1][0]
+    return changes
+
+
+def folded_stories(newsroom: Newsroom) -> list[StoryView]:
+    stories = []
+    for story_id in newsroom.story_ids():
+        story = fold(newsroom.story_events(story_id))
+        assert story is not None
+        stories.append(story)
+    return stories
+
+
+def fold_rows(newsroom: Newsroom) -> Rows:
+    """What every view must hold: computed from the fold of each story's stored events."""
+    rows: Rows = {view: [] for view in ALL_VIEWS}
+    for story in folded_stories(newsroom):
+        fields = story_fields_json(story)
+        updates = list(story.updates.values())
+        rows[STORY_LIST].append(
+            {
+                "story_id": str(story.id),
+                "slug": story.slug,
+                "status": story.status,
+                "version": story.version,
+                "created_at": rfc3339(story.created_at),
+                "fields_doc": fields,
+                "list_doc": {
+                    **fields,
+                    "update_count": len(updates),
+                    "last_update_at": rfc3339(updates[-1].published_at) if updates else None,
+                },
+            }
+        )
+        for update in updates:
+            rows[TIMELINE].append(
+                {
+                    "story_id": str(story.id),
+                    "update_id": str(update.id),
+                    "sequence": update.sequence,
+                    "pinned": update.pinned,
+                    "key_event": update.key_event,
+                    "status": update.status,
+                    "revision": update.revision,
+                    "title": update.title,
+                    "published_at": rfc3339(update.published_at),
+                    "doc": update_json(update),
+                }
+            )
+            for revision in update.revisions:
+                rows[REVISIONS].append(
+                    {
+                        "story_id": str(story.id),
+                        "update_id": str(update.id),
+                        "revision": revision.revision,
+                        "at": rfc3339(revision.at),
+                        "title": revision.title,
+                        "body": revision.body,
+                        "note": revision.note,
+                        "by_id": revision.by.id,
+                        "by_name": revision.by.name,
+                    }
+                )
+    return _sorted(rows)
+
+
+def rows_of(dumped: dict[str, list[tuple[Any, ...]]]) -> Rows:
+    """``ReadViews.dump()`` in the oracle's shape (whatever the backend's column types)."""
+    rows: Rows = {}
+    for view in ALL_VIEWS:
+        rows[view] = []
+        for values in dumped[view]:
+            row = dict(zip(_COLUMNS[view], values, strict=True))
+            for column in row.keys() & _DOCS:
+                row[column] = orjson.loads(row[column])
+            for column in row.keys() & _FLAGS:
+                row[column] = bool(row[column])
+            for column in row.keys() & _NUMBERS:
+                row[column] = int(row[column])
+            rows[view].append(row)
+    return _sorted(rows)
+
+
+def _sorted(rows: Rows) -> Rows:
+    return {
+        view: sorted(found, key=lambda row: tuple(row[k] for k in _KEYS[view]))
+        for view, found in rows.items()
+    }
+
+
+def views_rows(views: ReadViews) -> Rows:
+    return rows_of(views.dump())
+
+
+# -- a story with every kind of event -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    story_ids: list[UUID]
+    corrected: UUID  # posted, then corrected twice
+    retracted: UUID  # posted, corrected, then retracted
+    reason: str
+
+
+def write_scenario(newsroom: Newsroom) -> Scenario:
+    """Two stories with every kind of event: edits, closing, flags, corrections, retraction."""
+    story = newsroom.open_story(
+        slug="bishkek-protests", title="Protests in Bishkek", summary="", actor=EDITOR
+    ).story_id
+    other = newsroom.open_story(
+        slug="election-annulled", title="Election results annulled", summary="Live.",
+        actor=EDITOR,
+    ).story_id  # fmt: skip
+    first = newsroom.post_update(
+        story, body="<p>Crowds gather on Ala-Too square.</p>", title="Crowds", actor=REPORTER,
+        key_event=True,
+    ).update_id  # fmt: skip
+    second = newsroom.post_update(
+        story, body="Parliament to convene at 16:00.", actor=OTHER_REPORTER, pinned=True
+    ).update_id
+    assert first is not None
+    assert second is not None
+    newsroom.post_update(other, body="The commission annuls the results.", actor=REPORTER)
+    newsroom.correct_update(
+        story, first, body="<p>Thousands gather on Ala-Too square.</p>", note="Crowd size",
+        actor=REPORTER, as_editor=False,
+    )  # fmt: skip
+    newsroom.correct_update(
+        story, first, body="<p>Thousands gather on Ala-Too Square.</p>", note="Spelling",
+        actor=EDITOR, as_editor=True, expected_revision=2,
+    )  # fmt: skip
+    newsroom.correct_update(
+        story, second, body="Parliament to convene at 17:00.", note="Time", actor=EDITOR,
+        as_editor=True,
+    )  # fmt: skip
+    reason = "The session was not confirmed."
+    newsroom.retract_update(story, second, reason=reason, actor=EDITOR)
+    newsroom.flag_update(story, first, pinned=True, key_event=False, actor=EDITOR)
+    newsroom.flag_update(story, first, pinned=False, key_event=None, actor=EDITOR)
+    newsroom.edit_story(story, title="Protests in Bishkek after the vote", summary="Day 2",
+                        actor=EDITOR)  # fmt: skip
+    newsroom.close_story(story, actor=EDITOR)
+    newsroom.reopen_story(story, actor=EDITOR)
+    newsroom.post_update(story, body="Protesters free the former president.", actor=REPORTER)
+    newsroom.close_story(other, actor=EDITOR)
+    return Scenario([story, other], corrected=first, retracted=second, reason=reason)
+
+
+def open_newsroom(database_url: str) -> Newsroom:
+    return Newsroom(env=Settings(database_url=database_url).eventsourcing_env())
+
+
+def close_views(views: ReadViews, newsroom: Newsroom) -> None:
+    """Close the views' datastore when it is their own (the in-memory store's views)."""
+    if views.datastore is not getattr(newsroom.factory, "datastore", None):
+        views.datastore.close()
+
+
+# -- the suite ---------------------------------------------------------------------------
+
+
+class ViewsSuite:
+    """Writing the views; subclasses supply the ``database_url`` fixture."""
+
+    @pytest.fixture
+    def newsroom(self, database_url: str) -> Iterator[Newsroom]:
+        room = open_newsroom(database_url)
+        try:
+            yield room
+        finally:
+            room.close()
+
+    @pytest.fixture
+    def views(self, newsroom: Newsroom) -> Iterator[ReadViews]:
+        made = build_views(newsroom)
+        try:
+            yield made
+        finally:
+            close_views(made, newsroom)
+
+    @pytest.fixture
+    def scenario(self, newsroom: Newsroom) -> Scenario:
+        return write_scenario(newsroom)
+
+    def test_views_start_empty_at_position_zero(self, views: ReadViews) -> None:
+        assert views.positions() == dict.fromkeys(ALL_VIEWS, 0)
+        assert views_rows(views) == {view: [] for view in ALL_VIEWS}
+
+    def test_the_same_batch_written_twice_changes_nothing_the_second_time(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        batch = log_events(newsroom)
+        top = batch[-1][0]
+
+        assert views.write(changes_of(new_states(newsroom), batch)) == set(ALL_VIEWS)
+        first = views.dump()
+        assert views.positions() == dict.fromkeys(ALL_VIEWS, top)
+
+        # The same batch again, as a second process (fresh states) would offer it.
+        assert views.write(changes_of(new_states(newsroom), batch)) == set()
+        assert views.dump() == first
+        assert views.positions() == dict.fromkeys(ALL_VIEWS, top)
+
+    def test_a_batch_behind_the_position_changes_nothing(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        batch = log_events(newsroom)
+        half = len(batch) // 2
+        views.write(changes_of(new_states(newsroom), batch))
+        before = views.dump()
+
+        # An older batch carries older states: written, it would take the rows back.
+        behind = changes_of(new_states(newsroom), batch[:half])
+        assert behind.stories  # it has rows to write
+        assert views.write(behind) == set()
+        assert views.dump() == before
+        assert views.position() == batch[-1][0]
+
+    def test_each_view_takes_a_batch_only_when_it_is_behind(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        batch = log_events(newsroom)
+        views.write(changes_of(new_states(newsroom), batch))
+        complete = views.dump()
+        views.drop([TIMELINE])
+        assert views.positions() == {STORY_LIST: batch[-1][0], TIMELINE: 0,
+                                     REVISIONS: batch[-1][0]}  # fmt: skip
+        assert views.dump()[TIMELINE] == []
+
+        assert views.write(changes_of(new_states(newsroom), batch)) == {TIMELINE}
+        assert views.dump() == complete
+
+    def test_batches_page_by_page_give_the_rows_of_one_batch(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        batch = log_events(newsroom)
+        states = new_states(newsroom)
+        for start in range(0, len(batch), 3):
+            assert views.write(changes_of(states, batch[start : start + 3])) == set(ALL_VIEWS)
+
+        assert views_rows(views) == fold_rows(newsroom)
+        assert views.position() == batch[-1][0]
+
+    def test_a_batch_that_starts_on_a_cold_story_folds_it_from_the_store(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        # A process that starts in the middle of the log (its views were at a position).
+        batch = log_events(newsroom)
+        half = len(batch) // 2
+        views.write(changes_of(new_states(newsroom), batch[:half]))
+        views.write(changes_of(new_states(newsroom), batch[half:]))
+
+        assert views_rows(views) == fold_rows(newsroom)
+
+    def test_the_views_equal_the_fold_of_each_story(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+
+        assert views_rows(views) == fold_rows(newsroom)
+        for story_id in scenario.story_ids:
+            story = fold(newsroom.story_events(story_id))
+            assert story is not None
+            head = views.story_head(story_id)
+            assert head is not None
+            assert head.version == story.version == len(newsroom.story_events(story_id))
+            assert orjson.loads(head.fields_doc) == story_fields_json(story)
+            rows = views.timeline(story_id, before_sequence=None, limit=100,
+                                  key_events_only=False)  # fmt: skip
+            newest_first = list(reversed(story.updates.values()))
+            assert [row.update_id for row in rows] == [u.id for u in newest_first]
+            assert [orjson.loads(row.doc) for row in rows] == [
+                update_json(u) for u in newest_first
+            ]
+            for update in story.updates.values():
+                revisions = views.revisions(story_id, update.id)
+                assert [r.revision for r in revisions] == [r.revision for r in update.revisions]
+                assert [(r.body, r.note, r.by_id) for r in revisions] == [
+                    (r.body, r.note, r.by.id) for r in update.revisions
+                ]
+        listed = [orjson.loads(doc) for doc in views.story_list(None)]
+        assert [doc["id"] for doc in listed] == [str(i) for i in scenario.story_ids]
+        assert [doc["status"] for doc in listed] == ["live", "closed"]
+        assert [doc["update_count"] for doc in listed] == [3, 1]
+
+    def test_a_corrected_update_keeps_every_revision(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+        story_id = scenario.story_ids[0]
+
+        revisions = views.revisions(story_id, scenario.corrected)
+        assert [(r.revision, r.note, r.by_id) for r in revisions] == [
+            (1, None, REPORTER.id),
+            (2, "Crowd size", REPORTER.id),
+            (3, "Spelling", EDITOR.id),
+        ]
+        assert revisions[-1].body == "<p>Thousands gather on Ala-Too Square.</p>"
+        doc = views.update_doc(story_id, scenario.corrected)
+        assert doc is not None
+        published = orjson.loads(doc)
+        assert published["body"] == revisions[-1].body
+        assert published["revision"] == 3
+        assert [c["note"] for c in published["corrections"]] == ["Crowd size", "Spelling"]
+
+    def test_a_retracted_update_shows_no_body_and_the_reason(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+        story_id = scenario.story_ids[0]
+
+        doc = views.update_doc(story_id, scenario.retracted)
+        assert doc is not None
+        retracted = orjson.loads(doc)
+        assert retracted["status"] == "retracted"
+        assert retracted["body"] == ""
+        assert retracted["title"] == ""
+        assert retracted["pinned"] is False
+        assert retracted["retraction"]["reason"] == scenario.reason
+        assert retracted["retraction"]["by"] == {"id": EDITOR.id, "name": EDITOR.name}
+        status = views.update_status(story_id, scenario.retracted)
+        assert status is not None
+        assert (status.status, status.revision) == ("retracted", 3)
+        # It was posted pinned; retracted, it leaves the pinned list.
+        page = views.story_page(story_id, 20)
+        assert page is not None
+        assert str(scenario.retracted) not in {orjson.loads(d)["id"] for d in page.pinned}
+        # The history keeps what was retracted, for editors.
+        bodies = [r.body for r in views.revisions(story_id, scenario.retracted)]
+        assert bodies == ["Parliament to convene at 16:00.", "Parliament to convene at 17:00."]
+
+    def test_a_failed_write_moves_neither_rows_nor_tracking(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        batch = log_events(newsroom)
+        half = len(batch) // 2
+        views.write(changes_of(new_states(newsroom), batch[:half]))
+        before, positions = views.dump(), views.positions()
+
+        # The story list is written (and its position moved) before the timeline, whose
+        # rows here break a NOT NULL constraint: the whole transaction must roll back.
+        broken = changes_of(new_states(newsroom), batch)
+        assert broken.stories
+        assert broken.updates
+        broken.updates = {
+            key: dataclasses.replace(update, title=None)  # type: ignore[arg-type]
+            for key, update in broken.updates.items()
+        }
+        with pytest.raises(IntegrityError, match="title"):
+            views.write(broken)
+
+        assert views.dump() == before
+        assert views.positions() == positions
+        # And the batch, offered again intact, lands in every view.
+        assert views.write(changes_of(new_states(newsroom), batch)) == set(ALL_VIEWS)
+        assert views_rows(views) == fold_rows(newsroom)
+
+    def test_an_empty_batch_writes_nothing(self, views: ReadViews) -> None:
+        assert views.write(Changes()) == set()
+        assert views.positions() == dict.fromkeys(ALL_VIEWS, 0)
+
+    def test_an_unknown_story_has_no_head_and_no_rows(self, views: ReadViews) -> None:
+        unknown = uuid4()
+        assert views.story_head(unknown) is None
+        assert views.story_page(unknown, 20) is None
+        assert views.timeline(unknown, before_sequence=None, limit=5,
+                              key_events_only=False) == []  # fmt: skip
+
+
+class TestViewsInMemory(ViewsSuite):
+    @pytest.fixture
+    def database_url(self) -> str:
+        return "memory://"
+
+
+class TestViewsOnSQLite(ViewsSuite):
+    @pytest.fixture
+    def database_url(self, sqlite_url: str) -> str:
+        return sqlite_url
+
+
+@pytest.mark.postgres
+class TestViewsOnPostgreSQL(ViewsSuite):
+    @pytest.fixture
+    def database_url(self, fresh_postgres_url: str) -> str:
+        return fresh_postgres_url
