@@ -52,6 +52,9 @@ class Reader:
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=capacity)
         self.ending: tuple[int, str] | None = None
         self.closed = asyncio.Event()
+        # Set by a connection that can stop its writer at once: a slow reader's writer
+        # is usually stuck on a full socket and would not see ``ending`` by itself.
+        self.on_end: Callable[[], object] | None = None
 
     def push(self, frame: Frame) -> bool:
         """Buffer a frame; True when this frame found the buffer full (now too slow)."""
@@ -60,16 +63,21 @@ class Reader:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.ending = SLOW_CONSUMER
+            self._end(SLOW_CONSUMER)
             return True
         return False
 
     def close(self, code: int, reason: str) -> None:
         """Ask the connection to close (shutdown); it sets ``closed`` when it has."""
-        if self.ending is None:
-            self.ending = (code, reason)
+        self._end((code, reason))
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
+
+    def _end(self, ending: tuple[int, str]) -> None:
+        if self.ending is None:
+            self.ending = ending
+            if self.on_end is not None:
+                self.on_end()
 
     async def next_frame(self) -> Frame:
         if self.ending is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from projections.wire import DEFAULT_PAGE_SIZE
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
+CLOSE_GRACE_SECONDS = 5.0
 
 
 class StoryMissing(Exception):
@@ -69,9 +70,11 @@ class Session:
         self.story_id = self.newsroom.resolve_story_id(story_ref)
         self.since_raw = since_raw
         self.reader: Reader | None = None
+        self.on_end: Callable[[], object] | None = None
 
     async def messages(self) -> AsyncGenerator[Message, None]:
         reader, ring = self.hub.attach(self.story_id)
+        reader.on_end = self.on_end
         self.reader = reader
         try:
             plan = plan_resume(self.since_raw, ring)
@@ -127,24 +130,33 @@ async def live_socket(websocket: WebSocket) -> None:
         websocket, websocket.path_params["story"], websocket.query_params.get("since")
     )
     sender = asyncio.ensure_future(_send_all(websocket, session))
+    session.on_end = sender.cancel  # the hub stops the writer, even mid-send
     receiver = asyncio.ensure_future(_ignore_incoming(websocket))
     try:
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        client_gone = receiver.done()
         for task in (sender, receiver):
             task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(sender, receiver, return_exceptions=True)
-        if session.reader is not None:
-            session.reader.closed.set()
+        reader = session.reader
+        if reader is not None:
+            if reader.ending is not None and not client_gone:
+                # A slow reader's socket may be full: give the close frame a deadline,
+                # after which uvicorn drops the connection.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(websocket.close(*reader.ending), CLOSE_GRACE_SECONDS)
+            reader.closed.set()
 
 
 async def _send_all(websocket: WebSocket, session: Session) -> None:
+    """Send the session's messages; when the hub ends the reader, live_socket closes."""
     try:
         async for message in session.messages():
             await websocket.send_text(message.text)
-    except ReaderEnded as ending:
-        await websocket.close(ending.code, ending.reason)
+    except ReaderEnded:
+        return
     except StoryMissing:
         await websocket.close(UNKNOWN_STORY, "no such story")
 
