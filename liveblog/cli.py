@@ -12,27 +12,15 @@ from projections.views import ALL_VIEWS
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from liveblog.web.app import create_app
-    from liveblog.web.server import LiveblogServer
+    from liveblog.web.server import LiveblogServer, server_config
 
     settings = Settings.from_environ()
     if args.demo:
         _prepare_demo(settings, args.host, args.port)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        ws=args.ws,
-        ws_per_message_deflate=False,
-        ws_max_size=4 * 1024,  # readers have nothing to say: cap inbound messages
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        log_level=args.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
+    config = server_config(
+        app, host=args.host, port=args.port, ws=args.ws, log_level=args.log_level
     )
     LiveblogServer(config, app).run()
     return 0

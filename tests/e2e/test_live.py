@@ -749,3 +749,21 @@ async def test_an_inbound_message_over_4_kib_closes_the_socket_with_1009(
     messages, close = await reader.until_closed()
     assert messages == []
     assert close.code == 1009
+
+
+async def test_a_client_offering_compression_gets_none(api: Api, live: LiveServer) -> None:
+    slug = "no-deflate"
+    await api.open_story(slug)
+    ws = await connect(
+        live.ws_url + live_path(slug, None), proxy=None, compression="deflate",
+        open_timeout=RECV_TIMEOUT,
+    )  # fmt: skip
+    try:
+        assert ws.request is not None
+        assert "permessage-deflate" in (ws.request.headers.get("Sec-WebSocket-Extensions") or "")
+        assert ws.response is not None
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        first = orjson.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT))
+        assert first["type"] == "snapshot"
+    finally:
+        await ws.close()
