@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from websockets.legacy.protocol import WebSocketCommonProtocol, broadcast
+
 from liveblog.live.frames import Frame, event_frame
 from projections.states import Applied
 
@@ -25,6 +27,9 @@ log = logging.getLogger("liveblog.live")
 RING_SIZE = 1_024
 READER_BUFFER = 1_024
 MAX_CHANNELS = 1_000
+# A live reader written to directly is too slow once this much waits in its socket's
+# write buffer (about a thousand typical frames).
+SLOW_READER_BYTES = 2 * 1024 * 1024
 
 
 class ReaderEnded(Exception):
@@ -55,6 +60,9 @@ class Reader:
         # Set by a connection that can stop its writer at once: a slow reader's writer
         # is usually stuck on a full socket and would not see ``ending`` by itself.
         self.on_end: Callable[[], object] | None = None
+        # Once caught up, a WebSocket reader on the websockets protocol is written to by
+        # the hub itself, as websockets.broadcast() does: no task, no queue, per frame.
+        self.direct: WebSocketCommonProtocol | None = None
 
     def push(self, frame: Frame) -> bool:
         """Buffer a frame; True when this frame found the buffer full (now too slow)."""
@@ -141,12 +149,41 @@ class Hub:
             if channel.ring and frame.version <= channel.newest:
                 continue  # already have it (a re-delivered batch)
             if channel.ring and frame.version != channel.newest + 1:
-                channel.ring.clear()  # the ring must stay contiguous; readers resync
+                # The ring must stay contiguous, and direct readers would miss frames.
+                self._end_direct(channel, (1013, "resync"))
+                channel.ring.clear()
             channel.ring.append(frame)
             self.stats.frames_published += 1
+            direct: list[WebSocketCommonProtocol] = []
             for reader in channel.readers:
-                if reader.push(frame):
-                    self.stats.readers_dropped_slow += 1
+                if reader.direct is None:
+                    if reader.push(frame):
+                        self.stats.readers_dropped_slow += 1
+                elif reader.ending is None:
+                    if reader.direct.transport.get_write_buffer_size() > SLOW_READER_BYTES:
+                        reader._end(SLOW_CONSUMER)
+                        self.stats.readers_dropped_slow += 1
+                    else:
+                        direct.append(reader.direct)
+            if direct:
+                broadcast(direct, frame.text)
+
+    def _end_direct(self, channel: Channel, ending: tuple[int, str]) -> None:
+        for reader in channel.readers:
+            if reader.direct is not None:
+                reader._end(ending)
+
+    def go_direct(self, reader: Reader, protocol: WebSocketCommonProtocol, last_sent: int) -> bool:
+        """Let the hub write to a caught-up reader itself; False if it is not caught up.
+
+        Caught up means: nothing buffered, and the reader has exactly the channel's
+        newest frame, so the next frame the hub writes is the one it needs.
+        """
+        channel = self.channel(reader.story_id)
+        if reader.ending is not None or not reader.queue.empty() or last_sent != channel.newest:
+            return False
+        reader.direct = protocol
+        return True
 
     def channel(self, story_id: UUID) -> Channel:
         channel = self.channels.get(story_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from liveblog.bootstrap import build
@@ -19,6 +20,7 @@ from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
+from liveblog.web.stream import DirectWrites
 
 log = logging.getLogger("liveblog.web")
 
@@ -46,6 +48,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=handlers,
+        lifespan=lifespan,
+        middleware=[Middleware(DirectWrites)],
+    )
     app.state.settings = settings
     return app

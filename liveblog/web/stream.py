@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.legacy.protocol import WebSocketCommonProtocol
 
 from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
 from liveblog.live.hub import Hub, Reader, ReaderEnded
@@ -30,6 +32,8 @@ from projections.wire import DEFAULT_PAGE_SIZE
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
+# Where DirectWrites leaves the server's connection object for the live stream.
+PROTOCOL_SCOPE_KEY = "liveblog.websocket_protocol"
 CLOSE_GRACE_SECONDS = 5.0
 
 
@@ -71,6 +75,9 @@ class Session:
         self.since_raw = since_raw
         self.reader: Reader | None = None
         self.on_end: Callable[[], object] | None = None
+        # The connection's websockets protocol, when it has one the hub can write to.
+        protocol = request.scope.get(PROTOCOL_SCOPE_KEY)
+        self.protocol = protocol if isinstance(protocol, WebSocketCommonProtocol) else None
 
     async def messages(self) -> AsyncGenerator[Message, None]:
         reader, ring = self.hub.attach(self.story_id)
@@ -83,6 +90,11 @@ class Session:
                 yield message
             yield Message(live_text(sequencer.last_sent), None)
             while True:
+                if self.protocol is not None and self.hub.go_direct(
+                    reader, self.protocol, sequencer.last_sent
+                ):
+                    await reader.next_frame()  # only an ending wakes a direct reader
+                    raise ReaderEnded(1011, "frame for a direct reader")
                 frame = await reader.next_frame()
                 verdict = sequencer.offer(frame)
                 if verdict is Verdict.SEND:
@@ -220,3 +232,20 @@ ROUTES = [
     WebSocketRoute("/api/stories/{story}/live", live_socket),
     Route("/api/stories/{story}/live/sse", live_sse, methods=["GET"]),
 ]
+
+
+class DirectWrites:
+    """ASGI middleware: remember the server's connection object for WebSockets.
+
+    uvicorn's ``websockets`` implementation hands the app a ``send`` bound to its
+    connection, a websockets protocol; Starlette wraps ``send`` later, so the object is
+    kept in the scope here for the hub to write live frames to directly.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[PROTOCOL_SCOPE_KEY] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
