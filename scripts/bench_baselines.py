@@ -1,0 +1,119 @@
+"""Bare baseline servers for ``scripts/bench``: the least Python does for the same bytes.
+
+    python -m scripts.bench_baselines ws   --port P --messages FILE
+    python -m scripts.bench_baselines http --port P --body FILE --etag '"v301"'
+
+- ``ws``: a bare ``websockets`` asyncio server that sends, on every connection, the
+  messages in FILE (a JSON list of texts: the project's own snapshot and ``live``
+  messages, captured just before) and then holds the connection. Capacity and the join
+  storm measure it beside ``liveblog serve``.
+- ``http``: a bare starlette app on uvicorn, one process, with the uvicorn settings of
+  ``liveblog serve`` (``liveblog.web.server.server_config``), answering
+  ``GET /api/stories/{story}`` with the project's bytes and ETag. The read API workload
+  measures it.
+
+Both answer ``GET /healthz`` and stop on SIGTERM, or by themselves after ``--deadline``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from http import HTTPStatus
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response as HttpResponse
+from starlette.routing import Route
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from liveblog.web.server import MAX_INBOUND_BYTES, PING_SECONDS, server_config
+from scripts.bench_fanout import HOST, raise_nofile, run_async
+
+
+async def ws_main(args: argparse.Namespace, messages: list[str]) -> int:
+    raise_nofile(args.max_readers + 256)
+
+    async def handler(ws: ServerConnection) -> None:
+        for message in messages:
+            await ws.send(message, text=True)
+        await ws.wait_closed()
+
+    def health(ws: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/healthz":
+            return ws.respond(HTTPStatus.OK, "ok\n")
+        return None
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(
+        handler, HOST, args.port, compression=None, process_request=health,
+        max_size=MAX_INBOUND_BYTES, ping_interval=PING_SECONDS, ping_timeout=PING_SECONDS,
+        close_timeout=1, backlog=2048,  # uvicorn's default backlog; asyncio's is 100
+    ):  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.deadline)
+    return 0
+
+
+def http_main(args: argparse.Namespace) -> int:
+    body = Path(args.body).read_bytes()
+    headers = {"ETag": args.etag}
+
+    async def story(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(body, headers=headers, media_type="application/json")
+
+    async def healthz(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b'{"status":"ok"}', media_type="application/json")
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz), Route("/api/stories/{story}", story, methods=["GET"])]
+    )
+    # The very settings of ``liveblog serve`` (its one place for them): only the app differs.
+    config = server_config(app, host=HOST, port=args.port, ws=args.ws, log_level="warning")
+    uvicorn.Server(config).run()
+    return 0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="bare baseline servers of scripts/bench")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--deadline", type=float, default=3600.0, help="seconds, then exit")
+    modes = parser.add_subparsers(dest="mode", required=True)
+    ws = modes.add_parser("ws", help="send the given messages on connect, then hold")
+    ws.add_argument("--messages", required=True, help="JSON list of texts")
+    ws.add_argument("--max-readers", type=int, default=20_000)
+    http = modes.add_parser("http", help="starlette on uvicorn serving one body")
+    http.add_argument("--body", required=True)
+    http.add_argument("--etag", required=True)
+    http.add_argument("--ws", default="websockets", help="as liveblog serve --ws")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    watchdog = threading.Timer(args.deadline + 10, os._exit, (3,))
+    watchdog.daemon = True
+    watchdog.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        if args.mode == "ws":
+            messages: list[str] = json.loads(Path(args.messages).read_text())
+            return run_async(ws_main(args, messages))
+        return http_main(args)
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""The workloads of DESIGN §8 that need a running server, each beside its bare baseline.
+
+Each function runs one workload end to end — its own ``liveblog serve`` on a fresh SQLite
+file, its load clients, its baseline — and returns the rows of the summary table. The
+in-process workloads (rebuild, story growth, the write baseline) are in
+``scripts/bench_inprocess.py``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from scripts import bench_fanout as fanout
+from scripts.bench_fanout import HOST, Children
+from scripts.bench_inprocess import save_rate
+from scripts.bench_support import (
+    BenchError,
+    Client,
+    Context,
+    Meter,
+    Project,
+    Row,
+    num,
+    ratio,
+    run_clients,
+    settled_rss,
+    spawn_server,
+    start_project,
+    start_ws_baseline,
+    ws_messages,
+)
+
+
+def live_url(port: int, story_id: str) -> str:
+    return f"ws://{HOST}:{port}/api/stories/{story_id}/live"
+
+
+def seconds_between(results: list[dict[str, Any]]) -> float:
+    """First reader's handshake to last reader's awaited message, over every client."""
+    start: int = min(r["first_start"] for r in results)
+    end: int = max(r["last_done"] for r in results)
+    return (end - start) / 1e9
+
+
+def client_errors(results: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{e} ×{n}" for r in results for e, n in r["errors"].items())
+
+
+# -- 1. fan-out -----------------------------------------------------------------------------------
+
+
+def fan_out(ctx: Context) -> list[Row]:
+    """``scripts/bench_fanout.py``'s measurement, at this run's size."""
+    sizes = ctx.sizes
+    readers, posts = sizes.fanout_readers, sizes.fanout_posts
+    options = fanout.Options(
+        posts=posts, interval=0.5, batch=sizes.handshakes, work=ctx.folder("fan-out"),
+        children=ctx.children,
+    )  # fmt: skip
+    project = fanout.attempt(
+        fanout.Run("project", readers, posts), fanout.run_project, readers, options
+    )
+    template = project.sample or fanout.synthetic_frame()
+    baseline = fanout.attempt(
+        fanout.Run("baseline", readers, posts), fanout.run_baseline, readers, options, template
+    )
+    print(fanout.table(project, baseline, options), flush=True)
+    p99 = ratio(project.percentile(99), baseline.percentile(99))
+    complete = all(
+        r.failure is None and r.received == r.expected and not r.duplicates
+        for r in (project, baseline)
+    )
+    row = Row(
+        f"fan-out p99, {readers:,} readers",
+        f"{num(project.percentile(99), 1)} ms", f"{num(baseline.percentile(99), 1)} ms", p99,
+        "≤ 1.2×", None if math.isnan(p99) else p99 <= 1.2 and complete,
+    )  # fmt: skip
+    row.notes.append(
+        f"{posts} posts 0.5 s apart; p50 {num(project.percentile(50), 1)} vs "
+        f"{num(baseline.percentile(50), 1)} ms; received {project.received:,}/"
+        f"{project.expected:,} vs {baseline.received:,}/{baseline.expected:,}; "
+        f"first reader (write path) p50 {num(fanout.percentile(project.first_ms, 50), 1)} ms; "
+        f"server CPU {num(project.usage.server)} % vs {num(baseline.usage.server)} %, "
+        f"client CPU {num(project.usage.client)} % / {num(baseline.usage.client)} %"
+    )
+    for run in (project, baseline):
+        if run.failure:
+            row.notes.append(f"{run.target} FAILED: {run.failure}")
+    return [row]
+
+
+# -- 2. capacity ----------------------------------------------------------------------------------
+
+
+def hold_readers(
+    ctx: Context, pid: int, url: str, readers: int, name: str
+) -> tuple[float, dict[str, Any]]:
+    """KiB of server RSS per idle reader, and what the clients saw.
+
+    RSS is read once before (after a warm-up reader came and went) and once after every
+    reader has its snapshot and ``live``, each time when it holds still; nothing forces
+    a collection in either server.
+    """
+    before = settled_rss(pid, least=1.0)
+    processes = max(1, math.ceil(readers / 5_000))
+    clients = []
+    for index in range(processes):
+        share = readers // processes + (1 if index < readers % processes else 0)
+        argv = [
+            "ws", "--url", url, "--readers", str(share), "--until", "first", "--first", "2",
+            "--concurrency", str(max(1, ctx.sizes.handshakes // processes)), "--hold",
+        ]  # fmt: skip
+        deadline = 120 + readers / 20
+        clients.append(
+            Client(ctx.children, ctx.folder("capacity"), f"{name}-{index}", argv, deadline)
+        )
+    results = run_clients(clients)
+    held = sum(r["ok"] for r in results)
+    after = settled_rss(pid)
+    info = {
+        "held": held, "before": before, "after": after, "seconds": seconds_between(results),
+        "errors": client_errors(results), "clients": clients,
+    }  # fmt: skip
+    return (after - before) / readers, info
+
+
+def release(info: dict[str, Any]) -> None:
+    for client in info["clients"]:
+        client.say("STOP")
+    for client in info["clients"]:
+        Children.stop(client.process)
+
+
+def capacity(ctx: Context) -> list[Row]:
+    readers = ctx.sizes.capacity_readers
+    project = start_project(ctx.children, ctx.folder("capacity"), "capacity-project")
+    try:
+        story_id = project.open_story("bench-capacity")
+        project.seed(ctx.children, story_id, 20)
+        url = live_url(project.port, story_id)
+        messages = ws_messages(url, 2)  # a warm-up reader: snapshot and live
+        time.sleep(1.0)
+        per_reader, mine = hold_readers(ctx, project.pid, url, readers, "capacity-project")
+        counted = project.metrics().get("liveblog_live_readers", math.nan)
+        release(mine)
+    finally:
+        project.close()
+    server, port = start_ws_baseline(ctx.children, ctx.folder("capacity"), "cap-bare", messages)
+    try:
+        ws_messages(f"ws://{HOST}:{port}/live", 2)  # the same warm-up reader
+        time.sleep(1.0)
+        bare_url = f"ws://{HOST}:{port}/live"
+        bare_per_reader, bare = hold_readers(ctx, server.pid, bare_url, readers, "cap-bare")
+        release(bare)
+    finally:
+        Children.stop(server)
+    all_held = mine["held"] == readers and counted == readers
+    row = Row(
+        f"capacity, {readers:,} idle readers", f"{per_reader:.1f} KiB/reader",
+        f"{bare_per_reader:.1f} KiB/reader", ratio(per_reader, bare_per_reader),
+        "≤ 30 KiB/reader (ratio: report only)", per_reader <= 30 and all_held,
+    )  # fmt: skip
+    row.notes.append(
+        f"held {mine['held']:,} (server counts {num(counted)}) vs {bare['held']:,}; "
+        f"RSS {mine['before'] / 1024:.0f} → {mine['after'] / 1024:.0f} MiB vs "
+        f"{bare['before'] / 1024:.0f} → {bare['after'] / 1024:.0f} MiB; "
+        f"connecting took {mine['seconds']:.1f} s vs {bare['seconds']:.1f} s"
+    )
+    for info in (mine, bare):
+        if info["errors"]:
+            row.notes.append(f"reader errors: {info['errors']}")
+    return [row]
+
+
+# -- 3. join storm --------------------------------------------------------------------------------
+
+
+def storm(ctx: Context, url: str, name: str, server_pid: int) -> dict[str, Any]:
+    """Readers connect at once (``handshakes`` in flight) and wait for their snapshot."""
+    readers = ctx.sizes.join_readers
+    argv = [
+        "ws", "--url", url, "--readers", str(readers), "--until", "first", "--first", "1",
+        "--concurrency", str(ctx.sizes.handshakes),
+    ]  # fmt: skip
+    client = Client(ctx.children, ctx.folder("join-storm"), name, argv, 120 + readers / 20)
+    (results,) = run_clients([client], server_pid)
+    seconds = seconds_between([results])
+    results["rate"] = results["ok"] / seconds if seconds > 0 else math.nan
+    results["seconds"] = seconds
+    return results
+
+
+def join_storm(ctx: Context) -> list[Row]:
+    readers = ctx.sizes.join_readers
+    project = start_project(ctx.children, ctx.folder("join-storm"), "join-project")
+    try:
+        story_id = project.open_story("bench-join-storm")
+        project.seed(ctx.children, story_id, ctx.sizes.story_updates)
+        url = live_url(project.port, story_id)
+        messages = ws_messages(url, 2)  # the bytes the baseline sends; warms the cache
+        reads = project.metrics()["liveblog_live_snapshot_view_reads_total"]
+        mine = storm(ctx, url, "join-project", project.pid)
+        reads = project.metrics()["liveblog_live_snapshot_view_reads_total"] - reads
+    finally:
+        project.close()
+    server, port = start_ws_baseline(ctx.children, ctx.folder("join-storm"), "join-bare", messages)
+    try:
+        bare = storm(ctx, f"ws://{HOST}:{port}/live", "join-bare", server.pid)
+    finally:
+        Children.stop(server)
+    share = ratio(mine["rate"], bare["rate"])
+    complete = mine["ok"] == readers and bare["ok"] == readers
+    row = Row(
+        f"join storm, {readers:,} readers", f"{num(mine['rate'])} joins/s",
+        f"{num(bare['rate'])} joins/s", share, "≥ 0.8×",
+        None if math.isnan(share) else share >= 0.8 and complete,
+    )  # fmt: skip
+    row.notes.append(
+        f"story of {ctx.sizes.story_updates} updates, snapshot {len(messages[0]):,} B; "
+        f"{ctx.sizes.handshakes} handshakes in flight; joined {mine['ok']:,} vs {bare['ok']:,} in "
+        f"{mine['seconds']:.2f} vs {bare['seconds']:.2f} s; join p50/p99 "
+        f"{num(mine['join_p50_ms'], 1)}/{num(mine['join_p99_ms'], 1)} vs "
+        f"{num(bare['join_p50_ms'], 1)}/{num(bare['join_p99_ms'], 1)} ms; "
+        f"snapshot reads from the views during the storm: {reads:.0f}"
+    )
+    for target, results in (("project", mine), ("bare", bare)):
+        row.notes.append(f"{target}: {results['meter'].describe(client=results['cpu_share'])}")
+    for results in (mine, bare):
+        if results["errors"]:
+            row.notes.append(f"reader errors: {client_errors([results])}")
+    return [row]
+
+
+# -- 4. read API ----------------------------------------------------------------------------------
+
+
+def hammer(
+    ctx: Context, port: int, path: str, name: str, server_pid: int, *, headers: Sequence[str] = ()
+) -> dict[str, Any]:
+    """50 keep-alive connections GETting ``path`` back to back for ``read_seconds``."""
+    seconds = ctx.sizes.read_seconds
+    argv = ["get", "--port", str(port), "--path", path, "--conns", "50",
+            "--seconds", str(seconds), "--warmup", "1"]  # fmt: skip
+    for header in headers:
+        argv += ["--header", header]
+    client = Client(ctx.children, ctx.folder("read-api"), name, argv, 60 + seconds)
+    client.expect("PREPARED", 120)
+    client.say("GO")
+    client.expect("MEASURING")
+    meter = Meter(server_pid)
+    client.expect("MEASURED")
+    meter.stop()
+    results = client.results()
+    results["meter"] = meter
+    return results
+
+
+def start_http_baseline(ctx: Context, body: bytes, tag: str) -> tuple[Any, int]:
+    folder = ctx.folder("read-api")
+    file = folder / "story.json"
+    file.write_bytes(body)
+    port = fanout.free_port()
+    argv = [
+        sys.executable, "-m", "scripts.bench_baselines", "--port", str(port),
+        "http", "--body", str(file), "--etag", tag,
+    ]  # fmt: skip
+    return spawn_server(ctx.children, argv, folder / "read-bare.log", port), port
+
+
+def read_api(ctx: Context) -> list[Row]:
+    project = start_project(ctx.children, ctx.folder("read-api"), "read-project")
+    try:
+        story_id = project.open_story("bench-read-api")
+        project.seed(ctx.children, story_id, ctx.sizes.story_updates)
+        path = f"/api/stories/{story_id}"
+        status, headers, body = project.request("GET", path)
+        if status != 200:
+            raise BenchError(f"GET story answered {status}")
+        tag = headers["etag"]
+        ok = hammer(ctx, project.port, path, "read-project-200", project.pid)
+        match = [f"If-None-Match: {tag}"]
+        cached = hammer(ctx, project.port, path, "read-project-304", project.pid, headers=match)
+    finally:
+        project.close()
+    server, port = start_http_baseline(ctx, body, tag)
+    try:
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        names = sorted(name.lower() for name, _ in answer.getheaders())
+        same = answer.read() == body and names == sorted(headers)
+        conn.close()
+        bare = hammer(ctx, port, path, "read-bare-200", server.pid)
+    finally:
+        Children.stop(server)
+    share = ratio(ok["rps"], bare["rps"])
+    rows = [
+        Row("read API GET story, 200", f"{num(ok['rps'])} req/s", f"{num(bare['rps'])} req/s",
+            share, "≥ 0.8×", None if math.isnan(share) else share >= 0.8),
+        Row("read API GET story, 304", f"{num(cached['rps'])} req/s",
+            f"{num(ok['rps'])} req/s (project 200)", ratio(cached["rps"], ok["rps"]),
+            "> 1× (faster than 200)", cached["rps"] > ok["rps"]),
+    ]  # fmt: skip
+    rows[0].notes.append(
+        f"body {len(body):,} B, same bytes and header names in the baseline: "
+        f"{'yes' if same else 'NO'}; 50 keep-alive connections, {ctx.sizes.read_seconds:g} s "
+        f"after 1 s warm-up; statuses {ok['statuses']} vs {bare['statuses']}"
+    )
+    for target, results in (("project", ok), ("bare", bare)):
+        rows[0].notes.append(f"{target}: {results['meter'].describe(client=results['cpu_share'])}")
+    rows[1].notes.append(
+        f"If-None-Match: {tag}; statuses {cached['statuses']}; "
+        f"{cached['meter'].describe(client=cached['cpu_share'])}"
+    )
+    for results in (ok, cached, bare):
+        if results["errors"]:
+            rows[0].notes.append(f"client errors: {results['errors']}")
+    return rows
+
+
+# -- 5. write -------------------------------------------------------------------------------------
+
+
+def write(ctx: Context) -> list[Row]:
+    posts = ctx.sizes.write_posts
+    folder = ctx.folder("write")
+    # The baseline runs before and after the project, and the faster run counts: its
+    # commits wait on fsync, which other work on a shared disk delays by a lot.
+    meter = Meter(os.getpid())
+    bare_runs = [save_rate(folder / "write-inprocess-1.sqlite3", posts)]
+    meter.stop()
+    project = start_project(ctx.children, folder, "write-project")
+    try:
+        story_id = project.open_story("bench-write")
+        project.seed(ctx.children, story_id, len(project.reporters))  # one warm-up each
+        warmed = len(project.reporters)
+        client = project.post_client(ctx.children, story_id, posts, "write", first_seq=warmed)
+        (mine,) = run_clients([client], project.pid)
+    finally:
+        project.close()
+    bare_runs.append(save_rate(folder / "write-inprocess-2.sqlite3", posts))
+    bare_rate = max(rate for rate, _ in bare_runs)
+    share = ratio(mine["rate"], bare_rate)
+    complete = mine["statuses"] == {"201": posts}
+    row = Row(
+        f"write, 8 reporters, {posts:,} posts", f"{num(mine['rate'])} posts/s",
+        f"{num(bare_rate)} posts/s", share, "≥ 0.5×",
+        None if math.isnan(share) else share >= 0.5 and complete,
+    )  # fmt: skip
+    row.notes.append(
+        f"POST p50/p99 {num(mine['p50_ms'], 1)}/{num(mine['p99_ms'], 1)} ms; statuses "
+        f"{mine['statuses']}; {mine['seconds']:.1f} s; in-process (Newsroom.post_update, one "
+        f"thread) before / after: {' / '.join(f'{r:,.0f} posts/s' for r, _ in bare_runs)}"
+    )
+    row.notes.append(f"project: {mine['meter'].describe(client=mine['cpu_share'])}")
+    row.notes.append(f"in-process, first run: {meter.describe('bench process')}")
+    return [row]
+
+
+# -- 7. resume ------------------------------------------------------------------------------------
+
+
+def wait_for_ring(project: Project, newest: int, timeout: float = 10.0) -> None:
+    """Until the hub has published every frame up to ``newest`` (it follows the views)."""
+    deadline = time.monotonic() + timeout
+    while project.metrics().get("liveblog_live_frames_total", 0) < newest:
+        if time.monotonic() > deadline:
+            raise BenchError(f"the hub did not reach version {newest} in {timeout:g} s")
+        time.sleep(0.05)  # polling /metrics
+
+
+def resume(ctx: Context) -> list[Row]:
+    sizes = ctx.sizes
+    readers = sizes.resume_readers
+    folder = ctx.folder("resume")
+    project = start_project(ctx.children, folder, "resume-project")
+    try:
+        story_id = project.open_story("bench-resume")
+        project.seed(ctx.children, story_id, sizes.resume_posts)
+        newest = project.version(story_id)
+        wait_for_ring(project, newest)
+        lags = random.Random(8).choices(range(1, sizes.resume_lag + 1), k=readers)
+        since_file = folder / "since.json"
+        since_file.write_text(json.dumps([newest - lag for lag in lags]))
+        before = project.metrics()
+        argv = [
+            "ws", "--url", live_url(project.port, story_id), "--readers", str(readers),
+            "--until", "live", "--since-file", str(since_file), "--newest", str(newest),
+            "--concurrency", str(sizes.handshakes),
+        ]  # fmt: skip
+        client = Client(ctx.children, folder, "resume-client", argv, 120 + readers / 5)
+        (results,) = run_clients([client], project.pid)
+        seconds = seconds_between([results])
+        after = project.metrics()
+    finally:
+        project.close()
+    names = ("liveblog_live_store_backlog_reads_total", "liveblog_live_snapshot_view_reads_total")
+    deltas = [after[n] - before[n] for n in names]
+    per_reader = sum(deltas) / readers
+    verified = results.get("verified", 0)
+    row = Row(
+        f"resume, {readers:,} readers ≤ {sizes.resume_lag:,} behind",
+        f"{per_reader:g} DB reads/reader", "—", math.nan, "0 reads/reader",
+        per_reader == 0 and verified == readers,
+    )  # fmt: skip
+    frames = results["messages"]
+    row.notes.append(
+        f"story at v{newest}; {verified:,}/{readers:,} readers got exactly since+1..{newest} "
+        f"then live; backlog reads {deltas[0]:.0f}, snapshot reads {deltas[1]:.0f}; resume "
+        f"took {seconds:.2f} s ({frames:,} messages, {num(frames / seconds)}/s; join p50/p99 "
+        f"{num(results['join_p50_ms'])}/{num(results['join_p99_ms'])} ms); "
+        f"{results['meter'].describe(client=results['cpu_share'])}"
+    )
+    if results.get("problems"):
+        row.notes.append(f"problems: {results['problems'][:3]}")
+    if results["errors"]:
+        row.notes.append(f"reader errors: {client_errors([results])}")
+    return [row]
