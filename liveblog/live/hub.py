@@ -19,7 +19,7 @@ from uuid import UUID
 
 from websockets.legacy.protocol import WebSocketCommonProtocol, broadcast
 
-from liveblog.live.frames import Frame, event_frame
+from liveblog.live.frames import Frame, event_frame, snapshot_text
 from projections.states import Applied
 
 log = logging.getLogger("liveblog.live")
@@ -104,6 +104,8 @@ class Channel:
     # storm of joins waits on one read of the views.
     snapshot: tuple[int, bytes] | None = None
     snapshot_loading: asyncio.Future[tuple[int, bytes] | None] | None = None
+    # The snapshot message wrapping it, shared by every reader that joins at that version.
+    snapshot_message: tuple[int, str] | None = None
 
     @property
     def newest(self) -> int:
@@ -233,6 +235,21 @@ class Hub:
         if channel.snapshot_loading is None:
             channel.snapshot_loading = asyncio.ensure_future(self._load_snapshot(channel, load))
         return await asyncio.shield(channel.snapshot_loading)
+
+    async def snapshot_message(
+        self, story_id: UUID, load: Callable[[], Awaitable[tuple[int, bytes] | None]]
+    ) -> tuple[int, str] | None:
+        """The ``snapshot`` message at the newest version: one string for all joiners."""
+        loaded = await self.snapshot(story_id, load)
+        if loaded is None:
+            return None
+        channel = self.channel(story_id)
+        shared = channel.snapshot_message
+        if shared is None or shared[0] != loaded[0]:
+            shared = (loaded[0], snapshot_text(loaded[0], loaded[1]))
+            if channel.snapshot is not None and channel.snapshot[0] == loaded[0]:
+                channel.snapshot_message = shared
+        return shared
 
     async def _load_snapshot(
         self, channel: Channel, load: Callable[[], Awaitable[tuple[int, bytes] | None]]

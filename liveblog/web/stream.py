@@ -85,9 +85,12 @@ class Session:
         self.reader = reader
         try:
             plan = plan_resume(self.since_raw, ring)
+            del ring  # a reader may stay for hours: hold no copies of frames or snapshots
             sequencer = Sequencer(0)
             async for message in self._catch_up(plan, sequencer):
                 yield message
+                del message
+            del plan
             yield Message(live_text(sequencer.last_sent), None)
             while True:
                 if self.protocol is not None and self.hub.go_direct(
@@ -128,12 +131,18 @@ class Session:
             page = await run_in_threadpool(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
             return None if page is None else (page.head.version, page.render())
 
-        loaded = await self.hub.snapshot(self.story_id, load)
-        if loaded is None:
-            raise StoryMissing(str(self.story_id))
-        version, story_json = loaded
+        if not reset:
+            shared = await self.hub.snapshot_message(self.story_id, load)
+            if shared is None:
+                raise StoryMissing(str(self.story_id))
+            version, text = shared
+        else:
+            loaded = await self.hub.snapshot(self.story_id, load)
+            if loaded is None:
+                raise StoryMissing(str(self.story_id))
+            version, text = loaded[0], snapshot_text(loaded[0], loaded[1], reset=True)
         sequencer.restart(version)
-        return Message(snapshot_text(version, story_json, reset=reset), version)
+        return Message(text, version)
 
 
 async def live_socket(websocket: WebSocket) -> None:
@@ -167,6 +176,7 @@ async def _send_all(websocket: WebSocket, session: Session) -> None:
     try:
         async for message in session.messages():
             await websocket.send_text(message.text)
+            del message  # not kept alive while waiting for the next one
     except ReaderEnded:
         return
     except StoryMissing:
