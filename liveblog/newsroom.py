@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import random
 import threading
 import time
@@ -85,10 +86,7 @@ class Newsroom(Application[UUID]):
 
     def resolve_story_id(self, ref: str) -> UUID:
         """``{story}`` in a URL is the story's id or its slug."""
-        try:
-            return UUID(ref)
-        except ValueError:
-            return story_id_for_slug(ref)
+        return resolve_story_ref(ref)
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
@@ -302,6 +300,15 @@ class Newsroom(Application[UUID]):
                     return Outcome(story.id, story.version, recorded=True, update_id=update_id)
             time.sleep(random.uniform(0, RACE_BACKOFF_SECONDS))  # let the winner finish
         raise StoryBusy("the story is changing too fast; try again")
+
+
+@functools.lru_cache(maxsize=4096)
+def resolve_story_ref(ref: str) -> UUID:
+    """A story id from its id or slug (cached: readers ask for the same few stories)."""
+    try:
+        return UUID(ref)
+    except ValueError:
+        return story_id_for_slug(ref)
 
 
 STORY_EVENT_TYPES = (Story.Opened, Story.Event)

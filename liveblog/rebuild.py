@@ -43,7 +43,9 @@ def rebuild(
     started = time.monotonic()
     views.drop(names)
     states = StoryStates(
-        lambda story, upto: newsroom.story_events(story, upto=upto), max_stories=1_000_000
+        lambda story, upto: newsroom.story_events(story, upto=upto),
+        max_stories=1_000_000,
+        live_data=False,
     )
     top = newsroom.recorder.max_notification_id() or 0
     position = 0

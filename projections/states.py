@@ -28,7 +28,8 @@ EventLoader = Callable[[UUID, int], list[Any]]
 class Applied:
     """One event applied to its story: what views and live readers need of it.
 
-    ``data`` is the wire payload of DESIGN §5, made right after the event, once per event.
+    ``data`` is the wire payload of DESIGN §5, made right after the event, once per event
+    (empty when the states were made without live data, as for a rebuild).
     """
 
     notification_id: int
@@ -44,9 +45,13 @@ class Applied:
 class StoryStates:
     """An LRU of story states, advanced by events in store order."""
 
-    def __init__(self, load_events: EventLoader, max_stories: int = 2_000) -> None:
+    def __init__(
+        self, load_events: EventLoader, max_stories: int = 2_000, *, live_data: bool = True
+    ) -> None:
         self._load_events = load_events
         self._max_stories = max_stories
+        # A rebuild has no live readers: it can skip making each event's wire payload.
+        self._live_data = live_data
         self._states: OrderedDict[UUID, StoryView] = OrderedDict()
 
     def get(self, story_id: UUID) -> StoryView | None:
@@ -63,11 +68,13 @@ class StoryStates:
             state = fold(self._load_events(story_id, version - 1))
         state, touched = apply_event(state, event)
         self._remember(story_id, state)
-        data = (
-            {"update": update_json(touched)}
-            if touched is not None
-            else {"story": story_fields_json(state)}
-        )
+        data: dict[str, Any] = {}
+        if self._live_data:
+            data = (
+                {"update": update_json(touched)}
+                if touched is not None
+                else {"story": story_fields_json(state)}
+            )
         return Applied(
             notification_id=notification_id,
             story_id=story_id,

@@ -20,7 +20,9 @@ MAX_PAGE_SIZE = 100
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # event times are UTC already: skip the conversion
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def person_json(person: Person) -> dict[str, str]:

@@ -217,6 +217,14 @@ class Hub:
     def reader_count(self) -> int:
         return sum(len(c.readers) for c in self.channels.values())
 
+    def cached_snapshot(self, story_id: UUID, at_least: int = 0) -> tuple[int, bytes] | None:
+        """The cached Story JSON if it is current here, without waiting for anything."""
+        channel = self.channels.get(story_id)
+        if channel is None or channel.snapshot is None:
+            return None
+        cached = channel.snapshot
+        return cached if cached[0] >= max(channel.newest, at_least) else None
+
     async def snapshot(
         self,
         story_id: UUID,
