@@ -11,6 +11,7 @@ it on load), so old events keep loading.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,15 +123,27 @@ def check_slug(slug: str) -> str:
     raise InvalidField("slug", "must not look like a story id")
 
 
+def digest(text: str) -> str:
+    """A short fingerprint of a text: the aggregate compares texts, it need not keep them."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def post_digest(title: str, body: str) -> str:
+    return digest(f"{title}\x00{body}")
+
+
 @dataclass
 class UpdateRecord:
-    """What the aggregate must know of an update to enforce its rules."""
+    """What the aggregate must know of an update to enforce its rules.
+
+    Texts are kept as digests: a story with thousands of updates is snapshotted every
+    hundred events, and its bodies live in the events (and the read views) anyway.
+    """
 
     id: UUID
     author_id: str
-    first_title: str
-    first_body: str
-    body: str
+    first_digest: str  # of the first title and body: a retried post, or a reused key?
+    body_digest: str  # of the current body: a correction must change it
     revision: int
     pinned: bool
     key_event: bool
@@ -180,9 +193,8 @@ class Story(Aggregate):
             aggregate.updates[str(self.update_id)] = UpdateRecord(
                 id=self.update_id,
                 author_id=self.actor_id,
-                first_title=self.title,
-                first_body=self.body,
-                body=self.body,
+                first_digest=post_digest(self.title, self.body),
+                body_digest=digest(self.body),
                 revision=1,
                 pinned=self.pinned,
                 key_event=self.key_event,
@@ -196,7 +208,7 @@ class Story(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             record = aggregate.updates[str(self.update_id)]
-            record.body = self.body
+            record.body_digest = digest(self.body)
             record.revision += 1
 
     class UpdateRetracted(Event):
@@ -314,7 +326,7 @@ class Story(Aggregate):
         """
         existing = self.updates.get(str(update_id))
         if existing is not None:
-            if (existing.first_title, existing.first_body) != (title, body):
+            if existing.first_digest != post_digest(title, body):
                 raise RevisionConflict("this Idempotency-Key was used for another update")
             return False
         if self.closed:
@@ -349,7 +361,7 @@ class Story(Aggregate):
             raise NotAuthor("only the author or an editor may correct this update")
         check_text("body", body, limit=MAX_BODY)
         check_text("note", note, limit=MAX_NOTE)
-        if body == record.body:
+        if digest(body) == record.body_digest:
             raise InvalidField("body", "a correction must change the body")
         timestamp = self._check_at(at)
         self._trigger(

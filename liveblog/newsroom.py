@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from eventsourcing.utils import Environment, EnvType
@@ -44,6 +44,7 @@ T = TypeVar("T")
 RACE_ATTEMPTS = 20
 RACE_BACKOFF_SECONDS = 0.01
 LOCK_STRIPES = 64
+SNAPSHOT_INTERVAL = 100
 
 
 class StoryNotFound(DomainError):
@@ -74,7 +75,27 @@ class Newsroom(Application[UUID]):
     """Reporters' and editors' commands on stories."""
 
     name = "Newsroom"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Story: 100}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Story: SNAPSHOT_INTERVAL}
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot the story just saved, as it is in memory, every SNAPSHOT_INTERVAL events.
+
+        The library would rebuild the aggregate from the store (the last snapshot plus up
+        to a hundred events) only to snapshot it; the saved aggregate is that state
+        already, and our per-story lock keeps it unchanged until this returns.
+        """
+        if self.snapshots is None:
+            return
+        for aggregate in processing_event.aggregates.values():
+            if not isinstance(aggregate, Story):
+                continue
+            crossed = any(
+                event.originator_id == aggregate.id
+                and event.originator_version % SNAPSHOT_INTERVAL == 0
+                for event in processing_event.events
+            )
+            if crossed:
+                self.snapshots.put([Story.Snapshot.take(aggregate)])
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         return environment_from_settings(name, env, snapshotting=True)

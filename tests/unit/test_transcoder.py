@@ -118,9 +118,8 @@ def test_update_records_in_a_snapshot_come_back_as_records() -> None:
     record = UpdateRecord(
         id=uuid4(),
         author_id="reporter-aida",
-        first_title="",
-        first_body="<p>First.</p>",
-        body="<p>Second.</p>",
+        first_digest="0f" * 16,
+        body_digest="a1" * 16,
         revision=2,
         pinned=True,
         key_event=False,
