@@ -1,10 +1,12 @@
 """The live hub: per story, a ring of recent frames and the readers to push them to.
 
 The feed calls ``on_applied`` in its own thread; each event is serialized there, once,
-and handed to the event loop, where it joins the story's ring and every reader's
-bounded buffer. A reader whose buffer is full is too slow: it is dropped (and closed with
-1013 by its connection), so it never slows the others. Rings make reconnects cheap: a
-reader that resumes within the ring costs no database query.
+and handed to the event loop, where it joins the story's ring. Readers still catching
+up get it in their bounded buffer; caught-up WebSocket readers get it written straight
+to their connection, all in one loop, as ``websockets.broadcast()`` does. A reader whose
+buffer is full, or whose socket has too much unsent, is too slow: it is dropped (and
+closed with 1013), so it never slows the others. Rings make reconnects cheap: a reader
+that resumes within the ring costs no database query.
 """
 
 from __future__ import annotations
