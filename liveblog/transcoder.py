@@ -16,6 +16,7 @@ import orjson
 from eventsourcing.persistence import Transcoder
 
 TYPE_KEY = "_type_"
+_PLAIN = frozenset({str, int, float, bool})
 DATA_KEY = "_data_"
 
 
@@ -23,8 +24,13 @@ class OrjsonTranscoder(Transcoder):
     """Encodes event state as JSON bytes with orjson, keeping value types."""
 
     def __init__(self, record_types: tuple[type[Any], ...] = ()) -> None:
-        # Dataclasses that aggregate snapshots hold, restored by name.
+        # Dataclasses that aggregate snapshots hold, restored by name. Their field names
+        # are looked up once: a snapshot of a long story holds thousands of records.
         self._records: dict[str, type[Any]] = {t.__name__: t for t in record_types}
+        self._record_fields: dict[type[Any], tuple[str, tuple[str, ...]]] = {
+            t: (f"record:{t.__name__}", tuple(f.name for f in dataclasses.fields(t)))
+            for t in record_types
+        }
 
     def encode(self, obj: Any) -> bytes:
         return orjson.dumps(self._tag(obj))
@@ -33,9 +39,22 @@ class OrjsonTranscoder(Transcoder):
         return self._untag(orjson.loads(data))
 
     def _tag(self, value: Any) -> Any:
+        # Exact types first (the common case, and cheap), subclasses after.
+        kind = type(value)
+        if kind in _PLAIN or value is None:
+            return value
+        if kind is dict:
+            return {key: self._tag(item) for key, item in value.items()}
+        if kind is UUID:
+            return {TYPE_KEY: "uuid", DATA_KEY: value.hex}
+        record = self._record_fields.get(kind)
+        if record is not None:
+            tag, names = record
+            fields = {name: self._tag(getattr(value, name)) for name in names}
+            return {TYPE_KEY: tag, DATA_KEY: fields}
         if isinstance(value, dict):
             return {key: self._tag(item) for key, item in value.items()}
-        if isinstance(value, (str, int, float, bool)) or value is None:
+        if isinstance(value, (str, int, float, bool)):
             return value
         if isinstance(value, UUID):
             return {TYPE_KEY: "uuid", DATA_KEY: value.hex}
@@ -44,10 +63,6 @@ class OrjsonTranscoder(Transcoder):
         if isinstance(value, (list, tuple)):
             items = [self._tag(item) for item in value]
             return {TYPE_KEY: "tuple", DATA_KEY: items} if isinstance(value, tuple) else items
-        name = type(value).__name__
-        if dataclasses.is_dataclass(value) and self._records.get(name) is type(value):
-            fields = {f.name: self._tag(getattr(value, f.name)) for f in dataclasses.fields(value)}
-            return {TYPE_KEY: f"record:{name}", DATA_KEY: fields}
         msg = f"cannot store a value of type {type(value).__qualname__}"
         raise TypeError(msg)
 
