@@ -21,7 +21,7 @@ from eventsourcing.persistence import ApplicationRecorder, Transcoder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
 
-from liveblog.domain import LIVEBLOG_NAMESPACE, Actor, InvalidField, check_text
+from liveblog.domain import LIVEBLOG_NAMESPACE, MAX_NAME, Actor, InvalidField, check_text
 from liveblog.settings import environment_from_settings
 from liveblog.transcoder import OrjsonTranscoder
 
@@ -104,7 +104,7 @@ class Credentials(Application[UUID]):
 
     def issue(self, *, name: str, role: Role | str) -> tuple[str, Principal]:
         """Make a new token; returns the secret (shown once, never stored) and its owner."""
-        check_text("name", name, limit=200)
+        check_text("name", name, limit=MAX_NAME)
         try:
             role = Role(role)
         except ValueError:

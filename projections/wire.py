@@ -73,33 +73,14 @@ def story_fields_json(story: StoryView) -> dict[str, Any]:
     }
 
 
-def updates_page(
-    story: StoryView,
-    *,
-    before_sequence: int | None = None,
-    limit: int = DEFAULT_PAGE_SIZE,
-    key_events_only: bool = False,
-) -> tuple[list[UpdateView], UpdateView | None]:
-    """Newest-first page of updates older than ``before_sequence``; and the cursor.
-
-    Cursors are update ids; updates only ever join at the top, so a page fetched while
-    new updates arrive neither repeats nor skips one.
-    """
-    page: list[UpdateView] = []
-    for update in reversed(story.updates.values()):
-        if before_sequence is not None and update.sequence >= before_sequence:
-            continue
-        if key_events_only and not update.key_event:
-            continue
-        if len(page) == limit:
-            return page, page[-1]
-        page.append(update)
-    return page, None
-
-
 def story_json(story: StoryView, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, Any]:
-    page, cursor = updates_page(story, limit=limit)
+    """The Story of DESIGN §4 from a folded state (time travel, and a fallback for writes).
+
+    The live read builds the same shape from the stored views (``StoryPage.render``).
+    """
     newest_first = list(reversed(story.updates.values()))
+    page = newest_first[:limit]
+    cursor = page[-1] if len(newest_first) > limit else None
     return {
         **story_fields_json(story),
         "pinned": [update_json(u) for u in newest_first if u.pinned],

@@ -26,7 +26,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from http import HTTPStatus
 from pathlib import Path
 
 import uvicorn
@@ -35,10 +34,9 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
 from starlette.routing import Route
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.http11 import Request, Response
 
 from liveblog.web.server import MAX_INBOUND_BYTES, PING_SECONDS, server_config
-from scripts.bench_fanout import HOST, raise_nofile, run_async
+from scripts.bench_fanout import HOST, bare_health, raise_nofile, run_async
 
 
 async def ws_main(args: argparse.Namespace, messages: list[str]) -> int:
@@ -49,17 +47,12 @@ async def ws_main(args: argparse.Namespace, messages: list[str]) -> int:
             await ws.send(message, text=True)
         await ws.wait_closed()
 
-    def health(ws: ServerConnection, request: Request) -> Response | None:
-        if request.path == "/healthz":
-            return ws.respond(HTTPStatus.OK, "ok\n")
-        return None
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with serve(
-        handler, HOST, args.port, compression=None, process_request=health,
+        handler, HOST, args.port, compression=None, process_request=bare_health,
         max_size=MAX_INBOUND_BYTES, ping_interval=PING_SECONDS, ping_timeout=PING_SECONDS,
         close_timeout=1, backlog=2048,  # uvicorn's default backlog; asyncio's is 100
     ):  # fmt: skip

@@ -329,6 +329,13 @@ async def client_main(args: argparse.Namespace) -> dict[str, Any] | None:
 # -- the bare baseline server (``--baseline-server``) ---------------------------------------
 
 
+def bare_health(ws: ServerConnection, request: Request) -> Response | None:
+    """A bare websockets server's /healthz, so the driver can wait for it like liveblog."""
+    if request.path == "/healthz":
+        return ws.respond(HTTPStatus.OK, "ok\n")
+    return None
+
+
 def baseline_frames(template: str, posts: int) -> list[bytes]:
     """The project's frame with each sequence number in turn: same bytes, same size."""
     return [
@@ -355,11 +362,6 @@ async def baseline_main(args: argparse.Namespace, frames: list[bytes]) -> int:
         finally:
             readers.discard(ws)
 
-    def health(ws: ServerConnection, request: Request) -> Response | None:
-        if request.path == "/healthz":
-            return ws.respond(HTTPStatus.OK, "ok\n")
-        return None
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -369,7 +371,7 @@ async def baseline_main(args: argparse.Namespace, frames: list[bytes]) -> int:
         HOST,
         args.port,
         compression=None,
-        process_request=health,
+        process_request=bare_health,
         max_size=4 * 1024,  # as liveblog serve
         ping_interval=20.0,
         ping_timeout=20.0,

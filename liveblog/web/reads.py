@@ -36,14 +36,6 @@ class StoryReads:
             raise StoryNotFound(f"story {story_id} did not exist yet at {moment.isoformat()}")
         return state
 
-    def stories(self) -> list[StoryView]:
-        views = []
-        for story_id in self.newsroom.story_ids():
-            state = fold(self.newsroom.story_events(story_id))
-            if state is not None:
-                views.append(state)
-        return views
-
     def events(self, story_id: UUID, *, after: int, limit: int) -> list[Any]:
         events = self.newsroom.story_events(story_id, after=after, limit=limit)
         if not events and after == 0:
