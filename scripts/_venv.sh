@@ -3,6 +3,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# Two scripts started at once on a fresh clone (say ./scripts/run and ./scripts/test)
+# would both create and install into .venv; the second waits for the first instead.
+exec 9>"$root/.venv.lock"
+flock 9
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $("$python" --version)" >&2
@@ -23,3 +27,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+# Let go of the lock: the caller goes on to run for a long time.
+flock -u 9
+exec 9>&-
