@@ -30,6 +30,7 @@ from liveblog.domain import (
     DomainError,
     Story,
     UpdateRecord,
+    UpdateRecords,
     story_id_for_slug,
     update_id_for_key,
 )
@@ -101,7 +102,9 @@ class Newsroom(Application[UUID]):
         return environment_from_settings(name, env, snapshotting=True)
 
     def construct_transcoder(self) -> Transcoder:
-        return OrjsonTranscoder(record_types=(UpdateRecord,))
+        # A snapshot writes a story's updates as one table of columns; the record type
+        # stays registered so snapshots stored before that still load.
+        return OrjsonTranscoder(record_types=(UpdateRecord,), tables={UpdateRecords: UpdateRecord})
 
     # -- queries used by commands and reads -----------------------------------------
 

@@ -17,7 +17,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
-from liveblog.domain import PUBLIC_EVENT_NAMES, Actor, Story, update_id_for_key
+from liveblog.domain import PUBLIC_EVENT_NAMES, Actor, Story, UpdateRecords, update_id_for_key
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 
@@ -229,7 +229,8 @@ def test_a_new_instance_rebuilds_the_story_from_the_read_back_events(
     assert folded.version == live.version == 12
     assert (folded.title, folded.summary, folded.closed) == (live.title, live.summary, False)
     assert folded.updates == live.updates
-    assert isinstance(folded.updates[str(first)].id, UUID)
+    assert type(folded.updates) is UpdateRecords
+    assert list(folded.updates) == [str(first), str(second)]
     assert folded.updates[str(first)].revision == 2
     assert folded.updates[str(second)].retracted is True
     assert folded.created_on == OPENED_AT

@@ -8,6 +8,7 @@ restart and two-instance tests run a reduced variant on the one instance they ha
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate, Snapshot
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import Mapper, Recording
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import strtobool
 
@@ -30,6 +31,7 @@ from liveblog.domain import (
     Story,
     StoryClosed,
     UpdateRecord,
+    UpdateRecords,
     UpdateRetracted,
     digest,
     story_id_for_slug,
@@ -37,6 +39,7 @@ from liveblog.domain import (
 )
 from liveblog.newsroom import Newsroom, Outcome, SlugTaken, StoryNotFound
 from liveblog.settings import Settings
+from liveblog.transcoder import OrjsonTranscoder
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
 OTHER_REPORTER = Actor(id="reporter-bakyt", name="Bakyt Reporter")
@@ -503,7 +506,9 @@ class NewsroomSuite:
             assert isinstance(from_snapshot, Story)
             assert isinstance(folded, Story)
             assert state_of(from_snapshot) == state_of(folded)
-            assert all(isinstance(r, UpdateRecord) for r in from_snapshot.updates.values())
+            assert type(from_snapshot.updates) is UpdateRecords
+            assert all(type(r) is UpdateRecord for r in from_snapshot.updates.values())
+            assert list(from_snapshot.updates) == list(folded.updates)
             assert len(from_snapshot.updates) == snapshot.originator_version - 1
 
         # Loading past the cache goes through the latest snapshot, then the later events.
@@ -513,6 +518,39 @@ class NewsroomSuite:
         assert state_of(restarted.get_story(story_id)) == state_of(live)
         first = restarted.get_story(story_id).find_update(update_ids[0])
         assert (first.body_digest, first.revision) == (digest("<p>Fixed.</p>"), 2)
+
+    def test_a_snapshot_stored_record_by_record_still_loads(
+        self, app: Newsroom, newsrooms: Newsrooms, story_id: UUID
+    ) -> None:
+        # Before snapshots stored a story's updates as one table, each update was a tagged
+        # record holding its id, in a plain dict, and the state had no class_version.
+        update_ids = [
+            app.post_update(story_id, body=f"<p>Post {n}.</p>", actor=REPORTER).update_id
+            for n in range(4)
+        ]  # versions 2..5
+        assert update_ids[0] is not None
+        app.correct_update(
+            story_id, update_ids[0], body="<p>Fixed.</p>", note="Typo.", actor=REPORTER,
+            as_editor=False,
+        )  # fmt: skip
+        store_legacy_snapshot(app, app.get_story(story_id))  # at version 6
+        app.post_update(story_id, body="<p>After.</p>", actor=REPORTER, pinned=True)  # 7
+        live = app.get_story(story_id)
+
+        assert app.snapshots is not None
+        (stored,) = app.snapshots.get(story_id)
+        assert isinstance(stored, Snapshot)
+        assert stored.originator_version == 6
+        from_snapshot = stored.mutate(None)
+        assert isinstance(from_snapshot, Story)
+        events = app.story_events(story_id)
+        assert state_of(from_snapshot) == state_of(_fold(events[:6]))
+        assert type(from_snapshot.updates) is UpdateRecords
+        # Loading past the cache goes through it, and the story goes on from there.
+        assert state_of(app.repository.get(story_id, version=7)) == state_of(live)
+        restarted = self.another_instance(newsrooms, app)
+        assert state_of(restarted.get_story(story_id)) == state_of(live)
+        assert restarted.get_story(story_id).find_update(update_ids[0]).revision == 2
 
     # -- reads -------------------------------------------------------------------------
 
@@ -677,6 +715,45 @@ class NewsroomSuite:
             Story.Opened,
             Story.UpdatePosted,
         ]
+
+
+@dataclasses.dataclass
+class _UpdateRecordV1:
+    """``UpdateRecord`` as snapshots of Story version 1 stored it: with the update's id."""
+
+    id: UUID
+    author_id: str
+    first_digest: str
+    body_digest: str
+    revision: int
+    pinned: bool
+    key_event: bool
+    retracted: bool
+
+
+_UpdateRecordV1.__name__ = "UpdateRecord"  # its stored tag is the record type's name
+
+
+def store_legacy_snapshot(app: Newsroom, story: Story) -> None:
+    """Store a snapshot of ``story`` as Story version 1 did: record by record."""
+    state = dict(Story.Snapshot.take(story).state)
+    del state["class_version"]
+    state["updates"] = {
+        key: _UpdateRecordV1(id=UUID(key), **dataclasses.asdict(record))
+        for key, record in story.updates.items()
+    }
+    snapshot = Story.Snapshot(
+        originator_id=story.id,
+        originator_version=story.version,
+        timestamp=Story.Snapshot.create_timestamp(),
+        topic=f"{Story.__module__}:{Story.__qualname__}",
+        state=state,
+    )
+    legacy = Mapper[UUID](transcoder=OrjsonTranscoder(record_types=(_UpdateRecordV1,)))
+    stored = legacy.to_stored_event(snapshot)
+    assert b'"_type_":"record:UpdateRecord","_data_":{"id":' in stored.state
+    assert app.snapshots is not None
+    app.snapshots.recorder.insert_events([stored])
 
 
 def _fold(events: list[Any]) -> Story:

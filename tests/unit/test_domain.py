@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
@@ -26,6 +27,7 @@ from liveblog.domain import (
     Story,
     StoryClosed,
     UpdateNotFound,
+    UpdateRecords,
     UpdateRetracted,
     digest,
     story_id_for_slug,
@@ -733,6 +735,53 @@ def test_replaying_the_events_rebuilds_the_same_state() -> None:
     assert replayed.updates[str(kept)].pinned is False
     assert replayed.updates[str(kept)].key_event is True
     assert replayed.updates[str(retracted)].retracted is True
+
+
+def test_a_snapshot_and_a_copy_keep_the_updates_table_and_its_order() -> None:
+    story = open_story()
+    update_ids = [post(story, body=f"<p>Post {n}.</p>") for n in range(3)]
+    correct(story, update_ids[1], body="<p>Post 1, corrected.</p>")
+
+    snapshot = Story.Snapshot.take(story)
+    restored = snapshot.mutate(None)
+    copied = copy.deepcopy(story)
+
+    assert snapshot.state["class_version"] == 2
+    for other in (restored, copied):
+        assert isinstance(other, Story)
+        assert type(other.updates) is UpdateRecords
+        assert list(other.updates) == [str(u) for u in update_ids]
+        assert other.updates == story.updates
+        assert other.find_update(update_ids[1]).revision == 2
+    assert copied.updates[str(update_ids[0])] is not story.updates[str(update_ids[0])]
+
+
+def test_a_version_1_snapshot_state_is_upcast_to_an_updates_table() -> None:
+    story = open_story()
+    update_id = post(story)
+    state = dict(Story.Snapshot.take(story).state)
+    del state["class_version"]
+    state["updates"] = dict(state["updates"])  # version 1 held a plain dict
+    old = Story.Snapshot(
+        originator_id=story.id,
+        originator_version=story.version,
+        timestamp=Story.Snapshot.create_timestamp(),
+        topic=f"{Story.__module__}:{Story.__qualname__}",
+        state=state,
+    )
+
+    restored = old.mutate(None)
+
+    assert isinstance(restored, Story)
+    assert type(restored.updates) is UpdateRecords
+    assert restored.updates == story.updates
+    # The restored story goes on enforcing its rules.
+    assert (
+        restored.post_update(
+            update_id=update_id, title="", body=BODY, key_event=False, pinned=False, actor=REPORTER
+        )
+        is False
+    )
 
 
 # -- explicit event times (seeding history) ------------------------------------------
