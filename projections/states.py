@@ -59,15 +59,10 @@ class StoryStates:
 
     def apply(self, notification_id: int, event: Any) -> Applied | None:
         """Advance the event's story; None when this state already has the event."""
-        story_id: UUID = event.originator_id
-        version: int = event.originator_version
-        state = self._states.get(story_id)
-        if state is not None and version <= state.version:
+        advanced = self.advance(event)
+        if advanced is None:
             return None
-        if version > 1 and (state is None or version > state.version + 1):
-            state = fold(self._load_events(story_id, version - 1))
-        state, touched = apply_event(state, event)
-        self._remember(story_id, state)
+        state, touched = advanced
         data: dict[str, Any] = {}
         if self._live_data:
             data = (
@@ -77,14 +72,29 @@ class StoryStates:
             )
         return Applied(
             notification_id=notification_id,
-            story_id=story_id,
-            version=version,
+            story_id=event.originator_id,
+            version=event.originator_version,
             name=PUBLIC_EVENT_NAMES[type(event)],
             at=event.timestamp,
             data=data,
             story=state,
             update=touched,
         )
+
+    def advance(self, event: Any) -> tuple[StoryView, UpdateView | None] | None:
+        """``apply`` without making its ``Applied``: the story's state and the update the
+        event touched (None: the story), or None when this state already has the event.
+        A rebuild needs no more, for each of its many events."""
+        story_id: UUID = event.originator_id
+        version: int = event.originator_version
+        state = self._states.get(story_id)
+        if state is not None and version <= state.version:
+            return None
+        if version > 1 and (state is None or version > state.version + 1):
+            state = fold(self._load_events(story_id, version - 1))
+        state, touched = apply_event(state, event)
+        self._remember(story_id, state)
+        return state, touched
 
     def _remember(self, story_id: UUID, state: StoryView) -> None:
         self._states[story_id] = state

@@ -10,7 +10,9 @@ in the same database, and connection pool, as the events).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -19,7 +21,7 @@ import orjson
 
 from projections.states import Applied
 from projections.story import Revision, StoryView, UpdateView
-from projections.wire import rfc3339, story_fields_json, update_json
+from projections.wire import rfc3339, story_fields_json, update_doc
 
 STORY_LIST = "story_list"
 TIMELINE = "timeline"
@@ -133,6 +135,206 @@ def _rows_of(cursor: Any) -> list[Any]:
     return list(cursor.fetchall())
 
 
+# A rebuild writes each INSERT statement with up to this many parameters (rows × columns).
+# The sqlite3 module lets go of the GIL while a statement runs, and takes it back after;
+# with the folding thread holding it, each take back waits up to the switch interval
+# (5 ms). Per row (executemany) that made the writer thread many times slower; a few
+# large statements per chunk wait a few times. Below the limits of SQLite (32,766) and
+# PostgreSQL (65,535).
+BULK_PARAMETERS = 30_000
+
+
+class _IdTexts(dict[UUID, str]):
+    """``str(UUID)`` once per id within a batch (it costs more than a dict lookup)."""
+
+    def __missing__(self, key: UUID) -> str:
+        text = self[key] = str(key)
+        return text
+
+
+def _story_row(story: StoryView, texts: _IdTexts) -> tuple[Any, ...]:
+    fields = story_fields_json(story)
+    last = next(reversed(story.updates.values()), None)
+    listed = {
+        **fields,
+        "update_count": len(story.updates),
+        "last_update_at": rfc3339(last.published_at) if last else None,
+    }
+    return (texts[story.id], story.slug, story.status, story.version,
+            rfc3339(story.created_at), _doc(fields), _doc(listed))  # fmt: skip
+
+
+def _timeline_row(
+    u: UpdateView, story_text: str, update_text: str, published: str
+) -> tuple[Any, ...]:
+    """A timeline row; the texts are ``str`` of the ids and ``rfc3339(u.published_at)``."""
+    return (story_text, update_text, u.sequence, u.pinned, u.key_event, u.status,
+            u.revision, u.title, published, update_doc(u))  # fmt: skip
+
+
+def _revision_row(story_text: str, update_text: str, r: Revision, at: str) -> tuple[Any, ...]:
+    """A revisions row; ``at`` is ``rfc3339(r.at)``."""
+    return (story_text, update_text, r.revision, at, r.title, r.body, r.note, r.by.id,
+            r.by.name)  # fmt: skip
+
+
+# A rebuild commits every this many notifications. Each commit records the views'
+# positions with their rows, so a rebuild that stops half-way leaves consistent views a
+# follower can continue. Small enough that the last chunk's writes, which nothing
+# overlaps, are short; large enough that commits (and checkpoints) are few.
+REBUILD_CHUNK = 10_000
+
+# While it rebuilds, SQLite's page cache for the writing connection (KiB), so that the
+# views' indexes stay in memory as they grow.
+REBUILD_CACHE_KIB = 256 * 1024
+
+Transaction = Callable[[], AbstractContextManager[Any]]
+
+
+class Rebuilding:
+    """A rebuild's writes: rows made from the fold's states, written by a second thread.
+
+    The caller (``liveblog.rebuild``) adds each applied event and says where each page
+    ends. Every ``REBUILD_CHUNK`` notifications, the rows of what changed since the last
+    chunk are made here, each row once with its newest value (the fold changes its states
+    in place, so the objects held here hold the newest values), and handed to a writer
+    thread that writes them, with the views' positions, in one transaction. The database
+    does most of that work without the GIL, so it runs on the second core while this
+    thread decodes and folds the next chunk. At most one chunk is being written at a time.
+    """
+
+    def __init__(self, views: ReadViews, transaction: Transaction, names: Sequence[str]) -> None:
+        self._views = views
+        self._transaction = transaction
+        self._names = frozenset(names)
+        self._texts = _IdTexts()
+        # Keyed by id(): the values keep the objects alive, and a dict of ints is cheaper
+        # than hashing UUIDs (the views are unhashable dataclasses).
+        self._stories: dict[int, StoryView] = {}
+        self._updates: dict[int, UpdateView] = {}
+        self._revisions_written: dict[int, int] = {}
+        self._position = 0
+        self._committed = 0  # the position of the last chunk handed to the writer
+        self._drop = True  # the first chunk empties the views first, in its transaction
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild")
+        self._writing: Future[None] | None = None
+
+    def add(self, story: StoryView, update: UpdateView | None) -> None:
+        """One event applied: ``story`` is its state, ``update`` the update it touched."""
+        self._stories[id(story)] = story
+        if update is not None:
+            self._updates[id(update)] = update
+
+    def page_done(self, position: int) -> None:
+        """Every event up to notification ``position`` has been added."""
+        self._position = position
+        if position - self._committed >= REBUILD_CHUNK:
+            self._hand_over()
+
+    def finish(self) -> None:
+        """Write what is left, and wait until every chunk is committed."""
+        if self._drop or self._position > self._committed:
+            self._hand_over()
+        self._wait()
+
+    def close(self) -> None:
+        """Stop the writer thread (after the chunk it is writing, if any)."""
+        self._writer.shutdown(wait=True)
+
+    def _hand_over(self) -> None:
+        names = self._names
+        texts = self._texts
+        story_rows = (
+            [_story_row(s, texts) for s in self._stories.values()] if STORY_LIST in names else []
+        )
+        timeline = TIMELINE in names
+        revisions = REVISIONS in names
+        timeline_rows: list[tuple[Any, ...]] = []
+        revision_rows: list[tuple[Any, ...]] = []
+        written = self._revisions_written
+        # One pass over the touched updates making both views' rows, so that each id and
+        # time is formatted once (a post's first revision is at its publication time).
+        for u in self._updates.values():
+            story_text, update_text = texts[u.story_id], str(u.id)
+            published_at = u.published_at
+            published = rfc3339(published_at)
+            if timeline:
+                timeline_rows.append(_timeline_row(u, story_text, update_text, published))
+            # A revision is only ever appended (on a post or a correction), so those past
+            # the count already written are the new ones.
+            done = written.get(id(u), 0)
+            if revisions and done < len(u.revisions):
+                for r in u.revisions[done:]:
+                    at = published if r.at is published_at else rfc3339(r.at)
+                    revision_rows.append(_revision_row(story_text, update_text, r, at))
+                written[id(u)] = len(u.revisions)
+        self._stories, self._updates = {}, {}
+        self._wait()  # the previous chunk first: chunks commit in order
+        self._writing = self._writer.submit(
+            self._write, self._drop, self._position, story_rows, timeline_rows, revision_rows
+        )
+        self._drop = False
+        self._committed = self._position
+
+    def _wait(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()  # raises what the writer raised
+
+    def _write(
+        self, drop: bool, position: int, story_rows: list[tuple[Any, ...]],
+        timeline_rows: list[tuple[Any, ...]], revision_rows: list[tuple[Any, ...]],
+    ) -> None:  # fmt: skip
+        views = self._views
+        with self._transaction() as cursor:
+            if drop:
+                views._drop(cursor, sorted(self._names))
+            views._write_in_bulk(cursor, _STORY_ROWS, story_rows)
+            views._write_in_bulk(cursor, _TIMELINE_ROWS, timeline_rows)
+            views._write_in_bulk(cursor, _REVISION_ROWS, revision_rows)
+            if position:  # an empty log leaves no positions, as the follower would
+                for view in ALL_VIEWS:
+                    if view in self._names:
+                        views._advance(cursor, view, position)
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """One view's upsert, for one row or for many in one statement."""
+
+    into: str  # "INSERT INTO … (columns)"
+    width: int  # the number of columns
+    on_conflict: str
+
+    def sql(self, rows: int) -> str:
+        one = "(" + ", ".join("?" * self.width) + ")"
+        return f"{self.into} VALUES {', '.join([one] * rows)} {self.on_conflict}"
+
+
+_STORY_ROWS = _Insert(
+    "INSERT INTO {t}liveblog_story_list"
+    " (story_id, slug, status, version, created_at, fields_doc, list_doc)",
+    7,
+    "ON CONFLICT (story_id) DO UPDATE SET status = excluded.status,"
+    " version = excluded.version, fields_doc = excluded.fields_doc,"
+    " list_doc = excluded.list_doc",
+)
+_TIMELINE_ROWS = _Insert(
+    "INSERT INTO {t}liveblog_timeline (story_id, update_id, sequence, pinned,"
+    " key_event, status, revision, title, published_at, doc)",
+    10,
+    "ON CONFLICT (story_id, update_id) DO UPDATE SET pinned = excluded.pinned,"
+    " key_event = excluded.key_event, status = excluded.status,"
+    " revision = excluded.revision, title = excluded.title, doc = excluded.doc",
+)
+_REVISION_ROWS = _Insert(
+    "INSERT INTO {t}liveblog_revisions"
+    " (story_id, update_id, revision, at, title, body, note, by_id, by_name)",
+    9,
+    "ON CONFLICT DO NOTHING",
+)
+
+
 class ReadViews:
     """The three views and their tracking, on one datastore of the library."""
 
@@ -169,14 +371,17 @@ class ReadViews:
 
     def drop(self, views: Iterable[str] = ALL_VIEWS) -> None:
         """Empty the given views and forget their positions (for a rebuild)."""
+        with self._transaction(commit=True) as cursor:
+            self._drop(cursor, views)
+
+    def _drop(self, cursor: Any, views: Iterable[str]) -> None:
         tables = {STORY_LIST: "liveblog_story_list", TIMELINE: "liveblog_timeline",
                   REVISIONS: "liveblog_revisions"}  # fmt: skip
-        with self._transaction(commit=True) as cursor:
-            for view in views:
-                cursor.execute(self.dialect.sql(f"DELETE FROM {{t}}{tables[view]}"))
-                cursor.execute(
-                    self.dialect.sql("DELETE FROM {t}liveblog_tracking WHERE view = ?"), (view,)
-                )
+        for view in views:
+            cursor.execute(self.dialect.sql(f"DELETE FROM {{t}}{tables[view]}"))
+            cursor.execute(
+                self.dialect.sql("DELETE FROM {t}liveblog_tracking WHERE view = ?"), (view,)
+            )
 
     # -- positions -------------------------------------------------------------------
 
@@ -206,10 +411,25 @@ class ReadViews:
         written: set[str] = set()
         if not changes.last_notification_id:
             return written
+        texts = _IdTexts()
         writers = {
-            STORY_LIST: lambda cursor: self._write_stories(cursor, changes.stories.values()),
-            TIMELINE: lambda cursor: self._write_timeline(cursor, changes.updates.values()),
-            REVISIONS: lambda cursor: self._write_revisions(cursor, changes.revisions),
+            STORY_LIST: lambda cursor: self._write_stories(
+                cursor, [_story_row(s, texts) for s in changes.stories.values()]
+            ),
+            TIMELINE: lambda cursor: self._write_timeline(
+                cursor,
+                [
+                    _timeline_row(u, texts[u.story_id], texts[u.id], rfc3339(u.published_at))
+                    for u in changes.updates.values()
+                ],
+            ),
+            REVISIONS: lambda cursor: self._write_revisions(
+                cursor,
+                [
+                    _revision_row(texts[s], texts[u], r, rfc3339(r.at))
+                    for s, u, r in changes.revisions
+                ],
+            ),
         }
         with self._transaction(commit=True) as cursor:
             for view in views:
@@ -217,6 +437,47 @@ class ReadViews:
                     writers[view](cursor)
                     written.add(view)
         return written
+
+    @contextlib.contextmanager
+    def rebuilding(self, views: Sequence[str] = ALL_VIEWS) -> Iterator[Rebuilding]:
+        """Empty ``views`` and write them again from what is added (see ``Rebuilding``).
+
+        The first commit empties the views; until then readers see the old rows.
+        """
+        with self._rebuild_transactions() as transaction:
+            rebuilding = Rebuilding(self, transaction, views)
+            try:
+                yield rebuilding
+                rebuilding.finish()
+            finally:
+                rebuilding.close()
+
+    @contextlib.contextmanager
+    def _rebuild_transactions(self) -> Iterator[Transaction]:
+        """A maker of write transactions for a rebuild, all on one connection on SQLite."""
+        if self.dialect.name != "sqlite":
+            yield lambda: self._transaction(commit=True)
+            return
+        with self.datastore.get_connection(commit=True) as connection:
+            # The connection is the pool's: its settings are put back before it returns.
+            # synchronous=NORMAL is safe from corruption in WAL mode (only); a power cut
+            # may lose the last commits, which here are the rebuild's, and a rebuild can
+            # be run again from scratch (its chunks record their positions, too).
+            settings = connection.cursor()
+            settings.execute("PRAGMA journal_mode")
+            wal = str(settings.fetchone()[0]).lower() == "wal"
+            settings.execute("PRAGMA synchronous")
+            synchronous = int(settings.fetchone()[0])
+            settings.execute("PRAGMA cache_size")
+            cache_size = int(settings.fetchone()[0])
+            try:
+                if wal:
+                    settings.execute("PRAGMA synchronous = NORMAL")
+                settings.execute(f"PRAGMA cache_size = {min(cache_size, -REBUILD_CACHE_KIB)}")
+                yield lambda: connection.transaction(commit=True)
+            finally:
+                settings.execute(f"PRAGMA synchronous = {synchronous}")
+                settings.execute(f"PRAGMA cache_size = {cache_size}")
 
     def _advance(self, cursor: Any, view: str, notification_id: int) -> bool:
         """Move the view's position to ``notification_id``; False if it is there already."""
@@ -231,62 +492,27 @@ class ReadViews:
         )
         return cursor.fetchone() is not None
 
-    def _write_stories(self, cursor: Any, stories: Iterable[StoryView]) -> None:
-        rows = []
-        for story in stories:
-            fields = story_fields_json(story)
-            last = next(reversed(story.updates.values()), None)
-            listed = {
-                **fields,
-                "update_count": len(story.updates),
-                "last_update_at": rfc3339(last.published_at) if last else None,
-            }
-            rows.append((str(story.id), story.slug, story.status, story.version,
-                         rfc3339(story.created_at), _doc(fields), _doc(listed)))  # fmt: skip
-        cursor.executemany(
-            self.dialect.sql(
-                "INSERT INTO {t}liveblog_story_list"
-                " (story_id, slug, status, version, created_at, fields_doc, list_doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (story_id) DO UPDATE SET status = excluded.status,"
-                " version = excluded.version, fields_doc = excluded.fields_doc,"
-                " list_doc = excluded.list_doc"
-            ),
-            rows,
-        )
+    def _write_stories(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        cursor.executemany(self.dialect.sql(_STORY_ROWS.sql(1)), rows)
 
-    def _write_timeline(self, cursor: Any, updates: Iterable[UpdateView]) -> None:
-        rows = [
-            (str(u.story_id), str(u.id), u.sequence, u.pinned, u.key_event, u.status,
-             u.revision, u.title, rfc3339(u.published_at), _doc(update_json(u)))
-            for u in updates
-        ]  # fmt: skip
-        cursor.executemany(
-            self.dialect.sql(
-                "INSERT INTO {t}liveblog_timeline (story_id, update_id, sequence, pinned,"
-                " key_event, status, revision, title, published_at, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (story_id, update_id) DO UPDATE SET pinned = excluded.pinned,"
-                " key_event = excluded.key_event, status = excluded.status,"
-                " revision = excluded.revision, title = excluded.title, doc = excluded.doc"
-            ),
-            rows,
-        )
+    def _write_timeline(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        cursor.executemany(self.dialect.sql(_TIMELINE_ROWS.sql(1)), rows)
 
-    def _write_revisions(self, cursor: Any, revisions: list[tuple[UUID, UUID, Revision]]) -> None:
-        rows = [
-            (str(story_id), str(update_id), r.revision, rfc3339(r.at), r.title, r.body, r.note,
-             r.by.id, r.by.name)
-            for story_id, update_id, r in revisions
-        ]  # fmt: skip
-        cursor.executemany(
-            self.dialect.sql(
-                "INSERT INTO {t}liveblog_revisions"
-                " (story_id, update_id, revision, at, title, body, note, by_id, by_name)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-            ),
-            rows,
-        )
+    def _write_revisions(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        cursor.executemany(self.dialect.sql(_REVISION_ROWS.sql(1)), rows)
+
+    def _write_in_bulk(self, cursor: Any, insert: _Insert, rows: list[tuple[Any, ...]]) -> None:
+        """``rows`` in statements of up to ``BULK_PARAMETERS`` parameters each.
+
+        The rows must not repeat a key: PostgreSQL refuses to upsert a row twice in one
+        statement.
+        """
+        size = max(1, BULK_PARAMETERS // insert.width)
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            cursor.execute(
+                self.dialect.sql(insert.sql(len(part))), [v for row in part for v in row]
+            )
 
     # -- reading ---------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ RFC 3339 in UTC with a ``Z``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
+from uuid import UUID
 
 import orjson
 
@@ -17,12 +18,28 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+@overload
+def rfc3339(moment: datetime) -> str: ...
+@overload
+def rfc3339(moment: None) -> None: ...
+@overload
+def rfc3339(moment: datetime | None) -> str | None: ...
+
+
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not UTC:  # event times are UTC already: skip the conversion
         moment = moment.astimezone(UTC)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _moment(moment: datetime) -> datetime | str:
+    """A time as ``update_doc`` hands it to orjson: as it is when orjson writes it as
+    ``rfc3339`` would (a plain UTC datetime, with ``OPT_UTC_Z``), else ``rfc3339``'s text."""
+    if moment.tzinfo is UTC and type(moment) is datetime:
+        return moment
+    return rfc3339(moment)
 
 
 def person_json(person: Person) -> dict[str, str]:
@@ -55,6 +72,43 @@ def update_json(update: UpdateView) -> dict[str, Any]:
             "by": person_json(retraction.by),
         },
     }
+
+
+def update_doc(update: UpdateView) -> str:
+    """``dumps(update_json(update))`` as text, made faster for the views' many rows.
+
+    orjson writes UUIDs and UTC datetimes itself, so this skips ``str(UUID)`` and
+    ``rfc3339`` in Python, the larger part of ``update_json``'s cost. The shape must stay
+    ``update_json``'s, key for key (tests/unit/test_wire.py compares the two).
+    """
+    retraction = update.retraction
+    payload = {
+        "id": update.id,
+        "story_id": update.story_id,
+        "title": update.title,
+        "body": update.body,
+        "author": person_json(update.author),
+        "key_event": update.key_event,
+        "pinned": update.pinned,
+        "status": update.status,
+        "published_at": _moment(update.published_at),
+        "updated_at": _moment(update.updated_at),
+        "revision": update.revision,
+        "corrections": [
+            {"at": _moment(c.at), "note": c.note, "by": person_json(c.by)}
+            for c in update.corrections
+        ],
+        "retraction": None
+        if retraction is None
+        else {
+            "at": _moment(retraction.at),
+            "reason": retraction.reason,
+            "by": person_json(retraction.by),
+        },
+    }
+    if type(update.id) is not UUID or type(update.story_id) is not UUID:
+        payload["id"], payload["story_id"] = str(update.id), str(update.story_id)
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
 
 
 def story_fields_json(story: StoryView) -> dict[str, Any]:

@@ -9,6 +9,7 @@ command is tested on a SQLite file, in a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -19,8 +20,11 @@ from typing import Any, ClassVar
 import pytest
 
 import liveblog.rebuild
+import projections.views
 from liveblog.bootstrap import Parts
+from liveblog.feed import Follower
 from liveblog.rebuild import progress_bar, rebuild
+from projections.states import StoryStates
 from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE
 from tests.e2e.server import liveblog_command
 from tests.integration.test_feed import (
@@ -121,6 +125,56 @@ class RebuildSuite:
         # Small pages or one big one: the same rows.
         assert built.parts.views.dump() == built.dump
 
+    def test_small_chunks_and_statements_give_the_same_rows(
+        self, built: Built, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Many commits, several multi-row statements each, and updates changed again in
+        # later chunks (the scenario corrects and flags them after posting).
+        monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 5)
+        monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 11)
+        monkeypatch.setattr(projections.views, "BULK_PARAMETERS", 30)
+
+        result = rebuild(built.parts.newsroom, built.parts.views)
+
+        assert result.events == built.events
+        assert built.parts.views.dump() == built.dump
+        assert built.parts.views.positions() == dict.fromkeys(ALL_VIEWS, built.top)
+
+    def test_a_failed_rebuild_leaves_views_at_a_consistent_position(
+        self, built: Built, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 5)
+        monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 11)
+        real_advance = StoryStates.advance
+        seen = 0
+
+        def failing_advance(self: StoryStates, event: Any) -> Any:
+            nonlocal seen
+            seen += 1
+            if seen > built.events // 2:
+                msg = "the fold failed"
+                raise RuntimeError(msg)
+            return real_advance(self, event)
+
+        monkeypatch.setattr(StoryStates, "advance", failing_advance)
+        with pytest.raises(RuntimeError, match="the fold failed"):
+            rebuild(built.parts.newsroom, built.parts.views)
+
+        # The chunks committed so far hold their positions; a follower carries on from
+        # there and ends with every row.
+        positions = built.parts.views.positions()
+        assert 0 < positions[TIMELINE] < built.top
+        assert positions == dict.fromkeys(ALL_VIEWS, positions[TIMELINE])
+        monkeypatch.undo()
+        follower = Follower(built.parts.newsroom, built.parts.views)
+        follower.start()
+        try:
+            assert follower.catch_up(TIMEOUT)
+        finally:
+            follower.stop()
+        assert built.parts.views.dump() == built.dump
+        assert built.parts.views.positions() == dict.fromkeys(ALL_VIEWS, built.top)
+
     def test_rebuilding_an_empty_log_leaves_empty_views(self, processes: Processes) -> None:
         parts, _ = processes.build(start=False)
         calls: list[int] = []
@@ -153,6 +207,28 @@ class TestRebuildOnSQLite(RebuildSuite):
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:
         return sqlite_url
+
+    def test_the_connection_settings_are_put_back(self, built: Built) -> None:
+        datastore = built.parts.views.datastore
+
+        def settings() -> list[tuple[int, int]]:
+            # Every connection of the pool, each checked out while holding the others.
+            with contextlib.ExitStack() as held:
+                connections = [
+                    held.enter_context(datastore.get_connection(commit=False)) for _ in range(3)
+                ]
+                found = []
+                for connection in connections:
+                    cursor = connection.cursor()
+                    cursor.execute("PRAGMA synchronous")
+                    synchronous = cursor.fetchone()[0]
+                    cursor.execute("PRAGMA cache_size")
+                    found.append((synchronous, cursor.fetchone()[0]))
+                return found
+
+        before = settings()
+        rebuild(built.parts.newsroom, built.parts.views)
+        assert settings() == before
 
     def test_the_rebuild_command_prints_progress_and_a_completion_line(
         self, built: Built, database_url: str

@@ -1,0 +1,80 @@
+"""``update_doc`` writes exactly ``dumps(update_json(...))``: the views store its text.
+
+Hypothesis draws updates in every state a fold can leave them in (posted, corrected,
+retracted, flagged), with times in UTC and, for the fallback, in other zones and as
+``datetime`` subclasses and ids as ``UUID`` subclasses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projections.story import Correction, Person, Retraction, Revision, UpdateView
+from projections.wire import dumps, update_doc, update_json
+
+
+class OtherDatetime(datetime):
+    """A datetime subclass: orjson does not write these itself."""
+
+
+class OtherUUID(UUID):
+    """A UUID subclass, likewise."""
+
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(0)), timezone(timedelta(hours=6))])
+MOMENTS = st.builds(
+    lambda moment, zone, subclass: (OtherDatetime if subclass else datetime).fromtimestamp(
+        moment.timestamp(), zone
+    ),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    ZONES,
+    st.booleans(),
+)
+UTC_MOMENTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+TEXTS = st.text(max_size=40)
+PEOPLE = st.builds(Person, id=TEXTS, name=TEXTS)
+IDS = st.one_of(st.uuids(), st.uuids().map(lambda u: OtherUUID(int=u.int)))
+
+
+@st.composite
+def updates(draw: Any, moments: st.SearchStrategy[datetime] = MOMENTS) -> UpdateView:
+    published = draw(moments)
+    author = draw(PEOPLE)
+    body, title = draw(TEXTS), draw(TEXTS)
+    corrections = draw(st.lists(st.builds(Correction, at=moments, note=TEXTS, by=PEOPLE)))
+    retraction = draw(st.none() | st.builds(Retraction, at=moments, reason=TEXTS, by=PEOPLE))
+    return UpdateView(
+        id=draw(IDS),
+        story_id=draw(IDS),
+        sequence=draw(st.integers(1, 10_000)),
+        title="" if retraction else title,
+        body="" if retraction else body,
+        author=author,
+        key_event=draw(st.booleans()),
+        pinned=draw(st.booleans()),
+        status="retracted" if retraction else "published",
+        published_at=published,
+        updated_at=draw(moments),
+        revision=1 + len(corrections) + (1 if retraction else 0),
+        corrections=corrections,
+        retraction=retraction,
+        revisions=[Revision(1, published, body, title, None, author)],
+    )
+
+
+@given(updates())
+def test_update_doc_is_the_text_of_update_json(update: UpdateView) -> None:
+    assert update_doc(update) == dumps(update_json(update)).decode()
+
+
+@given(updates(UTC_MOMENTS))
+def test_update_doc_is_the_text_of_update_json_for_event_times(update: UpdateView) -> None:
+    # Event times are UTC: the path every stored update takes.
+    assert update_doc(update) == dumps(update_json(update)).decode()
