@@ -1,12 +1,18 @@
 """Bare baseline servers for ``scripts/bench``: the least Python does for the same bytes.
 
     python -m scripts.bench_baselines ws   --port P --messages FILE
+    python -m scripts.bench_baselines starlette-ws --port P --messages FILE [--ws websockets]
     python -m scripts.bench_baselines http --port P --body FILE --etag '"v301"'
 
 - ``ws``: a bare ``websockets`` asyncio server that sends, on every connection, the
   messages in FILE (a JSON list of texts: the project's own snapshot and ``live``
   messages, captured just before) and then holds the connection. Capacity and the join
-  storm measure it beside ``liveblog serve``.
+  storm report it beside ``liveblog serve`` (no goal: another server stack).
+- ``starlette-ws``: a bare starlette WebSocket route on uvicorn, one process, with the
+  uvicorn settings of ``liveblog serve`` (``server_config``: the same WebSocket
+  implementation, pings, size cap, no compression), that accepts, sends the same
+  messages and then holds the connection, reading until the client goes. The join
+  storm's goal is measured against it, as the read API's is against bare starlette.
 - ``http``: a bare starlette app on uvicorn, one process, with the uvicorn settings of
   ``liveblog serve`` (``liveblog.web.server.server_config``), answering
   ``GET /api/stories/{story}`` with the project's bytes and ETag. The read API workload
@@ -32,7 +38,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response as HttpResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.server import ServerConnection, serve
 
 from liveblog.web.server import MAX_INBOUND_BYTES, PING_SECONDS, server_config
@@ -80,6 +87,27 @@ def http_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def starlette_ws_main(args: argparse.Namespace, messages: list[str]) -> int:
+    raise_nofile(args.max_readers + 256)
+
+    async def live(websocket: WebSocket) -> None:
+        await websocket.accept()
+        for message in messages:
+            await websocket.send_text(message)
+        with contextlib.suppress(WebSocketDisconnect):
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass
+
+    async def healthz(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(b'{"status":"ok"}', media_type="application/json")
+
+    app = Starlette(routes=[Route("/healthz", healthz), WebSocketRoute("/live", live)])
+    # The very settings of ``liveblog serve``: only the app differs.
+    config = server_config(app, host=HOST, port=args.port, ws=args.ws, log_level="warning")
+    uvicorn.Server(config).run()
+    return 0
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="bare baseline servers of scripts/bench")
     parser.add_argument("--port", type=int, required=True)
@@ -88,6 +116,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ws = modes.add_parser("ws", help="send the given messages on connect, then hold")
     ws.add_argument("--messages", required=True, help="JSON list of texts")
     ws.add_argument("--max-readers", type=int, default=20_000)
+    bare = modes.add_parser("starlette-ws", help="starlette on uvicorn: send, then hold")
+    bare.add_argument("--messages", required=True, help="JSON list of texts")
+    bare.add_argument("--max-readers", type=int, default=20_000)
+    bare.add_argument("--ws", default="websockets", help="as liveblog serve --ws")
     http = modes.add_parser("http", help="starlette on uvicorn serving one body")
     http.add_argument("--body", required=True)
     http.add_argument("--etag", required=True)
@@ -104,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.mode == "ws":
             messages: list[str] = json.loads(Path(args.messages).read_text())
             return run_async(ws_main(args, messages))
+        if args.mode == "starlette-ws":
+            return starlette_ws_main(args, json.loads(Path(args.messages).read_text()))
         return http_main(args)
     return 130
 

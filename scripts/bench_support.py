@@ -54,10 +54,16 @@ class Row:
     goal: str = ""
     met: bool | None = None  # None: not measured
     notes: list[str] = field(default_factory=list)
+    # A row shown for comparison, with no goal: ``met`` says only that it was measured.
+    report_only: bool = False
 
     @property
     def verdict(self) -> str:
-        return "n/a" if self.met is None else ("yes" if self.met else "NO")
+        if self.met is None:
+            return "n/a"
+        if self.report_only:
+            return "—"
+        return "yes" if self.met else "NO"
 
 
 def ratio(a: float, b: float) -> float:
@@ -140,15 +146,19 @@ def spawn_server(
 
 
 def start_ws_baseline(
-    children: Children, work: Path, name: str, messages: Sequence[str]
+    children: Children, work: Path, name: str, messages: Sequence[str], mode: str = "ws"
 ) -> tuple[subprocess.Popen[Any], int]:
-    """The bare websockets server sending ``messages`` on connect."""
+    """A bare server sending ``messages`` on connect, at ``ws://HOST:port/live``.
+
+    ``mode``: ``ws`` (plain websockets) or ``starlette-ws`` (starlette on uvicorn with
+    liveblog's ``server_config``, the same ``--ws`` as ``liveblog serve``'s default).
+    """
     file = work / f"{name}-messages.json"
     file.write_text(json.dumps(list(messages)))
     port = free_port()
     argv = [
         sys.executable, "-m", "scripts.bench_baselines", "--port", str(port),
-        "ws", "--messages", str(file),
+        mode, "--messages", str(file),
     ]  # fmt: skip
     return spawn_server(children, argv, work / f"{name}.log", port), port
 
@@ -298,11 +308,13 @@ class Meter:
         self.cpu = cpu_seconds(pid)
         self.ticks = machine_ticks()
         self.process = math.nan
+        self.cpu_used = math.nan
         self.machine = math.nan  # % of all cores
 
     def stop(self) -> Meter:
         wall = max(1e-9, time.monotonic() - self.wall)
-        self.process = 100 * (cpu_seconds(self.pid) - self.cpu) / wall
+        self.cpu_used = cpu_seconds(self.pid) - self.cpu  # seconds, over the window
+        self.process = 100 * self.cpu_used / wall
         busy, total = machine_ticks()
         spent = total - self.ticks[1]
         self.machine = 100 * (busy - self.ticks[0]) / spent if spent > 0 else math.nan

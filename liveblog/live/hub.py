@@ -12,7 +12,6 @@ that resumes within the ring costs no database query.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,53 +48,107 @@ SLOW_CONSUMER = (1013, "slow consumer")
 class Reader:
     """One connected reader's bounded buffer of frames still to send.
 
+    Idle readers are most of a server's memory, so a reader is small: slots, no buffer
+    while it has nothing buffered (a caught-up WebSocket reader never has one: the hub
+    writes to it directly), and one future, made only while its writer waits.
     One ``await`` per frame and no extra task: ending a reader either finds its writer
-    busy (a full buffer: it looks at ``ending`` before its next frame) or waiting on an
-    empty buffer, which a ``None`` wakes.
+    busy (it looks at ``ending`` before its next frame) or waiting, which ``wake`` ends.
     """
+
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_closed_waiter",
+        "_waiter",
+        "capacity",
+        "direct",
+        "ending",
+        "on_end",
+        "story_id",
+    )  # fmt: skip
 
     def __init__(self, story_id: UUID, capacity: int = READER_BUFFER) -> None:
         self.story_id = story_id
-        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=capacity)
+        self.capacity = capacity
         self.ending: tuple[int, str] | None = None
-        self.closed = asyncio.Event()
         # Set by a connection that can stop its writer at once: a slow reader's writer
         # is usually stuck on a full socket and would not see ``ending`` by itself.
         self.on_end: Callable[[], object] | None = None
         # Once caught up, a WebSocket reader on the websockets protocol is written to by
-        # the hub itself, as websockets.broadcast() does: no task, no queue, per frame.
+        # the hub itself, as websockets.broadcast() does: no task, no buffer, per frame.
         self.direct: WebSocketCommonProtocol | None = None
+        self._buffer: deque[Frame] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._closed_waiter: asyncio.Future[None] | None = None
 
     def push(self, frame: Frame) -> bool:
         """Buffer a frame; True when this frame found the buffer full (now too slow)."""
         if self.ending is not None:
             return False
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = deque()
+        elif len(buffer) >= self.capacity:
             self._end(SLOW_CONSUMER)
             return True
+        buffer.append(frame)
+        self.wake()
         return False
 
+    def buffered(self) -> bool:
+        return bool(self._buffer)
+
     def close(self, code: int, reason: str) -> None:
-        """Ask the connection to close (shutdown); it sets ``closed`` when it has."""
+        """Ask the connection to close (shutdown); it calls ``mark_closed`` when it has."""
         self._end((code, reason))
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
 
     def _end(self, ending: tuple[int, str]) -> None:
         if self.ending is None:
             self.ending = ending
+            self._buffer = None  # never sent now
             if self.on_end is not None:
                 self.on_end()
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake the writer if it waits: a frame, an ending, or its connection is gone."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until ``wake``: whoever wakes a reader, its writer then looks at what changed."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
     async def next_frame(self) -> Frame:
-        if self.ending is None:
-            frame = await self.queue.get()
-            if frame is not None and self.ending is None:
+        while self.ending is None:
+            buffer = self._buffer
+            if buffer:
+                frame = buffer.popleft()
+                if not buffer:
+                    self._buffer = None  # an empty deque still costs over 600 bytes
                 return frame
-        assert self.ending is not None
+            await self.wait()
         raise ReaderEnded(*self.ending)
+
+    def mark_closed(self) -> None:
+        """The connection is closed: shutdown need not wait for it any more."""
+        self._closed = True
+        waiter = self._closed_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_closed(self) -> None:
+        if not self._closed:
+            waiter = self._closed_waiter
+            if waiter is None:
+                waiter = self._closed_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(waiter)
 
 
 @dataclass
@@ -184,7 +237,7 @@ class Hub:
         newest frame, so the next frame the hub writes is the one it needs.
         """
         channel = self.channel(reader.story_id)
-        if reader.ending is not None or not reader.queue.empty() or last_sent != channel.newest:
+        if reader.ending is not None or reader.buffered() or last_sent != channel.newest:
             return False
         reader.direct = protocol
         return True
@@ -281,7 +334,7 @@ class Hub:
         for reader in readers:
             reader.close(code, reason)
         if readers:
-            waits = [asyncio.ensure_future(r.closed.wait()) for r in readers]
+            waits = [asyncio.ensure_future(r.wait_closed()) for r in readers]
             _, pending = await asyncio.wait(waits, timeout=grace)
             for waiting in pending:
                 waiting.cancel()

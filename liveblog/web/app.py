@@ -10,8 +10,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from liveblog.bootstrap import build
 from liveblog.settings import Settings
@@ -20,9 +20,27 @@ from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
-from liveblog.web.stream import DirectWrites
+from liveblog.web.stream import live_story_ref, live_websocket
 
 log = logging.getLogger("liveblog.web")
+
+
+class LiveblogApp(Starlette):
+    """Starlette, except that live WebSockets go straight to their handler.
+
+    A live reader may stay connected for hours, mostly idle: each layer of middleware
+    and routing it passed through stays on its stack for as long, in memory, and costs
+    time on every join. Its path is matched here, before any of them.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            story_ref = live_story_ref(scope)
+            if story_ref is not None:
+                scope["app"] = self
+                await live_websocket(self.state, scope, receive, send, story_ref)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -48,11 +66,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
-    app = Starlette(
-        routes=routes,
-        exception_handlers=handlers,
-        lifespan=lifespan,
-        middleware=[Middleware(DirectWrites)],
-    )
+    app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
     return app

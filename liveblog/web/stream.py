@@ -11,14 +11,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
 from websockets.legacy.protocol import WebSocketCommonProtocol
 
 from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
@@ -26,14 +30,15 @@ from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
 from liveblog.web.errors import error_response
+from liveblog.web.server import LiveWebSocketProtocol
 from projections.states import StoryStates
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
-# Where DirectWrites leaves the server's connection object for the live stream.
-PROTOCOL_SCOPE_KEY = "liveblog.websocket_protocol"
+LIVE_PREFIX = "/api/stories/"
+LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
 
 
@@ -66,46 +71,86 @@ def read_backlog(newsroom: Newsroom, story_id: UUID, since: int) -> list[Frame] 
 class Session:
     """One reader's stream of messages, whatever carries them."""
 
-    def __init__(self, request: Request | WebSocket, story_ref: str, since_raw: str | None):
-        state = request.app.state
+    __slots__ = (
+        "hub",
+        "newsroom",
+        "on_end",
+        "protocol",
+        "reader",
+        "sequencer",
+        "since_raw",
+        "story_id",
+        "views",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        state: State,
+        story_ref: str,
+        since_raw: str | None,
+        protocol: WebSocketCommonProtocol | None = None,
+    ) -> None:
         self.hub: Hub = state.hub
         self.views: ReadViews = state.views
         self.newsroom: Newsroom = state.newsroom
         self.story_id = self.newsroom.resolve_story_id(story_ref)
         self.since_raw = since_raw
-        self.reader: Reader | None = None
-        self.on_end: Callable[[], object] | None = None
         # The connection's websockets protocol, when it has one the hub can write to.
-        protocol = request.scope.get(PROTOCOL_SCOPE_KEY)
-        self.protocol = protocol if isinstance(protocol, WebSocketCommonProtocol) else None
+        self.protocol = protocol
+        self.reader: Reader | None = None
+        self.sequencer = Sequencer(0)
+        self.on_end: Callable[[], object] | None = None
 
-    async def messages(self) -> AsyncGenerator[Message, None]:
+    def attach(self) -> tuple[Reader, Plan]:
+        """Buffer from now on, and decide what the reader is missing."""
         reader, ring = self.hub.attach(self.story_id)
         reader.on_end = self.on_end
         self.reader = reader
+        return reader, plan_resume(self.since_raw, ring)
+
+    def detach(self) -> None:
+        if self.reader is not None:
+            self.hub.detach(self.reader)
+
+    async def catch_up(self, plan: Plan) -> AsyncIterator[Message]:
+        """What the reader missed, then ``live``."""
+        async for message in self._catch_up(plan, self.sequencer):
+            yield message
+            del message  # a reader may stay for hours: hold no copies of snapshots
+        yield Message(live_text(self.sequencer.last_sent), None)
+
+    def go_direct(self) -> bool:
+        """Whether the hub now writes this reader's frames itself (caught up, websockets)."""
+        assert self.reader is not None
+        return self.protocol is not None and self.hub.go_direct(
+            self.reader, self.protocol, self.sequencer.last_sent
+        )
+
+    async def next_message(self) -> Message:
+        """The next message of a reader that is live but not direct."""
+        assert self.reader is not None
+        while True:
+            frame = await self.reader.next_frame()
+            verdict = self.sequencer.offer(frame)
+            if verdict is Verdict.SEND:
+                return Message(frame.text, frame.version)
+            if verdict is Verdict.HOLE:
+                return await self._snapshot(self.sequencer, reset=True)
+
+    async def messages(self) -> AsyncGenerator[Message, None]:
+        reader, plan = self.attach()
         try:
-            plan = plan_resume(self.since_raw, ring)
-            del ring  # a reader may stay for hours: hold no copies of frames or snapshots
-            sequencer = Sequencer(0)
-            async for message in self._catch_up(plan, sequencer):
+            async for message in self.catch_up(plan):
                 yield message
                 del message
             del plan
-            yield Message(live_text(sequencer.last_sent), None)
             while True:
-                if self.protocol is not None and self.hub.go_direct(
-                    reader, self.protocol, sequencer.last_sent
-                ):
+                if self.go_direct():
                     await reader.next_frame()  # only an ending wakes a direct reader
                     raise ReaderEnded(1011, "frame for a direct reader")
-                frame = await reader.next_frame()
-                verdict = sequencer.offer(frame)
-                if verdict is Verdict.SEND:
-                    yield Message(frame.text, frame.version)
-                elif verdict is Verdict.HOLE:
-                    yield await self._snapshot(sequencer, reset=True)
+                yield await self.next_message()
         finally:
-            self.hub.detach(reader)
+            self.detach()
 
     async def _catch_up(self, plan: Plan, sequencer: Sequencer) -> AsyncIterator[Message]:
         if plan.start in (Start.SNAPSHOT, Start.RESET):
@@ -145,11 +190,136 @@ class Session:
         return Message(text, version)
 
 
-async def live_socket(websocket: WebSocket) -> None:
+def live_story_ref(scope: Scope) -> str | None:
+    """The ``{story}`` of a live WebSocket path, matched as the Starlette route would."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if path.startswith(LIVE_PREFIX) and path.endswith(LIVE_SUFFIX):
+        ref = path[len(LIVE_PREFIX) : -len(LIVE_SUFFIX)]
+        if ref and "/" not in ref:
+            return ref
+    return None
+
+
+def query_since(scope: Scope) -> str | None:
+    """``since`` from the query string; the last one wins, as in Starlette's QueryParams."""
+    raw: bytes = scope.get("query_string", b"")
+    if not raw:
+        return None
+    since = None
+    for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        if name == "since":
+            since = value
+    return since
+
+
+async def live_websocket(
+    state: State, scope: Scope, receive: Receive, send: Send, story_ref: str
+) -> None:
+    """``WS /api/stories/{story}/live``, called straight from the app (no routing).
+
+    Idle readers are what a server holds most of, and every frame an idle connection
+    waits in costs memory: this skips Starlette's middleware and routing, and on
+    ``LiveWebSocketProtocol`` a caught-up reader waits in this one coroutine, no tasks.
+    """
+    protocol = getattr(send, "__self__", None)
+    if isinstance(protocol, LiveWebSocketProtocol):
+        await DirectSocket(protocol, send).run(state, story_ref, query_since(scope))
+        return
+    websocket = WebSocket(scope, receive, send)
+    await live_socket(websocket, Session(state, story_ref, query_since(scope)))
+
+
+GONE = (1006, "connection lost")
+
+
+class DirectSocket:
+    """A live WebSocket on ``LiveWebSocketProtocol``: one coroutine, then the hub's writes.
+
+    The connection drops what the reader sends (``discard_incoming``), so nothing here
+    reads. The coroutine sends the catch-up, then hands the reader to the hub and waits
+    until the hub ends it (slow, shutdown: this closes the socket) or the client goes
+    (the protocol's ``connection_lost_waiter`` ends the reader with ``GONE``).
+    """
+
+    __slots__ = ("interrupted", "protocol", "reader", "send", "sending", "task")
+
+    def __init__(self, protocol: LiveWebSocketProtocol, send: Send) -> None:
+        self.protocol = protocol
+        self.send = send
+        self.reader: Reader | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.sending = False
+        self.interrupted = False
+
+    async def run(self, state: State, story_ref: str, since_raw: str | None) -> None:
+        protocol = self.protocol
+        protocol.discard_incoming = True
+        await self.send({"type": "websocket.accept"})
+        session = Session(state, story_ref, since_raw, protocol)
+        session.on_end = self.on_end
+        self.task = asyncio.current_task()
+        reader, plan = session.attach()
+        self.reader = reader
+        protocol.connection_lost_waiter.add_done_callback(self.on_lost)
+        try:
+            async for message in session.catch_up(plan):
+                await self.send_text(message.text)
+                del message
+            del plan
+            while not session.go_direct():
+                message = await session.next_message()
+                await self.send_text(message.text)
+                del message
+            while reader.ending is None:  # idle: the hub writes, nothing runs here
+                await reader.wait()
+        except ReaderEnded:
+            pass
+        except asyncio.CancelledError:
+            # on_end interrupted a send to a slow reader; any other cancel goes on.
+            task = self.task
+            if not self.interrupted or task is None or task.uncancel() > 0:
+                raise
+        except StoryMissing:
+            with contextlib.suppress(Exception):
+                await self.send({"type": "websocket.close", "code": UNKNOWN_STORY,
+                                 "reason": "no such story"})  # fmt: skip
+        except (OSError, ConnectionClosed):
+            reader._end(GONE)  # the client went while we sent
+        finally:
+            session.detach()
+            protocol.connection_lost_waiter.remove_done_callback(self.on_lost)
+            ending = reader.ending
+            if ending is not None and ending is not GONE:
+                # A slow reader's socket may be full: give the close frame a deadline,
+                # after which the connection is dropped.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(protocol.close(*ending), CLOSE_GRACE_SECONDS)
+            reader.mark_closed()
+
+    async def send_text(self, text: str) -> None:
+        self.sending = True
+        try:
+            await self.send({"type": "websocket.send", "text": text})
+        finally:
+            self.sending = False
+
+    def on_end(self) -> None:
+        """The hub ended the reader: stop a send stuck on a slow reader's full socket."""
+        if self.sending and self.task is not None:
+            self.interrupted = True
+            self.task.cancel()
+
+    def on_lost(self, _: asyncio.Future[None]) -> None:
+        if self.reader is not None:
+            self.reader._end(GONE)
+
+
+async def live_socket(websocket: WebSocket, session: Session) -> None:
+    """The live stream on any other ASGI WebSocket (``--ws websockets-sansio``, tests)."""
     await websocket.accept()
-    session = Session(
-        websocket, websocket.path_params["story"], websocket.query_params.get("since")
-    )
     sender = asyncio.ensure_future(_send_all(websocket, session))
     session.on_end = sender.cancel  # the hub stops the writer, even mid-send
     receiver = asyncio.ensure_future(_ignore_incoming(websocket))
@@ -168,7 +338,7 @@ async def live_socket(websocket: WebSocket) -> None:
                 # after which uvicorn drops the connection.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(websocket.close(*reader.ending), CLOSE_GRACE_SECONDS)
-            reader.closed.set()
+            reader.mark_closed()
 
 
 async def _send_all(websocket: WebSocket, session: Session) -> None:
@@ -194,7 +364,7 @@ async def _ignore_incoming(websocket: WebSocket) -> None:
 
 async def live_sse(request: Request) -> Response:
     since = request.headers.get("last-event-id") or request.query_params.get("since")
-    session = Session(request, request.path_params["story"], since)
+    session = Session(request.app.state, request.path_params["story"], since)
     messages = session.messages()
     try:
         first = await anext(messages)
@@ -230,7 +400,7 @@ async def _sse_events(
         if pending is not None:
             pending.cancel()
         if session.reader is not None:
-            session.reader.closed.set()
+            session.reader.mark_closed()
 
 
 def _sse(message: Message) -> bytes:
@@ -239,23 +409,6 @@ def _sse(message: Message) -> bytes:
 
 
 ROUTES = [
-    WebSocketRoute("/api/stories/{story}/live", live_socket),
+    # WS /api/stories/{story}/live is not routed: the app calls live_websocket itself.
     Route("/api/stories/{story}/live/sse", live_sse, methods=["GET"]),
 ]
-
-
-class DirectWrites:
-    """ASGI middleware: remember the server's connection object for WebSockets.
-
-    uvicorn's ``websockets`` implementation hands the app a ``send`` bound to its
-    connection, a websockets protocol; Starlette wraps ``send`` later, so the object is
-    kept in the scope here for the hub to write live frames to directly.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            scope[PROTOCOL_SCOPE_KEY] = getattr(send, "__self__", None)
-        await self.app(scope, receive, send)
