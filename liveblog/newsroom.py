@@ -14,7 +14,7 @@ import functools
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -41,11 +41,14 @@ from liveblog.transcoder import OrjsonTranscoder
 T = TypeVar("T")
 
 # How often a command that lost a race on the story's version is tried again, and the
-# most it waits before the next try (a random share of it, so racers spread out).
+# most it first waits before the next try (a random share of it, so racers spread out).
 RACE_ATTEMPTS = 20
 RACE_BACKOFF_SECONDS = 0.01
+RACE_BACKOFF_GROWTH = 16  # the wait's ceiling doubles per lost race, up to 16 times the first
 LOCK_STRIPES = 64
 SNAPSHOT_INTERVAL = 100
+# The most commands saved in one transaction: bounds a batch's latency and size.
+MAX_BATCH = 64
 
 
 class StoryNotFound(DomainError):
@@ -119,6 +122,10 @@ class Newsroom(Application[UUID]):
         # thread fast-forwards it (its deepcopy runs outside its own lock). Races with
         # other processes remain, and are retried in _change().
         self._story_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # Commands waiting for their story's next batch, one queue per lock stripe (see
+        # _change), each with a lock of its own: queueing must not wait for a batch.
+        self._queues: list[list[_Job]] = [[] for _ in range(LOCK_STRIPES)]
+        self._queue_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         # Called after each save: the process's feed looks at the log at once.
         self.after_save: list[Callable[[], None]] = []
 
@@ -133,6 +140,11 @@ class Newsroom(Application[UUID]):
         """A private copy of the story's aggregate as it stands (for reading)."""
         with self._lock_for(story_id):
             return copy.deepcopy(self._load(story_id))
+
+    def story_version(self, story_id: UUID) -> int:
+        """The story's version as it stands (no copy: cheap on a story of any length)."""
+        with self._lock_for(story_id):
+            return self._load(story_id).version
 
     def _load(self, story_id: UUID) -> Story:
         try:
@@ -301,29 +313,121 @@ class Newsroom(Application[UUID]):
         *,
         update_id: UUID | None = None,
     ) -> Outcome:
-        """Run ``command`` on the fresh story and save; on a lost race, run it again."""
-        for _ in range(RACE_ATTEMPTS):
+        """Run ``command`` on the fresh story and save it, in a batch with any others.
+
+        Commands on one story queue up while the story's lock is held. Whoever takes the
+        lock next runs every queued command in order on the story and saves all their
+        events in one transaction (group commit): eight reporters posting at once pay
+        for one commit, not eight, and the outcome is the same as running them one by
+        one in that order. A command that finds its job done by another thread returns.
+        """
+        job = _Job(command, story_id, update_id)
+        stripe = story_id.int % LOCK_STRIPES
+        queue, queue_lock = self._queues[stripe], self._queue_locks[stripe]
+        with queue_lock:  # held for a moment only, so commands queue while a batch saves
+            queue.append(job)
+        while True:  # a job with more than MAX_BATCH ahead of it waits another turn
             with self._lock_for(story_id):
-                # The cached aggregate itself, not a copy (copying a story of thousands of
-                # updates costs more than the command): the lock keeps it ours, and a
-                # command that changed it without saving has it evicted below.
-                story = self._load(story_id)
-                try:
-                    command(story)
-                    pending: Sequence[object] = story.pending_events
-                    if not pending:
-                        return Outcome(story.id, story.version, False, update_id)
-                    self.save(story)
-                except IntegrityError:
-                    self._forget(story_id)  # another process took this version: decide again
-                except BaseException:
-                    if story.pending_events:
-                        self._forget(story_id)
-                    raise
-                else:
-                    return Outcome(story.id, story.version, recorded=True, update_id=update_id)
-            time.sleep(random.uniform(0, RACE_BACKOFF_SECONDS))  # let the winner finish
-        raise StoryBusy("the story is changing too fast; try again")
+                if job.done:
+                    break
+                with queue_lock:
+                    batch = [j for j in queue if j.story_key == story_id.int][:MAX_BATCH]
+                    queue[:] = [j for j in queue if j not in batch]
+                self._run_batch(story_id, batch)
+        return job.result()
+
+    def _run_batch(self, story_id: UUID, batch: list[_Job]) -> None:
+        """Run the batch's commands on the story and save; retry the lot on a lost race.
+
+        Held under the story's lock. Every job leaves done: with an outcome or an error.
+        """
+        try:
+            for attempt in range(RACE_ATTEMPTS):
+                if self._try_batch(story_id, [job for job in batch if not job.done]):
+                    return
+                # Let the winner finish, waiting longer each time: a process whose
+                # writers keep coming back at once must not starve the other forever.
+                ceiling = RACE_BACKOFF_SECONDS * min(2**attempt, RACE_BACKOFF_GROWTH)
+                time.sleep(random.uniform(0, ceiling))
+            for job in batch:
+                if not job.done:
+                    job.finish(error=StoryBusy("the story is changing too fast; try again"))
+        finally:
+            for job in batch:
+                if not job.done:  # interrupted (a BaseException went through)
+                    job.finish(error=StoryBusy("the command was interrupted; try again"))
+
+    def _try_batch(self, story_id: UUID, jobs: list[_Job]) -> bool:
+        """One attempt at the jobs; False when another process took the next version.
+
+        Jobs are finished only once the attempt stands: after a lost race every command
+        is decided again on the fresh story, the failed ones too.
+        """
+        try:
+            # The cached aggregate itself, not a copy (copying a story of thousands of
+            # updates costs more than the command): the lock keeps it ours, and a
+            # batch that changed it without saving has it evicted below.
+            story = self._load(story_id)
+        except Exception as error:
+            for job in jobs:
+                job.finish(error=error)
+            return True
+        decided: list[tuple[_Job, Outcome | None, Exception | None]] = []
+        for job in jobs:
+            before = len(story.pending_events)
+            try:
+                job.command(story)
+            except Exception as error:
+                if len(story.pending_events) != before:
+                    # Our domain methods check before they change anything, so this
+                    # should not happen; if it does, this half-made change cannot be
+                    # undone alone: fail this command, drop the story, decide the rest again.
+                    self._forget(story_id)
+                    job.finish(error=error)
+                    return False
+                decided.append((job, None, error))
+                continue
+            recorded = len(story.pending_events) != before
+            decided.append((job, Outcome(story.id, story.version, recorded, job.update_id), None))
+        if story.pending_events:
+            try:
+                self.save(story)
+            except IntegrityError:
+                self._forget(story_id)  # another process took this version: decide again
+                return False
+            except Exception as error:
+                self._forget(story_id)
+                decided = [(job, None, error) for job, _, _ in decided]
+        for job, outcome, failure in decided:
+            job.finish(outcome=outcome, error=failure)
+        return True
+
+
+class _Job:
+    """One command waiting in its story's queue, and what became of it."""
+
+    __slots__ = ("command", "done", "error", "outcome", "story_key", "update_id")
+
+    def __init__(
+        self, command: Callable[[Story], None], story_id: UUID, update_id: UUID | None
+    ) -> None:
+        self.command = command
+        self.story_key = story_id.int
+        self.update_id = update_id
+        self.done = False
+        self.outcome: Outcome | None = None
+        self.error: BaseException | None = None
+
+    def finish(
+        self, *, outcome: Outcome | None = None, error: BaseException | None = None
+    ) -> None:
+        self.outcome, self.error, self.done = outcome, error, True
+
+    def result(self) -> Outcome:
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -43,6 +42,7 @@ from liveblog.web.inputs import (
     text_field,
 )
 from liveblog.web.reads import StoryReads
+from liveblog.web.threads import in_thread
 from projections.story import StoryView
 from projections.views import ReadViews
 from projections.wire import (
@@ -99,16 +99,16 @@ def etag(version: int) -> str:
 async def run_command(request: Request, method: Any, *args: Any, **kwargs: Any) -> Outcome:
     """Run a Newsroom command in a thread; a no-op command answers with the state as is."""
     try:
-        outcome: Outcome = await run_in_threadpool(method, *args, **kwargs)
+        outcome: Outcome = await in_thread(method, *args, **kwargs)
     except NothingChanged:
         story_id = args[0] if args else kwargs["story_id"]
-        story = await run_in_threadpool(newsroom_of(request).get_story, story_id)
-        return Outcome(story.id, story.version, recorded=False)
+        version = await in_thread(newsroom_of(request).story_version, story_id)
+        return Outcome(story_id, version, recorded=False)
     return outcome
 
 
 async def story_view(request: Request, story_id: UUID, upto: int | None = None) -> StoryView:
-    return await run_in_threadpool(reads_of(request).story, story_id, upto=upto)
+    return await in_thread(reads_of(request).story, story_id, upto=upto)
 
 
 async def update_response(
@@ -122,7 +122,7 @@ async def update_response(
     """
     suffix = b',"story_version":' + str(outcome.version).encode() + b"}"
     if await views_caught_up(request, outcome):
-        doc = await run_in_threadpool(views_of(request).update_doc, outcome.story_id, update_id)
+        doc = await in_thread(views_of(request).update_doc, outcome.story_id, update_id)
         if doc is not None:
             return raw_json_response(doc.encode()[:-1] + suffix, status, headers)
     story = await story_view(request, outcome.story_id, upto=outcome.version)
@@ -156,7 +156,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    await run_in_threadpool(newsroom_of(request).recorder.max_notification_id)
+    await in_thread(newsroom_of(request).recorder.max_notification_id)
     return json_response({"status": "ready"})
 
 
@@ -182,7 +182,7 @@ async def list_stories(request: Request) -> Response:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
         raise ApiError(422, "invalid_query", "status: must be live or closed")
-    docs = await run_in_threadpool(views_of(request).story_list, status)
+    docs = await in_thread(views_of(request).story_list, status)
     return raw_json_response(dumps({"stories": [orjson.Fragment(doc) for doc in docs]}))
 
 
@@ -216,7 +216,7 @@ async def current_story(
     views = views_of(request)
 
     async def load() -> tuple[int, bytes] | None:
-        page = await run_in_threadpool(views.story_page, story_id, DEFAULT_PAGE_SIZE)
+        page = await in_thread(views.story_page, story_id, DEFAULT_PAGE_SIZE)
         return None if page is None else (page.head.version, page.render())
 
     hub: Hub = request.app.state.hub
@@ -236,7 +236,7 @@ async def story_in_the_past(
             raise ApiError(404, "not_found", f"the story has no version {at_version} yet")
     else:
         moment = parse_rfc3339(at_raw or "")
-        story = await run_in_threadpool(reads_of(request).story_at, story_id, moment)
+        story = await in_thread(reads_of(request).story_at, story_id, moment)
     return json_response(story_json(story), headers={"Cache-Control": "no-store"})
 
 
@@ -248,7 +248,7 @@ async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     wanted = query_int(request, "min_version", default=None, minimum=1, maximum=2**62)
     if wanted is None:
         return 0
-    head = await run_in_threadpool(views_of(request).story_head, story_id)
+    head = await in_thread(views_of(request).story_head, story_id)
     if head is not None and head.version >= wanted:
         return wanted
     follower: Follower = request.app.state.follower
@@ -349,20 +349,20 @@ async def list_updates(request: Request) -> Response:
     key_events_only = query_bool(request, "key_events")
     await wait_for_min_version(request, story_id)
     views = views_of(request)
-    if await run_in_threadpool(views.story_head, story_id) is None:
+    if await in_thread(views.story_head, story_id) is None:
         raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
     before_sequence = None
     before = request.query_params.get("before")
     if before:
         try:
-            cursor = await run_in_threadpool(views.update_status, story_id, UUID(before))
+            cursor = await in_thread(views.update_status, story_id, UUID(before))
         except ValueError:
             cursor = None
         if cursor is None:
             raise ApiError(422, "invalid_query", "before: not an update of this story")
         before_sequence = cursor.sequence
     page_size = limit or DEFAULT_PAGE_SIZE
-    rows = await run_in_threadpool(
+    rows = await in_thread(
         lambda: views.timeline(
             story_id, before_sequence=before_sequence, limit=page_size + 1,
             key_events_only=key_events_only,
@@ -432,10 +432,10 @@ async def update_revisions(request: Request) -> Response:
     update_id = path_uuid(request, "update", "update")
     await wait_for_min_version(request, story_id)
     views = views_of(request)
-    status = await run_in_threadpool(views.update_status, story_id, update_id)
+    status = await in_thread(views.update_status, story_id, update_id)
     if status is None:
         raise ApiError(404, "not_found", f"no update {update_id} in this story")
-    rows = await run_in_threadpool(views.revisions, story_id, update_id)
+    rows = await in_thread(views.revisions, story_id, update_id)
     revisions = []
     for row in rows:
         item: dict[str, Any] = {
@@ -461,7 +461,7 @@ async def story_history(request: Request) -> Response:
     story_id = story_id_of(request)
     after = query_int(request, "after", default=0, minimum=0, maximum=2**62) or 0
     limit = query_int(request, "limit", default=100, minimum=1, maximum=1000) or 100
-    events = await run_in_threadpool(reads_of(request).events, story_id, after=after, limit=limit)
+    events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
     rendered = [history_json(event) for event in events]
     next_after = events[-1].originator_version if len(events) == limit else None
     return json_response({"events": rendered, "next": next_after})
