@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from liveblog.bootstrap import build
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
+from liveblog.web.api import cached_story_answer
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
@@ -26,14 +27,25 @@ log = logging.getLogger("liveblog.web")
 
 
 class LiveblogApp(Starlette):
-    """Starlette, except that live WebSockets go straight to their handler.
+    """Starlette, except for the two hottest paths, which go straight to their handler.
 
     A live reader may stay connected for hours, mostly idle: each layer of middleware
     and routing it passed through stays on its stack for as long, in memory, and costs
-    time on every join. Its path is matched here, before any of them.
+    time on every join. Its path is matched here, before any of them. So is a plain
+    ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            # The current story, already rendered: answered before middleware and
+            # routing too (see cached_story_answer), or passed on to them.
+            hub = getattr(self.state, "hub", None)
+            answer = None if hub is None else cached_story_answer(hub, scope)
+            if answer is not None:
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
         if scope["type"] == "websocket":
             story_ref = live_story_ref(scope)
             if story_ref is not None:
