@@ -55,7 +55,7 @@ class Settings:
             path = sqlite_path(self.database_url)
             path.parent.mkdir(parents=True, exist_ok=True)
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                PERSISTENCE_MODULE="liveblog.sqlite_store:SQLiteFactory",
                 SQLITE_DBNAME=str(path),
                 SQLITE_LOCK_TIMEOUT="10",
             )
