@@ -36,11 +36,14 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
 from projections.states import Applied, StoryStates
+from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
 
 log = logging.getLogger("liveblog.feed")
 
 DEFAULT_POLL_SECONDS = 1.0
+# Updates the follower remembers as it last wrote them, for writes to answer with.
+RECENT_UPDATES = 1024
 MAX_BACKOFF_SECONDS = 5.0
 
 
@@ -149,6 +152,8 @@ class Follower:
         self._stopping = threading.Event()
         self._subscription: Subscription[Any] | None = None
         self._threads: list[threading.Thread] = []
+        # The newest updates as their views rows now hold them (see recent_update).
+        self._recent: dict[tuple[UUID, UUID], UpdateView] = {}
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -242,6 +247,7 @@ class Follower:
         changes.last_notification_id = batch[-1].id
         if self.views is not None:
             self._write_views(changes)
+        self._remember(changes)
         with self._progress:
             self.position = batch[-1].id
             self._progress.notify_all()
@@ -253,6 +259,23 @@ class Follower:
             except Exception:
                 log.exception("feed listener %r failed", listener)
         self.signal.advance({a.story_id: a.version for a in applied_list})
+
+    def recent_update(self, story_id: UUID, update_id: UUID) -> UpdateView | None:
+        """An update as the views hold it now, if it changed lately; None: read the views.
+
+        A write answers with its update once the views hold it: from here, that costs no
+        thread and no query. Called from the event loop; the dict is only replaced, never
+        changed in place, so a reader sees one batch's state or the next's.
+        """
+        return self._recent.get((story_id, update_id))
+
+    def _remember(self, changes: Changes) -> None:
+        if not changes.updates:
+            return
+        recent = {**self._recent, **changes.updates}
+        if len(recent) > RECENT_UPDATES:
+            recent = dict(list(recent.items())[-RECENT_UPDATES:])  # the newest stay
+        self._recent = recent
 
     def _write_views(self, changes: Changes) -> None:
         """Write until it succeeds: the states have moved on, so this batch must land."""

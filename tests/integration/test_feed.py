@@ -25,12 +25,14 @@ import psycopg
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 
+from liveblog import feed
 from liveblog.bootstrap import Parts, build
 from liveblog.newsroom import Newsroom
 from liveblog.rebuild import rebuild
 from liveblog.settings import Settings
 from projections.states import Applied
 from projections.views import ALL_VIEWS
+from projections.wire import update_doc
 from tests.conftest import libpq_url
 from tests.integration.test_views import (
     EDITOR,
@@ -225,6 +227,37 @@ class FeedSuite:
         assert head.version == 2
         # Nothing is recorded past the top: a wait for it ends at its timeout, False.
         assert parts.follower.wait_for_position(top + 1, 0.2) is False
+
+    def test_recent_updates_render_as_their_views_rows_and_stay_bounded(
+        self, processes: Processes, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(feed, "RECENT_UPDATES", 3)
+        parts, _ = processes.build()
+        story_id = open_stories(parts.newsroom, 1)[0]
+        posted = [
+            parts.newsroom.post_update(story_id, body=f"<p>Update {n}.</p>", actor=REPORTER)
+            for n in range(5)
+        ]
+        last = posted[-1].update_id
+        assert last is not None
+        parts.newsroom.correct_update(
+            story_id, last, body="<p>Fixed.</p>", note="typo", actor=EDITOR, as_editor=True
+        )
+        assert parts.follower.catch_up(TIMEOUT)
+
+        remembered = [
+            parts.follower.recent_update(story_id, o.update_id)
+            for o in posted
+            if o.update_id is not None
+        ]
+        assert [r is not None for r in remembered] == [False, False, True, True, True]
+        for outcome, recent in zip(posted, remembered, strict=True):
+            if recent is not None:
+                assert outcome.update_id is not None
+                assert update_doc(recent) == parts.views.update_doc(story_id, outcome.update_id)
+        newest = remembered[-1]
+        assert newest is not None
+        assert newest.revision == 2  # the correction, as the views row holds it
 
     def test_a_save_made_as_the_follower_starts_wakes_it_without_the_poll(
         self, processes: Processes
