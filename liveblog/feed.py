@@ -264,18 +264,18 @@ class Follower:
         """An update as the views hold it now, if it changed lately; None: read the views.
 
         A write answers with its update once the views hold it: from here, that costs no
-        thread and no query. Called from the event loop; the dict is only replaced, never
-        changed in place, so a reader sees one batch's state or the next's.
+        thread and no query. Called from the event loop while the follower's thread
+        updates the dict: each single get, set or delete is atomic under the GIL.
         """
         return self._recent.get((story_id, update_id))
 
     def _remember(self, changes: Changes) -> None:
-        if not changes.updates:
-            return
-        recent = {**self._recent, **changes.updates}
-        if len(recent) > RECENT_UPDATES:
-            recent = dict(list(recent.items())[-RECENT_UPDATES:])  # the newest stay
-        self._recent = recent
+        recent = self._recent
+        for key, update in changes.updates.items():
+            recent.pop(key, None)  # to the newest end
+            recent[key] = update
+        while len(recent) > RECENT_UPDATES:
+            del recent[next(iter(recent))]  # the oldest
 
     def _write_views(self, changes: Changes) -> None:
         """Write until it succeeds: the states have moved on, so this batch must land."""
