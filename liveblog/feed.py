@@ -86,7 +86,7 @@ class VersionSignal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._versions: dict[UUID, int] = {}
-        self._waiters: list[tuple[UUID, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[UUID, int, asyncio.Future[bool]]] = []
 
     def known_version(self, story_id: UUID) -> int:
         with self._lock:
@@ -101,30 +101,34 @@ class VersionSignal:
             ready = [w for w in self._waiters if self._versions.get(w[0], 0) >= w[1]]
             self._waiters = [w for w in self._waiters if w not in ready]
         for _, _, future in ready:
-            future.get_loop().call_soon_threadsafe(_resolve, future)
+            future.get_loop().call_soon_threadsafe(_resolve, future, True)
 
     async def wait_for(self, story_id: UUID, version: int, seconds: float) -> bool:
-        """True once the views hold ``version`` of the story; False after ``seconds``."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """True once the views hold ``version`` of the story; False after ``seconds``.
+
+        Every write waits here, so it is one future and one timer, not asyncio.wait_for
+        (which wraps the future in more futures and callbacks).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         waiter = (story_id, version, future)
         with self._lock:
             if self._versions.get(story_id, 0) >= version:
                 return True
             self._waiters.append(waiter)
+        timer = loop.call_later(seconds, _resolve, future, False)
         try:
-            await asyncio.wait_for(future, seconds)
-        except TimeoutError:
-            return False
+            return await future
         finally:
+            timer.cancel()
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-        return True
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: asyncio.Future[bool], held: bool) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(held)
 
 
 class Follower:
