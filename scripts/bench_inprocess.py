@@ -1,6 +1,6 @@
 """The in-process parts of ``scripts/bench``: the application on a SQLite file, no server.
 
-- ``save_rate``: the write workload's baseline, ``Newsroom.post_update`` in a loop.
+- ``InProcessPoster``: the write workload's baseline, ``Newsroom.post_update`` in a loop.
 - ``rebuild_rows``: ``liveblog.rebuild.rebuild`` of every view against a raw read of the
   same log (pages of ``recorder.select_notifications`` + ``mapper.to_domain_event``).
 - ``growth_rows``: the cost of one post on a fresh story against one on a long story.
@@ -66,18 +66,31 @@ def seed_story(newsroom: Newsroom, slug: str, updates: int) -> UUID:
 # -- 5. write: the baseline ---------------------------------------------------------------------
 
 
-def save_rate(path: Path, posts: int) -> tuple[float, float]:
-    """Posts per second of ``Newsroom.post_update`` in one thread, and the seconds taken."""
-    with newsroom_on(path) as newsroom:
-        story_id = seed_story(newsroom, "bench-write-inprocess", 0)
-        newsroom.post_update(story_id, body="Warm-up.", actor=WHO, idempotency_key="warm-up")
+class InProcessPoster:
+    """The write baseline: ``Newsroom.post_update`` in a loop, one thread, one SQLite file.
+
+    Kept open across the write workload's rounds, as the server under test is.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._opened = newsroom_on(path)
+        self.newsroom = self._opened.__enter__()
+        self.story_id = seed_story(self.newsroom, "bench-write-inprocess", 0)
+        self.newsroom.post_update(self.story_id, body="Warm-up.", actor=WHO, idempotency_key="w")
+        self.next_seq = 0
+
+    def rate(self, posts: int) -> float:
+        """Posts per second over the next ``posts`` posts."""
+        newsroom, story_id = self.newsroom, self.story_id
         started = time.perf_counter()
-        for seq in range(posts):
-            newsroom.post_update(
-                story_id, body=body(seq), actor=WHO, idempotency_key=f"bench-{seq}"
-            )
+        for seq in range(self.next_seq, self.next_seq + posts):
+            newsroom.post_update(story_id, body=body(seq), actor=WHO, idempotency_key=f"b-{seq}")
         seconds = time.perf_counter() - started
-    return posts / seconds, seconds
+        self.next_seq += posts
+        return posts / seconds
+
+    def close(self) -> None:
+        self._opened.__exit__(None, None, None)
 
 
 # -- 6. rebuild -----------------------------------------------------------------------------------
