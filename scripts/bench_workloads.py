@@ -58,42 +58,72 @@ def client_errors(results: list[dict[str, Any]]) -> str:
 
 
 def fan_out(ctx: Context) -> list[Row]:
-    """``scripts/bench_fanout.py``'s measurement, at this run's size."""
+    """``scripts/bench_fanout.py``'s measurement, at this run's size, in paired rounds.
+
+    One round is the project and the baseline, one after the other (their order turns
+    each round); the goal is judged on the median of the rounds' p99 ratios. Twenty
+    posts make p99 a figure of one or two posts, and this machine's speed drifts within
+    seconds (see read_api): a single pair was 0.89-1.39x for the same code.
+    """
     sizes = ctx.sizes
     readers, posts = sizes.fanout_readers, sizes.fanout_posts
-    options = fanout.Options(
-        posts=posts, interval=0.5, batch=sizes.handshakes, work=ctx.folder("fan-out"),
-        children=ctx.children,
-    )  # fmt: skip
-    project = fanout.attempt(
-        fanout.Run("project", readers, posts), fanout.run_project, readers, options
-    )
-    template = project.sample or fanout.synthetic_frame()
-    baseline = fanout.attempt(
-        fanout.Run("baseline", readers, posts), fanout.run_baseline, readers, options, template
-    )
-    print(fanout.table(project, baseline, options), flush=True)
-    p99 = ratio(project.percentile(99), baseline.percentile(99))
+    pairs: list[tuple[Any, Any]] = []
+    template = None
+    for n in range(sizes.fanout_rounds):
+        options = fanout.Options(
+            posts=posts,
+            interval=0.5,
+            batch=sizes.handshakes,
+            work=ctx.folder(f"fan-out-{n}"),
+            children=ctx.children,
+        )  # a fresh store each round
+        runs: dict[str, Any] = {}
+        for side in ("project", "baseline") if n % 2 == 0 else ("baseline", "project"):
+            if side == "project":
+                runs[side] = fanout.attempt(
+                    fanout.Run("project", readers, posts), fanout.run_project, readers, options
+                )
+                template = template or runs[side].sample
+            else:
+                runs[side] = fanout.attempt(
+                    fanout.Run("baseline", readers, posts), fanout.run_baseline, readers,
+                    options, template or fanout.synthetic_frame(),
+                )  # fmt: skip
+        print(fanout.table(runs["project"], runs["baseline"], options), flush=True)
+        pairs.append((runs["project"], runs["baseline"]))
+    shares = [ratio(p.percentile(99), b.percentile(99)) for p, b in pairs]
+    share = statistics.median(shares)
+    project_p99 = statistics.median(p.percentile(99) for p, _ in pairs)
+    baseline_p99 = statistics.median(b.percentile(99) for _, b in pairs)
     complete = all(
         r.failure is None and r.received == r.expected and not r.duplicates
-        for r in (project, baseline)
+        for pair in pairs
+        for r in pair
     )
     row = Row(
         f"fan-out p99, {readers:,} readers",
-        f"{num(project.percentile(99), 1)} ms", f"{num(baseline.percentile(99), 1)} ms", p99,
-        "≤ 1.2×", None if math.isnan(p99) else p99 <= 1.2 and complete,
+        f"{num(project_p99, 1)} ms", f"{num(baseline_p99, 1)} ms", share,
+        "≤ 1.2× (median of rounds)", None if math.isnan(share) else share <= 1.2 and complete,
     )  # fmt: skip
     row.notes.append(
-        f"{posts} posts 0.5 s apart; p50 {num(project.percentile(50), 1)} vs "
+        f"{len(pairs)} rounds of {posts} posts 0.5 s apart per side; p99 ratio per round: "
+        + ", ".join(f"{x:.2f}" for x in shares)
+        + "; p99 ms per round (project/baseline): "
+        + ", ".join(f"{num(p.percentile(99), 1)}/{num(b.percentile(99), 1)}" for p, b in pairs)
+    )
+    project, baseline = pairs[-1]
+    row.notes.append(
+        f"last round: p50 {num(project.percentile(50), 1)} vs "
         f"{num(baseline.percentile(50), 1)} ms; received {project.received:,}/"
         f"{project.expected:,} vs {baseline.received:,}/{baseline.expected:,}; "
         f"first reader (write path) p50 {num(fanout.percentile(project.first_ms, 50), 1)} ms; "
         f"server CPU {num(project.usage.server)} % vs {num(baseline.usage.server)} %, "
         f"client CPU {num(project.usage.client)} % / {num(baseline.usage.client)} %"
     )
-    for run in (project, baseline):
-        if run.failure:
-            row.notes.append(f"{run.target} FAILED: {run.failure}")
+    for pair in pairs:
+        for run in pair:
+            if run.failure:
+                row.notes.append(f"{run.target} FAILED: {run.failure}")
     return [row]
 
 
