@@ -5,15 +5,19 @@
 Workloads (``--only`` names):
 
 - ``fan-out``: ``scripts/bench_fanout.py``'s measurement (POST sent → reader received,
-  p99) at 5,000 readers, 20 posts 0.5 s apart, against a bare ``websockets.broadcast()``.
+  p99) at 5,000 readers, 20 posts 0.5 s apart, against a bare ``websockets.broadcast()``,
+  in three paired rounds (the median ratio counts).
 - ``capacity``: server RSS per idle reader at 10,000 readers on one story, against a bare
   ``websockets`` server that sends the same snapshot.
 - ``join-storm``: 2,000 readers join a story of 300 updates at once (200 handshakes in
-  flight) and get their snapshot: joins/s against a bare server sending the same bytes.
+  flight) and get their snapshot: joins/s against a bare starlette WebSocket route on
+  uvicorn sending the same bytes (and, for reference, a plain ``websockets`` server).
 - ``read-api``: ``GET /api/stories/{story}`` on 50 keep-alive connections: requests/s
-  against a bare starlette app on uvicorn returning the same bytes; and the 304 path.
+  against a bare starlette app on uvicorn returning the same bytes; and the 304 path;
+  ten paired 1 s rounds, the median ratio counts.
 - ``write``: ``POST …/updates`` from 8 reporters on SQLite: posts/s against the
-  application's own ``Newsroom.post_update`` + save, in-process.
+  application's own ``Newsroom.post_update`` + save, in-process; four paired rounds of
+  500 posts, the median ratio counts.
 - ``rebuild``: ``liveblog.rebuild.rebuild`` of every view over 100,000 events against a
   raw read-and-decode of the same log.
 - ``resume``: 1,000 readers reconnect at once up to 1,000 versions behind: database reads
