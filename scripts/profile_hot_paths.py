@@ -1,0 +1,143 @@
+"""Profile the hot path of a goal not met, with py-spy, and print where the time goes.
+
+    python -m scripts.profile_hot_paths write   [--posts 3000] [--py-spy PATH] [--out FILE]
+    python -m scripts.profile_hot_paths rebuild [--stories 100] [--py-spy PATH] [--out FILE]
+
+- ``write``: a ``liveblog serve`` on a fresh SQLite file, as ``scripts/bench`` starts it,
+  while 8 reporters (the bench's own load client) post; py-spy samples the server, only
+  when it holds the GIL (``--gil``).
+- ``rebuild``: ``liveblog.rebuild.rebuild`` of a log seeded as the bench seeds it
+  (``--stories`` × 1,000 events), in a child process sampled with ``--threads``.
+
+py-spy is not a dependency of the project: install it anywhere (``python3 -m venv
+/tmp/pyspy && /tmp/pyspy/bin/pip install py-spy``) and pass ``--py-spy``. Profiling
+needs ptrace rights (root here, or ``kernel.yama.ptrace_scope`` = 0). The raw samples
+are kept in ``--out`` (collapsed stacks, for flamegraph tools); the summary lists the
+share of samples that passed through each function, per thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from scripts.bench_fanout import Children
+from scripts.bench_inprocess import newsroom_on, seed_story
+from scripts.bench_support import run_clients, start_project
+
+REPORTERS = 8
+# Frames every sample of a thread passes through: not worth a line.
+ROOTS = frozenset({
+    "<module>", "_run_code", "_run_module_as_main", "main", "_serve", "Server.run",
+    "asyncio_run", "Runner.run", "Thread._bootstrap", "Thread._bootstrap_inner",
+    "Thread.run", "_worker", "rebuild", "_find_and_load", "_load_unlocked",
+    "_find_and_load_unlocked", "_call_with_frames_removed", "_LoaderBasics.exec_module",
+})  # fmt: skip
+
+
+def profile_write(py_spy: str, out: Path, posts: int) -> None:
+    children = Children()
+    with tempfile.TemporaryDirectory(prefix="profile-write-") as folder:
+        project = start_project(children, Path(folder), "profile-write", REPORTERS)
+        try:
+            story_id = project.open_story("profile-write")
+            project.seed(children, story_id, REPORTERS)  # one warm-up post each
+            spy = subprocess.Popen(
+                [py_spy, "record", "--gil", "--rate", "200", "--format", "raw",
+                 "--output", str(out), "--pid", str(project.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            time.sleep(1.0)  # py-spy attaches
+            client = project.post_client(children, story_id, posts, "w", first_seq=REPORTERS)
+            (results,) = run_clients([client], project.pid)
+            spy.send_signal(2)  # SIGINT: py-spy writes what it has and exits
+            _, errors = spy.communicate(timeout=60)
+            print(
+                f"{posts:,} posts at {results['rate']:,.0f} posts/s under the profiler "
+                f"(p50 {results['p50_ms']:.1f} ms); statuses {results['statuses']}"
+            )
+            if spy.returncode not in (0, -2):
+                print(errors.decode(errors="replace"), file=sys.stderr)
+        finally:
+            project.close()
+            children.stop_all()
+
+
+def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="profile-rebuild-") as folder:
+        database = Path(folder) / "rebuild.sqlite3"
+        with newsroom_on(database) as newsroom:
+            for index in range(stories):
+                seed_story(newsroom, f"profile-rebuild-{index}", 999)
+        program = (
+            "import sys, time\n"
+            "from liveblog.bootstrap import build_views\n"
+            "from liveblog.rebuild import rebuild\n"
+            "from scripts.bench_inprocess import newsroom_on\n"
+            "from pathlib import Path\n"
+            "with newsroom_on(Path(sys.argv[1])) as newsroom:\n"
+            "    result = rebuild(newsroom, build_views(newsroom))\n"
+            "print(f'{result.events:,} events in {result.seconds:.2f} s')\n"
+        )
+        subprocess.run(
+            [py_spy, "record", "--threads", "--rate", "250", "--format", "raw",
+             "--output", str(out), "--", sys.executable, "-c", program, str(database)],
+            check=True,
+        )  # fmt: skip
+
+
+def summary(raw: Path, top: int) -> str:
+    """Per thread: the share of its samples that passed through each function."""
+    per_thread: collections.Counter[str] = collections.Counter()
+    through: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for line in raw.read_text().splitlines():
+        stack, _, counted = line.rpartition(" ")
+        frames = stack.split(";")
+        thread = frames[0] if frames[0].startswith("thread") else "(all threads)"
+        samples = int(counted)
+        per_thread[thread] += samples
+        for name in {frame.split(" (")[0] for frame in frames[1:]}:
+            through[thread][name] += samples
+    lines = []
+    for thread, total in per_thread.most_common():
+        if total < per_thread.total() * 0.05:
+            continue  # threads that hardly ran
+        lines.append(f"\n{thread}: {total:,} samples")
+        shown = 0
+        for name, count in through[thread].most_common():
+            if name in ROOTS:
+                continue  # the interpreter's, the server's and threads' entry points
+            lines.append(f"  {100 * count / total:5.1f} %  {name}")
+            shown += 1
+            if shown == top:
+                break
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("path", choices=["write", "rebuild"])
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
+    parser.add_argument("--out", type=Path, help="where to keep the raw samples")
+    parser.add_argument("--posts", type=int, default=3_000)
+    parser.add_argument("--stories", type=int, default=100)
+    parser.add_argument("--top", type=int, default=40, help="functions listed per thread")
+    args = parser.parse_args(argv)
+    out: Path = args.out or Path(tempfile.gettempdir()) / f"profile-{args.path}.txt"
+    if args.path == "write":
+        profile_write(args.py_spy, out, args.posts)
+    else:
+        profile_rebuild(args.py_spy, out, args.stories)
+    print(summary(out, args.top))
+    print(f"\nraw samples: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
