@@ -370,7 +370,7 @@ class Newsroom(Application[UUID]):
             story = self._load(story_id)
         except Exception as error:
             for job in jobs:
-                job.finish(error=error)
+                job.finish(error=_own_copy(error))
             return True
         decided: list[tuple[_Job, Outcome | None, Exception | None]] = []
         for job in jobs:
@@ -397,10 +397,20 @@ class Newsroom(Application[UUID]):
                 return False
             except Exception as error:
                 self._forget(story_id)
-                decided = [(job, None, error) for job, _, _ in decided]
+                decided = [(job, None, _own_copy(error)) for job, _, _ in decided]
         for job, outcome, failure in decided:
             job.finish(outcome=outcome, error=failure)
         return True
+
+
+def _own_copy(error: Exception) -> Exception:
+    """The error one command of a batch raises: its own object, as threads raise it at once.
+
+    One exception object raised in several threads would collect all their tracebacks.
+    """
+    mine = copy.copy(error)
+    mine.__cause__ = error  # the original, with the traceback of where it happened
+    return mine
 
 
 class _Job:

@@ -23,7 +23,7 @@ from liveblog.domain import (
     StoryClosed,
     UpdateNotFound,
 )
-from liveblog.newsroom import Newsroom, Outcome
+from liveblog.newsroom import Newsroom, Outcome, StoryNotFound
 from liveblog.settings import Settings
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
@@ -194,3 +194,17 @@ def test_a_batch_lost_to_another_process_is_decided_again_on_the_fresh_story(
     assert app.saved_batches == [2]  # the failed save is not counted: it raised
     bodies = [e.body for e in app.story_events(story_id) if isinstance(e, Story.UpdatePosted)]
     assert bodies == ["<p>theirs</p>", "<p>mine</p>", "<p>too</p>"]
+
+
+def test_a_batch_that_cannot_load_its_story_fails_each_command_with_its_own_error(
+    app: CountingNewsroom,
+) -> None:
+    missing = UUID(int=7)
+    futures = queued_behind_a_held_turn(
+        app, missing, [functools.partial(post, app, missing, f"lost {n}") for n in range(3)]
+    )
+
+    errors = [f.exception(timeout=THREAD_TIMEOUT) for f in futures]
+    assert all(isinstance(error, StoryNotFound) for error in errors)
+    assert len({id(error) for error in errors}) == 3  # each thread raises its own
+    assert app.saved_batches == []
