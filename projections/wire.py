@@ -6,6 +6,7 @@ RFC 3339 in UTC with a ``Z``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, overload
 from uuid import UUID
@@ -47,68 +48,56 @@ def person_json(person: Person) -> dict[str, str]:
 
 
 def update_json(update: UpdateView) -> dict[str, Any]:
-    retraction = update.retraction
-    return {
-        "id": str(update.id),
-        "story_id": str(update.story_id),
-        "title": update.title,
-        "body": update.body,
-        "author": person_json(update.author),
-        "key_event": update.key_event,
-        "pinned": update.pinned,
-        "status": update.status,
-        "published_at": rfc3339(update.published_at),
-        "updated_at": rfc3339(update.updated_at),
-        "revision": update.revision,
-        "corrections": [
-            {"at": rfc3339(c.at), "note": c.note, "by": person_json(c.by)}
-            for c in update.corrections
-        ],
-        "retraction": None
-        if retraction is None
-        else {
-            "at": rfc3339(retraction.at),
-            "reason": retraction.reason,
-            "by": person_json(retraction.by),
-        },
-    }
+    return _update_payload(update, rfc3339, str)
 
 
 def update_doc(update: UpdateView) -> str:
     """``dumps(update_json(update))`` as text, made faster for the views' many rows.
 
     orjson writes UUIDs and UTC datetimes itself, so this skips ``str(UUID)`` and
-    ``rfc3339`` in Python, the larger part of ``update_json``'s cost. The shape must stay
-    ``update_json``'s, key for key (tests/unit/test_wire.py compares the two).
+    ``rfc3339`` in Python, the larger part of ``update_json``'s cost; the text is the
+    same (tests/unit/test_wire.py compares the two).
     """
+    payload = _update_payload(update, _moment, _identifier)
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+
+
+def _identifier(value: UUID) -> UUID | str:
+    """An id as ``update_doc`` hands it to orjson: a plain UUID as it is, else its text."""
+    return value if type(value) is UUID else str(value)
+
+
+def _update_payload(
+    update: UpdateView,
+    moment: Callable[[datetime], datetime | str],
+    identifier: Callable[[UUID], UUID | str],
+) -> dict[str, Any]:
+    """The Update of DESIGN §4, its times and ids written by ``moment`` and ``identifier``."""
     retraction = update.retraction
-    payload = {
-        "id": update.id,
-        "story_id": update.story_id,
+    return {
+        "id": identifier(update.id),
+        "story_id": identifier(update.story_id),
         "title": update.title,
         "body": update.body,
         "author": person_json(update.author),
         "key_event": update.key_event,
         "pinned": update.pinned,
         "status": update.status,
-        "published_at": _moment(update.published_at),
-        "updated_at": _moment(update.updated_at),
+        "published_at": moment(update.published_at),
+        "updated_at": moment(update.updated_at),
         "revision": update.revision,
         "corrections": [
-            {"at": _moment(c.at), "note": c.note, "by": person_json(c.by)}
+            {"at": moment(c.at), "note": c.note, "by": person_json(c.by)}
             for c in update.corrections
         ],
         "retraction": None
         if retraction is None
         else {
-            "at": _moment(retraction.at),
+            "at": moment(retraction.at),
             "reason": retraction.reason,
             "by": person_json(retraction.by),
         },
     }
-    if type(update.id) is not UUID or type(update.story_id) is not UUID:
-        payload["id"], payload["story_id"] = str(update.id), str(update.story_id)
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
 
 
 def story_fields_json(story: StoryView) -> dict[str, Any]:
