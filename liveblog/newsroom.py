@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -75,6 +75,31 @@ class Outcome:
     update_id: UUID | None = None
 
 
+@dataclass(frozen=True)
+class Command:
+    """A decision to make on one story: made anywhere, run in the story's next batch."""
+
+    story_id: UUID
+    run: Callable[[Story], None]
+    update_id: UUID | None = None
+
+
+P = ParamSpec("P")
+
+
+def _executed(
+    make: Callable[Concatenate[Newsroom, P], Command],
+) -> Callable[Concatenate[Newsroom, P], Outcome]:
+    """``Newsroom.x(...)``: make ``x_command(...)`` and execute it, here and now."""
+
+    @functools.wraps(make)
+    def execute(self: Newsroom, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+        return self.execute(make(self, *args, **kwargs))
+
+    execute.__name__ = execute.__qualname__ = make.__name__.removesuffix("_command")
+    return execute
+
+
 class Newsroom(Application[UUID]):
     """Reporters' and editors' commands on stories."""
 
@@ -120,12 +145,14 @@ class Newsroom(Application[UUID]):
         # Commands on one story take turns within a process: no work is wasted on races
         # between our own threads, and the library's cache is never copied while another
         # thread fast-forwards it (its deepcopy runs outside its own lock). Races with
-        # other processes remain, and are retried in _change().
+        # other processes remain, and are retried in _run_batch().
         self._story_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         # Commands waiting for their story's next batch, one queue per lock stripe (see
         # _change), each with a lock of its own: queueing must not wait for a batch.
         self._queues: list[list[_Job]] = [[] for _ in range(LOCK_STRIPES)]
         self._queue_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        # Stories whose queue a drain() is working through (guarded by the queue locks).
+        self._draining: set[UUID] = set()
         # Called after each save: the process's feed looks at the log at once.
         self.after_save: list[Callable[[], None]] = []
 
@@ -200,7 +227,7 @@ class Newsroom(Application[UUID]):
             raise SlugTaken(f"a story with the slug {slug!r} exists") from None
         return Outcome(story.id, story.version, recorded=True)
 
-    def edit_story(
+    def edit_story_command(
         self,
         story_id: UUID,
         *,
@@ -208,20 +235,20 @@ class Newsroom(Application[UUID]):
         summary: str | None,
         actor: Actor,
         expected_version: int | None = None,
-    ) -> Outcome:
-        def command(story: Story) -> None:
+    ) -> Command:
+        def run(story: Story) -> None:
             story.check_version(expected_version)
             story.edit(title=title, summary=summary, actor=actor)
 
-        return self._change(story_id, command)
+        return Command(story_id, run)
 
-    def close_story(self, story_id: UUID, *, actor: Actor) -> Outcome:
-        return self._change(story_id, lambda story: story.close(actor=actor))
+    def close_story_command(self, story_id: UUID, *, actor: Actor) -> Command:
+        return Command(story_id, lambda story: story.close(actor=actor))
 
-    def reopen_story(self, story_id: UUID, *, actor: Actor) -> Outcome:
-        return self._change(story_id, lambda story: story.reopen(actor=actor))
+    def reopen_story_command(self, story_id: UUID, *, actor: Actor) -> Command:
+        return Command(story_id, lambda story: story.reopen(actor=actor))
 
-    def post_update(
+    def post_update_command(
         self,
         story_id: UUID,
         *,
@@ -232,27 +259,26 @@ class Newsroom(Application[UUID]):
         actor: Actor,
         idempotency_key: str | None = None,
         at: datetime | None = None,
-    ) -> Outcome:
+    ) -> Command:
         """Post an update. With an idempotency key, a retry records nothing new."""
         update_id = (
             update_id_for_key(story_id, actor.id, idempotency_key) if idempotency_key else uuid4()
         )
-        clean_body = sanitize_body(body)
 
-        def command(story: Story) -> None:
+        def run(story: Story) -> None:
             story.post_update(
                 update_id=update_id,
                 title=title,
-                body=clean_body,
+                body=sanitize_body(body),  # here: in the worker thread, not the event loop
                 key_event=key_event,
                 pinned=pinned,
                 actor=actor,
                 at=at,
             )
 
-        return self._change(story_id, command, update_id=update_id)
+        return Command(story_id, run, update_id)
 
-    def correct_update(
+    def correct_update_command(
         self,
         story_id: UUID,
         update_id: UUID,
@@ -263,13 +289,11 @@ class Newsroom(Application[UUID]):
         as_editor: bool,
         expected_revision: int | None = None,
         at: datetime | None = None,
-    ) -> Outcome:
-        clean_body = sanitize_body(body)
-
-        def command(story: Story) -> None:
+    ) -> Command:
+        def run(story: Story) -> None:
             story.correct_update(
                 update_id=update_id,
-                body=clean_body,
+                body=sanitize_body(body),
                 note=note,
                 actor=actor,
                 as_editor=as_editor,
@@ -277,17 +301,17 @@ class Newsroom(Application[UUID]):
                 at=at,
             )
 
-        return self._change(story_id, command, update_id=update_id)
+        return Command(story_id, run, update_id)
 
-    def retract_update(
+    def retract_update_command(
         self, story_id: UUID, update_id: UUID, *, reason: str, actor: Actor
-    ) -> Outcome:
-        def command(story: Story) -> None:
+    ) -> Command:
+        def run(story: Story) -> None:
             story.retract_update(update_id=update_id, reason=reason, actor=actor)
 
-        return self._change(story_id, command, update_id=update_id)
+        return Command(story_id, run, update_id)
 
-    def flag_update(
+    def flag_update_command(
         self,
         story_id: UUID,
         update_id: UUID,
@@ -296,23 +320,26 @@ class Newsroom(Application[UUID]):
         key_event: bool | None,
         actor: Actor,
         at: datetime | None = None,
-    ) -> Outcome:
-        def command(story: Story) -> None:
+    ) -> Command:
+        def run(story: Story) -> None:
             story.flag_update(
                 update_id=update_id, pinned=pinned, key_event=key_event, actor=actor, at=at
             )
 
-        return self._change(story_id, command, update_id=update_id)
+        return Command(story_id, run, update_id)
+
+    # The same commands, run here and now (each ``x`` is ``execute(x_command(...))``).
+    edit_story = _executed(edit_story_command)
+    close_story = _executed(close_story_command)
+    reopen_story = _executed(reopen_story_command)
+    post_update = _executed(post_update_command)
+    correct_update = _executed(correct_update_command)
+    retract_update = _executed(retract_update_command)
+    flag_update = _executed(flag_update_command)
 
     # -- the retry loop -------------------------------------------------------------
 
-    def _change(
-        self,
-        story_id: UUID,
-        command: Callable[[Story], None],
-        *,
-        update_id: UUID | None = None,
-    ) -> Outcome:
+    def execute(self, command: Command) -> Outcome:
         """Run ``command`` on the fresh story and save it, in a batch with any others.
 
         Commands on one story queue up while the story's lock is held. Whoever takes the
@@ -321,20 +348,66 @@ class Newsroom(Application[UUID]):
         for one commit, not eight, and the outcome is the same as running them one by
         one in that order. A command that finds its job done by another thread returns.
         """
-        job = _Job(command, story_id, update_id)
+        job = _Job(command)
+        story_id = command.story_id
         stripe = story_id.int % LOCK_STRIPES
-        queue, queue_lock = self._queues[stripe], self._queue_locks[stripe]
-        with queue_lock:  # held for a moment only, so commands queue while a batch saves
-            queue.append(job)
+        with self._queue_locks[stripe]:  # held for a moment: commands queue while a batch saves
+            self._queues[stripe].append(job)
         while True:  # a job with more than MAX_BATCH ahead of it waits another turn
             with self._lock_for(story_id):
                 if job.done:
                     break
-                with queue_lock:
-                    batch = [j for j in queue if j.story_key == story_id.int][:MAX_BATCH]
-                    queue[:] = [j for j in queue if j not in batch]
-                self._run_batch(story_id, batch)
+                self._run_batch(story_id, self._take_batch(story_id))
         return job.result()
+
+    def submit(
+        self, command: Command, on_done: Callable[[], object] | None = None
+    ) -> tuple[_Job, bool]:
+        """Queue ``command`` for its story's next batch without waiting for it.
+
+        ``on_done`` is called, in the thread that ran the batch, once the job has its
+        outcome or error. True says that no thread is draining the story's queue: the
+        caller must start one (``drain``), as the event loop does. (``execute`` takes
+        its own turn instead, and may run submitted jobs in its batch too.)
+        """
+        job = _Job(command, on_done)
+        stripe = command.story_id.int % LOCK_STRIPES
+        with self._queue_locks[stripe]:
+            self._queues[stripe].append(job)
+            if command.story_id in self._draining:
+                return job, False
+            self._draining.add(command.story_id)
+            return job, True
+
+    def drain(self, story_id: UUID) -> None:
+        """Run the story's queued commands, batch after batch, until none is left.
+
+        One thread per story does this for the web layer: requests queue and await, and
+        no thread per request waits for the story's turn (eight of them, each woken in
+        turn to find its job done, cost more than the batches they waited for).
+        """
+        stripe = story_id.int % LOCK_STRIPES
+        try:
+            while True:
+                with self._lock_for(story_id):
+                    with self._queue_locks[stripe]:
+                        if not any(j.story_key == story_id.int for j in self._queues[stripe]):
+                            self._draining.discard(story_id)  # under the lock: see submit
+                            return
+                    self._run_batch(story_id, self._take_batch(story_id))
+        except BaseException:
+            with self._queue_locks[stripe]:  # the next submit starts another drain
+                self._draining.discard(story_id)
+            raise
+
+    def _take_batch(self, story_id: UUID) -> list[_Job]:
+        """The story's next MAX_BATCH queued jobs, in order, off its queue."""
+        stripe = story_id.int % LOCK_STRIPES
+        queue = self._queues[stripe]
+        with self._queue_locks[stripe]:
+            batch = [j for j in queue if j.story_key == story_id.int][:MAX_BATCH]
+            queue[:] = [j for j in queue if j not in batch]
+        return batch
 
     def _run_batch(self, story_id: UUID, batch: list[_Job]) -> None:
         """Run the batch's commands on the story and save; retry the lot on a lost race.
@@ -376,7 +449,7 @@ class Newsroom(Application[UUID]):
         for job in jobs:
             before = len(story.pending_events)
             try:
-                job.command(story)
+                job.command.run(story)
             except Exception as error:
                 if len(story.pending_events) != before:
                     # Our domain methods check before they change anything, so this
@@ -388,7 +461,8 @@ class Newsroom(Application[UUID]):
                 decided.append((job, None, error))
                 continue
             recorded = len(story.pending_events) != before
-            decided.append((job, Outcome(story.id, story.version, recorded, job.update_id), None))
+            made = Outcome(story.id, story.version, recorded, job.command.update_id)
+            decided.append((job, made, None))
         if story.pending_events:
             try:
                 self.save(story)
@@ -416,14 +490,12 @@ def _own_copy(error: Exception) -> Exception:
 class _Job:
     """One command waiting in its story's queue, and what became of it."""
 
-    __slots__ = ("command", "done", "error", "outcome", "story_key", "update_id")
+    __slots__ = ("command", "done", "error", "on_done", "outcome", "story_key")
 
-    def __init__(
-        self, command: Callable[[Story], None], story_id: UUID, update_id: UUID | None
-    ) -> None:
+    def __init__(self, command: Command, on_done: Callable[[], object] | None = None) -> None:
         self.command = command
-        self.story_key = story_id.int
-        self.update_id = update_id
+        self.story_key = command.story_id.int
+        self.on_done = on_done
         self.done = False
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
@@ -432,6 +504,8 @@ class _Job:
         self, *, outcome: Outcome | None = None, error: BaseException | None = None
     ) -> None:
         self.outcome, self.error, self.done = outcome, error, True
+        if self.on_done is not None:
+            self.on_done()
 
     def result(self) -> Outcome:
         if self.error is not None:

@@ -1,7 +1,8 @@
 """The JSON API of DESIGN §4: thin handlers that parse, authorize, command and render.
 
-Commands and reads are synchronous (the eventsourcing library), so each runs in a
-worker thread; the event loop only parses and writes bytes.
+Commands and reads are synchronous (the eventsourcing library), so they run in worker
+threads: a story command joins its story's next batch (``web/commands.py``), a read
+runs in a thread of its own; the event loop only parses and writes bytes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from liveblog.domain import (
 )
 from liveblog.feed import Follower
 from liveblog.live.hub import Hub
-from liveblog.newsroom import Newsroom, Outcome, resolve_story_ref
+from liveblog.newsroom import Command, Newsroom, Outcome, resolve_story_ref
 from liveblog.tokens import Role
+from liveblog.web import commands
 from liveblog.web.auth import optional_principal, require_role
 from liveblog.web.errors import ApiError
 from liveblog.web.inputs import (
@@ -98,15 +100,14 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
-async def run_command(request: Request, method: Any, *args: Any, **kwargs: Any) -> Outcome:
-    """Run a Newsroom command in a thread; a no-op command answers with the state as is."""
+async def run_command(request: Request, command: Command) -> Outcome:
+    """Run a story command in its story's batch; a no-op answers with the state as is."""
+    newsroom = newsroom_of(request)
     try:
-        outcome: Outcome = await in_thread(method, *args, **kwargs)
+        return await commands.execute(newsroom, command)
     except NothingChanged:
-        story_id = args[0] if args else kwargs["story_id"]
-        version = await in_thread(newsroom_of(request).story_version, story_id)
-        return Outcome(story_id, version, recorded=False)
-    return outcome
+        version = await in_thread(newsroom.story_version, command.story_id)
+        return Outcome(command.story_id, version, recorded=False)
 
 
 async def story_view(request: Request, story_id: UUID, upto: int | None = None) -> StoryView:
@@ -175,8 +176,8 @@ async def create_story(request: Request) -> Response:
     slug = required_text(payload, "slug", limit=MAX_SLUG)
     title = required_text(payload, "title", limit=MAX_TITLE)
     summary = text_field(payload, "summary", limit=MAX_SUMMARY) or ""
-    outcome = await run_command(
-        request, newsroom_of(request).open_story,
+    outcome = await in_thread(
+        newsroom_of(request).open_story,
         slug=slug, title=title, summary=summary, actor=principal.actor,
     )  # fmt: skip
     response = await story_response(request, outcome, 201)
@@ -339,26 +340,26 @@ async def edit_story(request: Request) -> Response:
     summary = text_field(payload, "summary", limit=MAX_SUMMARY)
     if title is None and summary is None:
         raise ApiError(422, "invalid_field", "give title, summary or both")
-    outcome = await run_command(
-        request, newsroom_of(request).edit_story, story_id,
-        title=title, summary=summary, actor=principal.actor, expected_version=expected,
-    )  # fmt: skip
+    command = newsroom_of(request).edit_story_command(
+        story_id, title=title, summary=summary, actor=principal.actor, expected_version=expected
+    )
+    outcome = await run_command(request, command)
     return await story_response(request, outcome)
 
 
 async def close_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
-    outcome = await run_command(
-        request, newsroom_of(request).close_story, story_id_of(request), actor=principal.actor
-    )
+    command = newsroom_of(request).close_story_command(story_id_of(request), actor=principal.actor)
+    outcome = await run_command(request, command)
     return await story_response(request, outcome)
 
 
 async def reopen_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
-    outcome = await run_command(
-        request, newsroom_of(request).reopen_story, story_id_of(request), actor=principal.actor
+    command = newsroom_of(request).reopen_story_command(
+        story_id_of(request), actor=principal.actor
     )
+    outcome = await run_command(request, command)
     return await story_response(request, outcome)
 
 
@@ -384,11 +385,16 @@ async def post_update(request: Request) -> Response:
     pinned = bool_field(payload, "pinned") or False
     if (pinned or key_event) and not principal.role.includes(Role.EDITOR):
         raise ApiError(403, "forbidden", "only editors may pin or mark key events")
-    outcome = await run_command(
-        request, newsroom_of(request).post_update, story_id,
-        body=body, title=title, key_event=key_event, pinned=pinned,
-        actor=principal.actor, idempotency_key=key,
-    )  # fmt: skip
+    command = newsroom_of(request).post_update_command(
+        story_id,
+        body=body,
+        title=title,
+        key_event=key_event,
+        pinned=pinned,
+        actor=principal.actor,
+        idempotency_key=key,
+    )
+    outcome = await run_command(request, command)
     assert outcome.update_id is not None
     headers = {"Idempotent-Replayed": "true"} if key and not outcome.recorded else None
     return await update_response(request, outcome, outcome.update_id, 201, headers)
@@ -441,11 +447,16 @@ async def correct_update(request: Request) -> Response:
     payload = await read_json_object(request, {"body", "note"})
     body = required_text(payload, "body", limit=MAX_BODY)
     note = required_text(payload, "note", limit=MAX_NOTE)
-    outcome = await run_command(
-        request, newsroom_of(request).correct_update, story_id, update_id,
-        body=body, note=note, actor=principal.actor,
-        as_editor=principal.role.includes(Role.EDITOR), expected_revision=expected,
-    )  # fmt: skip
+    command = newsroom_of(request).correct_update_command(
+        story_id,
+        update_id,
+        body=body,
+        note=note,
+        actor=principal.actor,
+        as_editor=principal.role.includes(Role.EDITOR),
+        expected_revision=expected,
+    )
+    outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
 
 
@@ -455,10 +466,10 @@ async def retract_update(request: Request) -> Response:
     update_id = path_uuid(request, "update", "update")
     payload = await read_json_object(request, {"reason"})
     reason = required_text(payload, "reason", limit=MAX_REASON)
-    outcome = await run_command(
-        request, newsroom_of(request).retract_update, story_id, update_id,
-        reason=reason, actor=principal.actor,
-    )  # fmt: skip
+    command = newsroom_of(request).retract_update_command(
+        story_id, update_id, reason=reason, actor=principal.actor
+    )
+    outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
 
 
@@ -471,10 +482,10 @@ async def flag_update(request: Request) -> Response:
     key_event = bool_field(payload, "key_event")
     if pinned is None and key_event is None:
         raise ApiError(422, "invalid_field", "give pinned, key_event or both")
-    outcome = await run_command(
-        request, newsroom_of(request).flag_update, story_id, update_id,
-        pinned=pinned, key_event=key_event, actor=principal.actor,
-    )  # fmt: skip
+    command = newsroom_of(request).flag_update_command(
+        story_id, update_id, pinned=pinned, key_event=key_event, actor=principal.actor
+    )
+    outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+log = logging.getLogger("liveblog.web")
 
 # As many threads as anyio's default limiter allows: commands on one story wait for
 # their turn (and their batch) in these threads, so there must be room for that.
@@ -32,3 +34,15 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
     loop = asyncio.get_running_loop()
     call = functools.partial(function, *args, **kwargs) if kwargs else function
     return await loop.run_in_executor(_workers, call, *(() if kwargs else args))
+
+
+def start_in_thread(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
+    """Run ``function`` in a worker thread and do not wait for it; an error is logged."""
+    call = functools.partial(function, *args, **kwargs)
+    _workers.submit(call).add_done_callback(_log_failure)
+
+
+def _log_failure(done: Future[object]) -> None:
+    error = done.exception()
+    if error is not None:
+        log.error("a background call failed", exc_info=error)

@@ -8,6 +8,7 @@ in how many saves. Runs on SQLite files and on PostgreSQL.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from liveblog.domain import (
     StoryClosed,
     UpdateNotFound,
 )
-from liveblog.newsroom import Newsroom, Outcome, StoryNotFound
+from liveblog.newsroom import Newsroom, Outcome, StoryBusy, StoryNotFound
 from liveblog.settings import Settings
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
@@ -208,3 +209,56 @@ def test_a_batch_that_cannot_load_its_story_fails_each_command_with_its_own_erro
     assert all(isinstance(error, StoryNotFound) for error in errors)
     assert len({id(error) for error in errors}) == 3  # each thread raises its own
     assert app.saved_batches == []
+
+
+def test_submitted_commands_are_drained_in_batches_by_one_thread(
+    app: CountingNewsroom, story_id: UUID
+) -> None:
+    # The web layer's path: queue without waiting, one drain per story, a callback each.
+    called: list[int] = []
+    with app._lock_for(story_id):  # the first drain waits here while all five queue
+        submitted = [
+            app.submit(
+                app.post_update_command(story_id, body=f"<p>{n}</p>", actor=REPORTER),
+                on_done=functools.partial(called.append, n),
+            )
+            for n in range(5)
+        ]
+        starts = [start for _, start in submitted]
+        assert starts == [True, False, False, False, False]  # one drain is enough
+        drainer = threading.Thread(target=app.drain, args=(story_id,))
+        drainer.start()
+    drainer.join(THREAD_TIMEOUT)
+
+    assert not drainer.is_alive()
+    assert sorted(called) == [0, 1, 2, 3, 4]
+    assert [job.result().version for job, _ in submitted] == [2, 3, 4, 5, 6]
+    assert app.saved_batches == [5]
+    # The drain has ended: the next command asks for a new one, and gets it done.
+    job, start = app.submit(app.close_story_command(story_id, actor=EDITOR))
+    assert start
+    app.drain(story_id)
+    assert job.result().version == 7
+
+
+def test_a_drain_that_fails_lets_the_next_command_start_another(
+    app: CountingNewsroom, story_id: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job, start = app.submit(app.post_update_command(story_id, body="<p>x</p>", actor=REPORTER))
+    assert start
+
+    def broken(story: UUID, jobs: list[Any]) -> bool:
+        raise KeyboardInterrupt  # a BaseException: it goes through the batch's handling
+
+    monkeypatch.setattr(app, "_try_batch", broken)
+    with pytest.raises(KeyboardInterrupt):
+        app.drain(story_id)
+    monkeypatch.undo()
+
+    assert isinstance(job.error, StoryBusy)  # its waiter is told, not left hanging
+    later, start_again = app.submit(
+        app.post_update_command(story_id, body="<p>y</p>", actor=REPORTER)
+    )
+    assert start_again
+    app.drain(story_id)
+    assert later.result().version == 2
