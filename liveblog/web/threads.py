@@ -1,9 +1,10 @@
 """Running the synchronous library from the event loop, in worker threads.
 
 starlette's ``run_in_threadpool`` goes through anyio, which looks up the current task,
-takes a capacity limiter and opens a cancel scope on every call: about a quarter of the
-server's time on the write path, which hops to a thread for each command. A plain
-executor future does the same job for a fraction of that.
+takes a capacity limiter and opens a cancel scope on every call: it was about a quarter
+of the server's time on the write path. A plain executor future does the same job for a
+fraction of that. Reads use ``in_thread``; story commands are drained by one thread per
+story (``start_in_thread``, see ``web/commands.py``).
 """
 
 from __future__ import annotations
