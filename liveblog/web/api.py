@@ -44,6 +44,7 @@ from liveblog.web.inputs import (
     required_text,
     text_field,
 )
+from liveblog.web.paths import story_ref_in
 from liveblog.web.reads import StoryReads
 from liveblog.web.threads import in_thread
 from projections.story import StoryView
@@ -279,7 +280,6 @@ def etags_in(raw: str | None) -> set[str]:
 
 # -- the hottest read, without routing --------------------------------------------------
 
-STORY_PATH_PREFIX = "/api/stories/"
 RawHeaders = list[tuple[bytes, bytes]]
 
 
@@ -291,14 +291,8 @@ def cached_story_answer(hub: Hub, scope: Scope) -> tuple[int, RawHeaders, bytes]
     answers exactly as ``get_story`` would, with the same status, headers and bytes, or
     says None, and the request takes the routed path (unknown story, nothing cached yet).
     """
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    if not path.startswith(STORY_PATH_PREFIX):
-        return None
-    ref = path[len(STORY_PATH_PREFIX) :]
-    if not ref or "/" in ref:
+    ref = story_ref_in(scope)
+    if ref is None:
         return None
     cached = hub.cached_snapshot(resolve_story_ref(ref))
     if cached is None:

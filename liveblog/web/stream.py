@@ -30,6 +30,7 @@ from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
 from liveblog.web.errors import error_response
+from liveblog.web.paths import story_ref_in
 from liveblog.web.server import LiveWebSocketProtocol
 from projections.states import StoryStates
 from projections.views import ReadViews
@@ -37,7 +38,6 @@ from projections.wire import DEFAULT_PAGE_SIZE
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
-LIVE_PREFIX = "/api/stories/"
 LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
 
@@ -192,15 +192,7 @@ class Session:
 
 def live_story_ref(scope: Scope) -> str | None:
     """The ``{story}`` of a live WebSocket path, matched as the Starlette route would."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    if path.startswith(LIVE_PREFIX) and path.endswith(LIVE_SUFFIX):
-        ref = path[len(LIVE_PREFIX) : -len(LIVE_SUFFIX)]
-        if ref and "/" not in ref:
-            return ref
-    return None
+    return story_ref_in(scope, LIVE_SUFFIX)
 
 
 def query_since(scope: Scope) -> str | None:
