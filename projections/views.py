@@ -341,6 +341,8 @@ class ReadViews:
     def __init__(self, datastore: Any, dialect: Dialect) -> None:
         self.datastore = datastore
         self.dialect = dialect
+        # SQLite only: (WAL mode?, the pool's synchronous level), read once (see _relaxed).
+        self._sqlite_settings: tuple[bool, int] | None = None
 
     # -- schema ----------------------------------------------------------------------
 
@@ -492,24 +494,31 @@ class ReadViews:
         """synchronous=NORMAL (in WAL mode only) on a pooled SQLite connection, for a while.
 
         The connection goes back to the pool, where the log's writes use it too: its
-        settings are put back before it does.
+        settings are put back before it does. The journal mode and the pool's own
+        synchronous level are read once; the follower comes here for every batch.
         """
         settings = connection.cursor()
-        settings.execute("PRAGMA journal_mode")
-        wal = str(settings.fetchone()[0]).lower() == "wal"
-        settings.execute("PRAGMA synchronous")
-        synchronous = int(settings.fetchone()[0])
-        settings.execute("PRAGMA cache_size")
-        cache_size = int(settings.fetchone()[0])
+        if self._sqlite_settings is None:
+            settings.execute("PRAGMA journal_mode")
+            wal = str(settings.fetchone()[0]).lower() == "wal"
+            settings.execute("PRAGMA synchronous")
+            self._sqlite_settings = (wal, int(settings.fetchone()[0]))
+        wal, synchronous = self._sqlite_settings
+        cache_size = None
+        if cache_kib is not None:
+            settings.execute("PRAGMA cache_size")
+            cache_size = int(settings.fetchone()[0])
         try:
             if wal:
                 settings.execute("PRAGMA synchronous = NORMAL")
-            if cache_kib is not None:
+            if cache_size is not None and cache_kib is not None:
                 settings.execute(f"PRAGMA cache_size = {min(cache_size, -cache_kib)}")
             yield
         finally:
-            settings.execute(f"PRAGMA synchronous = {synchronous}")
-            settings.execute(f"PRAGMA cache_size = {cache_size}")
+            if wal:
+                settings.execute(f"PRAGMA synchronous = {synchronous}")
+            if cache_size is not None:
+                settings.execute(f"PRAGMA cache_size = {cache_size}")
 
     def _advance(self, cursor: Any, view: str, notification_id: int) -> bool:
         """Move the view's position to ``notification_id``; False if it is there already."""
