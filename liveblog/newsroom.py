@@ -350,9 +350,7 @@ class Newsroom(Application[UUID]):
         """
         job = _Job(command)
         story_id = command.story_id
-        stripe = story_id.int % LOCK_STRIPES
-        with self._queue_locks[stripe]:  # held for a moment: commands queue while a batch saves
-            self._queues[stripe].append(job)
+        self._enqueue(job, claim_drain=False)
         while True:  # a job with more than MAX_BATCH ahead of it waits another turn
             with self._lock_for(story_id):
                 if job.done:
@@ -371,13 +369,18 @@ class Newsroom(Application[UUID]):
         its own turn instead, and may run submitted jobs in its batch too.)
         """
         job = _Job(command, on_done)
-        stripe = command.story_id.int % LOCK_STRIPES
-        with self._queue_locks[stripe]:
+        return job, self._enqueue(job, claim_drain=True)
+
+    def _enqueue(self, job: _Job, *, claim_drain: bool) -> bool:
+        """Queue ``job``; with ``claim_drain``, True when the caller must start a drain."""
+        story_id = job.command.story_id
+        stripe = story_id.int % LOCK_STRIPES
+        with self._queue_locks[stripe]:  # held for a moment: commands queue while a batch saves
             self._queues[stripe].append(job)
-            if command.story_id in self._draining:
-                return job, False
-            self._draining.add(command.story_id)
-            return job, True
+            if not claim_drain or story_id in self._draining:
+                return False
+            self._draining.add(story_id)
+            return True
 
     def drain(self, story_id: UUID) -> None:
         """Run the story's queued commands, batch after batch, until none is left.
