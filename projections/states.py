@@ -46,8 +46,10 @@ class StoryStates:
     """An LRU of story states, advanced by events in store order."""
 
     def __init__(
-        self, load_events: EventLoader, max_stories: int = 2_000, *, live_data: bool = True
-    ) -> None:
+        self, load_events: EventLoader, max_stories: int | None = 2_000, *,
+        live_data: bool = True,
+    ) -> None:  # fmt: skip
+        """``max_stories`` None: keep every story (a rebuild), with no LRU upkeep."""
         self._load_events = load_events
         self._max_stories = max_stories
         # A rebuild has no live readers: it can skip making each event's wire payload.
@@ -98,6 +100,8 @@ class StoryStates:
 
     def _remember(self, story_id: UUID, state: StoryView) -> None:
         self._states[story_id] = state
+        if self._max_stories is None:
+            return
         self._states.move_to_end(story_id)
         while len(self._states) > self._max_stories:
             self._states.popitem(last=False)
