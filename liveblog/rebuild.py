@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
+from liveblog.rebuild_writer import ProcessChunkWriter, sqlite_file_of
 from projections.states import StoryStates
 from projections.views import ALL_VIEWS, ReadViews
 
@@ -43,7 +44,8 @@ def rebuild(
     """Drop ``names`` and rebuild them from the whole log; report progress per page.
 
     ``ReadViews.rebuilding`` writes the rows in chunks, each in one transaction with the
-    views' positions, on a second thread while this one decodes and folds.
+    views' positions, while this thread decodes and folds: in a second process on a
+    SQLite file (``liveblog.rebuild_writer``), else on a second thread.
     """
     started = time.monotonic()
     # The cyclic GC would walk every state the fold keeps, again and again as they grow
@@ -67,14 +69,16 @@ def _rebuild(
 ) -> RebuildResult:
     states = StoryStates(
         lambda story, upto: newsroom.story_events(story, upto=upto),
-        max_stories=1_000_000,
+        max_stories=None,
         live_data=False,
     )
     advance, to_domain_event = states.advance, newsroom.mapper.to_domain_event
     top = newsroom.recorder.max_notification_id() or 0
     position = 0
     events = 0
-    with views.rebuilding(names) as writing:
+    datastore = sqlite_file_of(views)
+    writer = ProcessChunkWriter(datastore, names) if datastore is not None else None
+    with views.rebuilding(names, writer=writer) as writing:
         add = writing.add
         while position < top:
             page = newsroom.recorder.select_notifications(

@@ -15,6 +15,7 @@ from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteDatastore,
 )
 from eventsourcing.sqlite import SQLiteFactory as LibrarySQLiteFactory
 from eventsourcing.utils import Environment, EnvType
@@ -55,15 +56,23 @@ class SQLiteFactory(LibrarySQLiteFactory):
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
-        library_pool = self.datastore.pool
-        # Swapped before anything asked for a connection, so none was made by the old one.
-        self.datastore.pool = StatementCachingPool(
-            db_name=library_pool.db_name,
-            lock_timeout=library_pool.lock_timeout,
-            pool_size=library_pool.pool_size,
-            max_overflow=library_pool.max_overflow,
-            pool_timeout=library_pool.pool_timeout,
-            max_age=library_pool.max_age,
-            pre_ping=library_pool.pre_ping,
-        )
-        library_pool.close()
+        caching_statements(self.datastore)
+
+
+def caching_statements(datastore: SQLiteDatastore) -> SQLiteDatastore:
+    """Give a new datastore a ``StatementCachingPool`` with its pool's settings.
+
+    Call it before anything asks for a connection, so that none was made by the old pool.
+    """
+    library_pool = datastore.pool
+    datastore.pool = StatementCachingPool(
+        db_name=library_pool.db_name,
+        lock_timeout=library_pool.lock_timeout,
+        pool_size=library_pool.pool_size,
+        max_overflow=library_pool.max_overflow,
+        pool_timeout=library_pool.pool_timeout,
+        max_age=library_pool.max_age,
+        pre_ping=library_pool.pre_ping,
+    )
+    library_pool.close()
+    return datastore

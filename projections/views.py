@@ -14,14 +14,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
 
 from projections.states import Applied
 from projections.story import Revision, StoryView, UpdateView
-from projections.wire import rfc3339, story_fields_json, update_doc
+from projections.wire import (
+    id_for_orjson,
+    rfc3339,
+    story_fields_json,
+    time_for_orjson,
+    update_doc,
+    update_doc_payload,
+)
 
 STORY_LIST = "story_list"
 TIMELINE = "timeline"
@@ -165,16 +173,21 @@ def _story_row(story: StoryView, texts: _IdTexts) -> tuple[Any, ...]:
 
 
 def _timeline_row(
-    u: UpdateView, story_text: str, update_text: str, published: str
+    u: UpdateView, story_id: UUID | str, update_id: UUID | str, published: datetime | str,
+    doc: str | dict[str, Any],
+) -> tuple[Any, ...]:  # fmt: skip
+    """A timeline row. The ids and the publication time are given as the text stored, or,
+    for a rebuild's frame, as orjson writes that text (see ``wire.time_for_orjson``); the
+    doc as ``update_doc``'s text, or, in a frame, as what it serializes."""
+    return (story_id, update_id, u.sequence, u.pinned, u.key_event, u.status, u.revision,
+            u.title, published, doc)  # fmt: skip
+
+
+def _revision_row(
+    story_id: UUID | str, update_id: UUID | str, r: Revision, at: datetime | str
 ) -> tuple[Any, ...]:
-    """A timeline row; the texts are ``str`` of the ids and ``rfc3339(u.published_at)``."""
-    return (story_text, update_text, u.sequence, u.pinned, u.key_event, u.status,
-            u.revision, u.title, published, update_doc(u))  # fmt: skip
-
-
-def _revision_row(story_text: str, update_text: str, r: Revision, at: str) -> tuple[Any, ...]:
-    """A revisions row; ``at`` is ``rfc3339(r.at)``."""
-    return (story_text, update_text, r.revision, at, r.title, r.body, r.note, r.by.id,
+    """A revisions row; the ids and ``at`` as for ``_timeline_row``."""
+    return (story_id, update_id, r.revision, at, r.title, r.body, r.note, r.by.id,
             r.by.name)  # fmt: skip
 
 
@@ -182,7 +195,7 @@ def _revision_row(story_text: str, update_text: str, r: Revision, at: str) -> tu
 # positions with their rows, so a rebuild that stops half-way leaves consistent views a
 # follower can continue. Small enough that the last chunk's writes, which nothing
 # overlaps, are short; large enough that commits (and checkpoints) are few.
-REBUILD_CHUNK = 10_000
+REBUILD_CHUNK = 5_000
 
 # While it rebuilds, SQLite's page cache for the writing connection (KiB), so that the
 # views' indexes stay in memory as they grow.
@@ -191,23 +204,37 @@ REBUILD_CACHE_KIB = 256 * 1024
 Transaction = Callable[[], AbstractContextManager[Any]]
 
 
+class ChunkWriter(Protocol):
+    """Where a rebuild's chunks go: each is written with ``ReadViews.write_chunk`` in a
+    transaction of its own, in the order sent. At most one chunk is outstanding."""
+
+    def send(self, frame: bytes) -> None:
+        """Start writing one chunk (a frame made by ``Rebuilding``)."""
+
+    def wait(self) -> None:
+        """Return once the chunk sent last is committed; raise what writing it raised."""
+
+    def close(self) -> None:
+        """Stop, after the chunk being written, if any; a chunk not waited for may be lost."""
+
+
 class Rebuilding:
-    """A rebuild's writes: rows made from the fold's states, written by a second thread.
+    """A rebuild's writes: rows made from the fold's states, written by a ``ChunkWriter``.
 
     The caller (``liveblog.rebuild``) adds each applied event and says where each page
     ends. Every ``REBUILD_CHUNK`` notifications, the rows of what changed since the last
     chunk are made here, each row once with its newest value (the fold changes its states
-    in place, so the objects held here hold the newest values), and handed to a writer
-    thread that writes them, with the views' positions, in one transaction. The database
-    does most of that work without the GIL, so it runs on the second core while this
-    thread decodes and folds the next chunk. At most one chunk is being written at a time.
+    in place, so the objects held here hold the newest values), and sent, as one frame,
+    to the writer, which writes them with the views' positions in one transaction while
+    this thread decodes and folds the next chunk.
+
+    A frame is JSON made by orjson, which writes UUIDs and UTC times itself, as ``str``
+    and ``rfc3339`` would: formatting them in Python was a third of the rows' cost.
     """
 
-    def __init__(self, views: ReadViews, transaction: Transaction, names: Sequence[str]) -> None:
-        self._views = views
-        self._transaction = transaction
+    def __init__(self, names: Sequence[str], writer: ChunkWriter) -> None:
         self._names = frozenset(names)
-        self._texts = _IdTexts()
+        self._writer = writer
         # Keyed by id(): the values keep the objects alive, and a dict of ints is cheaper
         # than hashing UUIDs (the views are unhashable dataclasses).
         self._stories: dict[int, StoryView] = {}
@@ -216,8 +243,7 @@ class Rebuilding:
         self._position = 0
         self._committed = 0  # the position of the last chunk handed to the writer
         self._drop = True  # the first chunk empties the views first, in its transaction
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild")
-        self._writing: Future[None] | None = None
+        self._sent = False
 
     def add(self, story: StoryView, update: UpdateView | None) -> None:
         """One event applied: ``story`` is its state, ``update`` the update it touched."""
@@ -237,13 +263,19 @@ class Rebuilding:
             self._hand_over()
         self._wait()
 
-    def close(self) -> None:
-        """Stop the writer thread (after the chunk it is writing, if any)."""
-        self._writer.shutdown(wait=True)
-
     def _hand_over(self) -> None:
+        frame = orjson.dumps([self._drop, self._position, *self._rows()], option=orjson.OPT_UTC_Z)
+        self._stories, self._updates = {}, {}
+        self._wait()  # the previous chunk first: chunks commit in order
+        self._writer.send(frame)
+        self._sent = True
+        self._drop = False
+        self._committed = self._position
+
+    def _rows(self) -> tuple[list[tuple[Any, ...]], ...]:
+        """The story list's, the timeline's and the revisions' rows of this chunk."""
         names = self._names
-        texts = self._texts
+        texts = _IdTexts()
         story_rows = (
             [_story_row(s, texts) for s in self._stories.values()] if STORY_LIST in names else []
         )
@@ -252,50 +284,57 @@ class Rebuilding:
         timeline_rows: list[tuple[Any, ...]] = []
         revision_rows: list[tuple[Any, ...]] = []
         written = self._revisions_written
-        # One pass over the touched updates making both views' rows, so that each id and
-        # time is formatted once (a post's first revision is at its publication time).
         for u in self._updates.values():
-            story_text, update_text = texts[u.story_id], str(u.id)
-            published_at = u.published_at
-            published = rfc3339(published_at)
+            story_id, update_id = id_for_orjson(u.story_id), id_for_orjson(u.id)
             if timeline:
-                timeline_rows.append(_timeline_row(u, story_text, update_text, published))
+                published = time_for_orjson(u.published_at)
+                doc = update_doc_payload(u)
+                timeline_rows.append(_timeline_row(u, story_id, update_id, published, doc))
             # A revision is only ever appended (on a post or a correction), so those past
             # the count already written are the new ones.
             done = written.get(id(u), 0)
             if revisions and done < len(u.revisions):
                 for r in u.revisions[done:]:
-                    at = published if r.at is published_at else rfc3339(r.at)
-                    revision_rows.append(_revision_row(story_text, update_text, r, at))
+                    at = time_for_orjson(r.at)
+                    revision_rows.append(_revision_row(story_id, update_id, r, at))
                 written[id(u)] = len(u.revisions)
-        self._stories, self._updates = {}, {}
-        self._wait()  # the previous chunk first: chunks commit in order
-        self._writing = self._writer.submit(
-            self._write, self._drop, self._position, story_rows, timeline_rows, revision_rows
-        )
-        self._drop = False
-        self._committed = self._position
+        return story_rows, timeline_rows, revision_rows
 
     def _wait(self) -> None:
+        if self._sent:
+            self._sent = False
+            self._writer.wait()
+
+
+class ThreadChunkWriter:
+    """Writes chunks on a second thread of this process.
+
+    The database does most of the work without the GIL, so it overlaps the fold; but the
+    rows' parameters are bound with the GIL held, which slows the fold. A rebuild on a
+    SQLite file uses a second process instead (``liveblog.rebuild_writer``).
+    """
+
+    def __init__(self, views: ReadViews, transaction: Transaction, names: Sequence[str]) -> None:
+        self._views = views
+        self._transaction = transaction
+        self._names = list(names)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild")
+        self._writing: Future[None] | None = None
+
+    def send(self, frame: bytes) -> None:
+        self._writing = self._executor.submit(self._write, frame)
+
+    def wait(self) -> None:
         if self._writing is not None:
             writing, self._writing = self._writing, None
             writing.result()  # raises what the writer raised
 
-    def _write(
-        self, drop: bool, position: int, story_rows: list[tuple[Any, ...]],
-        timeline_rows: list[tuple[Any, ...]], revision_rows: list[tuple[Any, ...]],
-    ) -> None:  # fmt: skip
-        views = self._views
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _write(self, frame: bytes) -> None:
         with self._transaction() as cursor:
-            if drop:
-                views._drop(cursor, sorted(self._names))
-            views._write_in_bulk(cursor, _STORY_ROWS, story_rows)
-            views._write_in_bulk(cursor, _TIMELINE_ROWS, timeline_rows)
-            views._write_in_bulk(cursor, _REVISION_ROWS, revision_rows)
-            if position:  # an empty log leaves no positions, as the follower would
-                for view in ALL_VIEWS:
-                    if view in self._names:
-                        views._advance(cursor, view, position)
+            self._views.write_chunk(cursor, self._names, frame)
 
 
 @dataclass(frozen=True)
@@ -421,7 +460,13 @@ class ReadViews:
             TIMELINE: lambda cursor: self._write_timeline(
                 cursor,
                 [
-                    _timeline_row(u, texts[u.story_id], texts[u.id], rfc3339(u.published_at))
+                    _timeline_row(
+                        u,
+                        texts[u.story_id],
+                        texts[u.id],
+                        rfc3339(u.published_at),
+                        update_doc(u),
+                    )
                     for u in changes.updates.values()
                 ],
             ),
@@ -441,21 +486,44 @@ class ReadViews:
         return written
 
     @contextlib.contextmanager
-    def rebuilding(self, views: Sequence[str] = ALL_VIEWS) -> Iterator[Rebuilding]:
+    def rebuilding(
+        self, views: Sequence[str] = ALL_VIEWS, *, writer: ChunkWriter | None = None
+    ) -> Iterator[Rebuilding]:
         """Empty ``views`` and write them again from what is added (see ``Rebuilding``).
 
+        The chunks go to ``writer``, by default a ``ThreadChunkWriter`` on this object.
         The first commit empties the views; until then readers see the old rows.
         """
-        with self._rebuild_transactions() as transaction:
-            rebuilding = Rebuilding(self, transaction, views)
-            try:
-                yield rebuilding
-                rebuilding.finish()
-            finally:
-                rebuilding.close()
+        with contextlib.ExitStack() as stack:
+            if writer is None:
+                transaction = stack.enter_context(self.rebuild_transactions())
+                writer = ThreadChunkWriter(self, transaction, views)
+            stack.callback(writer.close)
+            rebuilding = Rebuilding(views, writer)
+            yield rebuilding
+            rebuilding.finish()
+
+    def write_chunk(self, cursor: Any, views: Sequence[str], frame: bytes) -> None:
+        """Write one chunk of a rebuild (a frame made by ``Rebuilding``) with ``cursor``.
+
+        The rows need no further formatting: the frame's JSON holds ids and times as the
+        text the views store.
+        """
+        drop, position, story_rows, timeline_rows, revision_rows = orjson.loads(frame)
+        if drop:
+            self._drop(cursor, sorted(views))
+        self._write_in_bulk(cursor, _STORY_ROWS, story_rows)
+        for row in timeline_rows:
+            row[-1] = orjson.dumps(row[-1]).decode()  # the doc, as ``update_doc`` made it
+        self._write_in_bulk(cursor, _TIMELINE_ROWS, timeline_rows)
+        self._write_in_bulk(cursor, _REVISION_ROWS, revision_rows)
+        if position:  # an empty log leaves no positions, as the follower would
+            for view in ALL_VIEWS:
+                if view in views:
+                    self._advance(cursor, view, position)
 
     @contextlib.contextmanager
-    def _rebuild_transactions(self) -> Iterator[Transaction]:
+    def rebuild_transactions(self) -> Iterator[Transaction]:
         """A maker of write transactions for a rebuild, all on one connection on SQLite."""
         if self.dialect.name != "sqlite":
             yield self._derived_write
@@ -542,7 +610,7 @@ class ReadViews:
     def _write_revisions(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
         cursor.executemany(self.dialect.sql(_REVISION_ROWS.sql(1)), rows)
 
-    def _write_in_bulk(self, cursor: Any, insert: _Insert, rows: list[tuple[Any, ...]]) -> None:
+    def _write_in_bulk(self, cursor: Any, insert: _Insert, rows: Sequence[Sequence[Any]]) -> None:
         """``rows`` in statements of up to ``BULK_PARAMETERS`` parameters each.
 
         The rows must not repeat a key: PostgreSQL refuses to upsert a row twice in one

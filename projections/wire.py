@@ -35,7 +35,7 @@ def rfc3339(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _moment(moment: datetime) -> datetime | str:
+def time_for_orjson(moment: datetime) -> datetime | str:
     """A time as ``update_doc`` hands it to orjson: as it is when orjson writes it as
     ``rfc3339`` would (a plain UTC datetime, with ``OPT_UTC_Z``), else ``rfc3339``'s text."""
     if moment.tzinfo is UTC and type(moment) is datetime:
@@ -58,11 +58,17 @@ def update_doc(update: UpdateView) -> str:
     ``rfc3339`` in Python, the larger part of ``update_json``'s cost; the text is the
     same (tests/unit/test_wire.py compares the two).
     """
-    payload = _update_payload(update, _moment, _identifier)
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
+    return orjson.dumps(update_doc_payload(update), option=orjson.OPT_UTC_Z).decode()
 
 
-def _identifier(value: UUID) -> UUID | str:
+def update_doc_payload(update: UpdateView) -> dict[str, Any]:
+    """What ``update_doc`` serializes. orjson writes it as ``update_doc``'s text, and so
+    does a second ``dumps`` after a ``loads`` of that text (a rebuild's writer relies on
+    it: tests/unit/test_wire.py checks it)."""
+    return _update_payload(update, time_for_orjson, id_for_orjson)
+
+
+def id_for_orjson(value: UUID) -> UUID | str:
     """An id as ``update_doc`` hands it to orjson: a plain UUID as it is, else its text."""
     return value if type(value) is UUID else str(value)
 

@@ -1,5 +1,8 @@
 """``update_doc`` writes exactly ``dumps(update_json(...))``: the views store its text.
 
+A rebuild's frames carry the same values for its writer to store (``projections.views``):
+they must come out as the same text.
+
 Hypothesis draws updates in every state a fold can leave them in (posted, corrected,
 retracted, flagged), with times in UTC and, for the fallback, in other zones and as
 ``datetime`` subclasses and ids as ``UUID`` subclasses.
@@ -11,11 +14,20 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.story import Correction, Person, Retraction, Revision, UpdateView
-from projections.wire import dumps, update_doc, update_json
+from projections.wire import (
+    dumps,
+    id_for_orjson,
+    rfc3339,
+    time_for_orjson,
+    update_doc,
+    update_doc_payload,
+    update_json,
+)
 
 
 class OtherDatetime(datetime):
@@ -78,3 +90,24 @@ def test_update_doc_is_the_text_of_update_json(update: UpdateView) -> None:
 def test_update_doc_is_the_text_of_update_json_for_event_times(update: UpdateView) -> None:
     # Event times are UTC: the path every stored update takes.
     assert update_doc(update) == dumps(update_json(update)).decode()
+
+
+@given(updates())
+def test_a_payload_sent_as_json_and_written_again_is_update_docs_text(
+    update: UpdateView,
+) -> None:
+    # A rebuild sends ``update_doc_payload`` inside a JSON frame to its writer, which
+    # loads the frame and dumps each payload again: that must be update_doc's text.
+    frame = orjson.dumps([update_doc_payload(update)], option=orjson.OPT_UTC_Z)
+    (payload,) = orjson.loads(frame)
+    assert orjson.dumps(payload).decode() == update_doc(update)
+
+
+@given(IDS, MOMENTS)
+def test_ids_and_times_in_a_frame_are_the_text_the_views_store(
+    identifier: UUID, moment: datetime
+) -> None:
+    frame = orjson.dumps(
+        [id_for_orjson(identifier), time_for_orjson(moment)], option=orjson.OPT_UTC_Z
+    )
+    assert orjson.loads(frame) == [str(identifier), rfc3339(moment)]
