@@ -24,7 +24,7 @@ from uuid import UUID, uuid4
 from liveblog.bootstrap import build_views
 from liveblog.domain import Actor, Story
 from liveblog.newsroom import Newsroom
-from liveblog.rebuild import PAGE_SIZE, rebuild
+from liveblog.rebuild import PAGE_SIZE, RebuildResult, rebuild
 from liveblog.settings import Settings
 from scripts.bench_fanout import FILLER
 from scripts.bench_support import Context, Meter, Row, num, ratio
@@ -115,33 +115,51 @@ def raw_read(newsroom: Newsroom, page_size: int) -> tuple[int, float]:
 
 
 def rebuild_rows(ctx: Context) -> list[Row]:
+    """Raw reads and rebuilds in turns; the goal is judged on the median round's ratio.
+
+    One rebuild against one raw read compared this machine's drift as much as the two
+    (raw reads of the same log took 1.9 to 3.4 s within minutes). Each round pairs a
+    raw read with the rebuild that follows it. Every round after the first rebuilds
+    views that are full, so it deletes their rows first: a little more work than the
+    first round's, never less.
+    """
     stories, total = ctx.sizes.rebuild_stories, ctx.sizes.rebuild_events
+    rounds: list[tuple[float, RebuildResult, int]] = []
     with newsroom_on(ctx.folder("rebuild") / "rebuild.sqlite3") as newsroom:
         started = time.perf_counter()
         for index in range(stories):
             seed_story(newsroom, f"bench-rebuild-{index}", total // stories - 1)
         seeded = time.perf_counter() - started
         views = build_views(newsroom)
-        # Raw reads before and after the rebuild; the faster one is the baseline.
-        raw = [raw_read(newsroom, PAGE_SIZE)]
-        gc.collect()
-        meter = Meter(os.getpid())
-        result = rebuild(newsroom, views)
-        meter.stop()
-        raw.append(raw_read(newsroom, PAGE_SIZE))
-    raw_events, raw_seconds = min(raw, key=lambda r: r[1])
+        raw_read(newsroom, PAGE_SIZE)  # warm: the file's pages in the OS cache
+        for _ in range(ctx.sizes.rebuild_rounds):
+            gc.collect()
+            raw_events, raw_seconds = raw_read(newsroom, PAGE_SIZE)
+            gc.collect()
+            meter = Meter(os.getpid())
+            result = rebuild(newsroom, views)
+            meter.stop()
+            rounds.append((raw_seconds, result, raw_events))
+            describe = meter.describe("bench process")
+    shares = [ratio(r.rate, events / raw) for raw, r, events in rounds]
+    share = statistics.median(shares)
+    median_round = rounds[shares.index(share)]
+    raw_seconds, result, raw_events = median_round
     rate, raw_rate = result.rate, raw_events / raw_seconds
-    share = ratio(rate, raw_rate)
+    complete = all(r.events == events for _, r, events in rounds)
     row = Row(
         f"rebuild, {total:,} events / {stories} stories", f"{num(rate)} events/s",
-        f"{num(raw_rate)} events/s", share, "≥ 0.5×",
-        share >= 0.5 and result.events == raw_events,
+        f"{num(raw_rate)} events/s", share,
+        f"≥ 0.5× (median of {len(rounds)} rounds)", share >= 0.5 and complete,
     )  # fmt: skip
     row.notes.append(
-        f"rebuilt {result.events:,} events in {result.seconds:.2f} s; raw read of "
-        f"{raw_events:,} in {' / '.join(f'{s:.2f}' for _, s in raw)} s (before / after); "
-        f"seeding took {seeded:.1f} s; during the rebuild: {meter.describe('bench process')}"
-    )
+        "ratio per round: " + ", ".join(f"{x:.2f}" for x in shares)
+        + "; rebuild / raw read per round: "
+        + ", ".join(f"{r.seconds:.2f} / {raw:.2f} s" for raw, r, _ in rounds)
+        + f"; {result.events:,} events rebuilt, {raw_events:,} read; seeding took "
+        f"{seeded:.1f} s; during the last rebuild: {describe} (the writer process is one of"
+        " the others)"
+    )  # fmt: skip
     return [row]
 
 

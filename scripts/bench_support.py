@@ -381,6 +381,7 @@ class Sizes:
     read_rounds: int = 10  # read_seconds per target, split into alternating rounds
     write_rounds: int = 4  # write_posts per side, split into alternating rounds
     fanout_rounds: int = 3  # fan-out pairs (project and baseline), in turns
+    rebuild_rounds: int = 3  # rebuild and raw-read pairs, in turns
     resume_posts: int = 1_050  # posted while the server runs: the ring holds them all
     resume_lag: int = 1_000  # readers resume up to this many versions behind
     handshakes: int = 200  # readers joining at once
@@ -399,7 +400,7 @@ class Sizes:
             fanout_readers=500, fanout_posts=5, capacity_readers=1_000, join_readers=500,
             read_seconds=3.0, write_posts=400, rebuild_stories=20, rebuild_events=10_000,
             resume_readers=200, growth_updates=2_000, growth_measured=200, read_rounds=3,
-            write_rounds=2, fanout_rounds=1,
+            write_rounds=2, fanout_rounds=1, rebuild_rounds=1,
         )  # fmt: skip
 
 
