@@ -78,7 +78,7 @@ def _rebuild(
     events = 0
     datastore = sqlite_file_of(views)
     writer = ProcessChunkWriter(datastore, names) if datastore is not None else None
-    with views.rebuilding(names, writer=writer) as writing:
+    with views.rebuilding(names, writer=writer, top=top) as writing:
         add = writing.add
         while position < top:
             page = newsroom.recorder.select_notifications(

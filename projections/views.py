@@ -191,11 +191,12 @@ def _revision_row(
             r.by.name)  # fmt: skip
 
 
-# A rebuild commits every this many notifications. Each commit records the views'
-# positions with their rows, so a rebuild that stops half-way leaves consistent views a
-# follower can continue. Small enough that the last chunk's writes, which nothing
-# overlaps, are short; large enough that commits (and checkpoints) are few.
-REBUILD_CHUNK = 5_000
+# A rebuild commits every this many notifications, and in halving chunks near the end.
+# Each commit records the views' positions with their rows, so a rebuild that stops
+# half-way leaves consistent views a follower can continue. Large, so that commits (and
+# their WAL checkpoints) are few; the halving keeps the last chunk's write, which
+# nothing overlaps, short.
+REBUILD_CHUNK = 20_000
 
 # While it rebuilds, SQLite's page cache for the writing connection (KiB), so that the
 # views' indexes stay in memory as they grow.
@@ -232,9 +233,10 @@ class Rebuilding:
     and ``rfc3339`` would: formatting them in Python was a third of the rows' cost.
     """
 
-    def __init__(self, names: Sequence[str], writer: ChunkWriter) -> None:
+    def __init__(self, names: Sequence[str], writer: ChunkWriter, top: int = 0) -> None:
         self._names = frozenset(names)
         self._writer = writer
+        self._top = top  # the last notification to come, if known (0: not known)
         # Keyed by id(): the values keep the objects alive, and a dict of ints is cheaper
         # than hashing UUIDs (the views are unhashable dataclasses).
         self._stories: dict[int, StoryView] = {}
@@ -254,7 +256,10 @@ class Rebuilding:
     def page_done(self, position: int) -> None:
         """Every event up to notification ``position`` has been added."""
         self._position = position
-        if position - self._committed >= REBUILD_CHUNK:
+        pending = position - self._committed
+        # Near the end, chunks halve: nothing overlaps the last chunk's write, so the
+        # last should be small (a page), not up to REBUILD_CHUNK.
+        if pending >= REBUILD_CHUNK or pending >= (self._top - self._committed) // 2 > 0:
             self._hand_over()
 
     def finish(self) -> None:
@@ -487,9 +492,11 @@ class ReadViews:
 
     @contextlib.contextmanager
     def rebuilding(
-        self, views: Sequence[str] = ALL_VIEWS, *, writer: ChunkWriter | None = None
-    ) -> Iterator[Rebuilding]:
-        """Empty ``views`` and write them again from what is added (see ``Rebuilding``).
+        self, views: Sequence[str] = ALL_VIEWS, *, writer: ChunkWriter | None = None,
+        top: int = 0,
+    ) -> Iterator[Rebuilding]:  # fmt: skip
+        """Empty ``views`` and write them again from what is added (see ``Rebuilding``),
+        up to notification ``top`` if it is known.
 
         The chunks go to ``writer``, by default a ``ThreadChunkWriter`` on this object.
         The first commit empties the views; until then readers see the old rows.
@@ -499,7 +506,7 @@ class ReadViews:
                 transaction = stack.enter_context(self.rebuild_transactions())
                 writer = ThreadChunkWriter(self, transaction, views)
             stack.callback(writer.close)
-            rebuilding = Rebuilding(views, writer)
+            rebuilding = Rebuilding(views, writer, top)
             yield rebuilding
             rebuilding.finish()
 
