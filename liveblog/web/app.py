@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from liveblog.bootstrap import build
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
-from liveblog.web.api import cached_story_answer
+from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
@@ -35,17 +35,24 @@ class LiveblogApp(Starlette):
     ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
     """
 
+    def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
+        """The answer to a plain ``GET`` of a story whose current render the hub holds
+        (see ``cached_story_answer``), or None: the request takes the routed path.
+
+        ``liveblog.web.server.LiveHttpProtocol`` asks this before it starts a task for
+        the request; the ASGI call below asks it again for other servers."""
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
+            return None
+        hub = getattr(self.state, "hub", None)
+        return None if hub is None else cached_story_answer(hub, scope)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
-            # The current story, already rendered: answered before middleware and
-            # routing too (see cached_story_answer), or passed on to them.
-            hub = getattr(self.state, "hub", None)
-            answer = None if hub is None else cached_story_answer(hub, scope)
-            if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
+        answer = self.ready_answer(scope)
+        if answer is not None:
+            status, headers, body = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
         if scope["type"] == "websocket":
             story_ref = live_story_ref(scope)
             if story_ref is not None:

@@ -4,7 +4,9 @@ uvicorn closes WebSockets with 1012 on shutdown; our readers should be told 1001
 resume elsewhere, so the hub closes them first, then uvicorn does the rest.
 
 ``--ws websockets`` runs ``LiveWebSocketProtocol``: uvicorn's own (legacy ``websockets``)
-connection, made cheaper per connection for a server of mostly idle live readers.
+connection, made cheaper per connection for a server of mostly idle live readers. HTTP
+runs ``LiveHttpProtocol`` (``liveblog.web.http_protocol``): uvicorn's httptools
+connection, which writes a cached story's answer without starting a task.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from websockets.legacy.server import WebSocketServerProtocol
 from websockets.typing import Data
 
 from liveblog.live.hub import Hub
+from liveblog.web.http_protocol import LiveHttpProtocol
 
 with warnings.catch_warnings():
     # uvicorn warns, on import, that ``--ws websockets`` will later mean the sans-I/O
@@ -94,6 +97,7 @@ def server_config(
         app,
         host=host,
         port=port,
+        http=LiveHttpProtocol,
         ws=protocol,
         # Compression would cost CPU per reader per frame; frames are small JSON.
         ws_per_message_deflate=False,

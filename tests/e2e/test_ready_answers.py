@@ -1,0 +1,158 @@
+"""Ready answers (``liveblog.web.http_protocol``) on the wire, over raw sockets.
+
+A ``GET`` of a story whose render is cached is written from the HTTP parser's callback
+instead of from a task. These tests read the bytes: framing, keep-alive, pipelining,
+``Connection: close``, HTTP/1.0, and the access log, which all must behave as on
+uvicorn's own path (``test_read_api.py`` compares the answers themselves).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import SharedServer
+from tests.e2e.test_read_api import open_story, post
+
+TIMEOUT = 10.0
+
+
+@pytest.fixture
+def client(shared_server: SharedServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=shared_server.server.base_url, timeout=TIMEOUT) as http:
+        yield http
+
+
+def cached_story(client: httpx.Client, shared_server: SharedServer, slug: str) -> str:
+    """A story with one update, its render cached; its ETag."""
+    tokens = shared_server.tokens
+    open_story(client, tokens.editor, slug)
+    post(client, tokens.reporter, slug, "<p>one</p>")
+    response = client.get(f"/api/stories/{slug}?min_version=2")  # renders and caches it
+    assert response.status_code == 200
+    return response.headers["etag"]
+
+
+def request(path: str, *headers: str, version: str = "1.1") -> bytes:
+    lines = [f"GET {path} HTTP/{version}", "Host: 127.0.0.1", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class Wire:
+    """A raw connection that reads Content-Length framed responses."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def response(self) -> tuple[bytes, dict[str, str], bytes]:
+        """The next response: status line, headers (lower-case names) and body."""
+        while b"\r\n\r\n" not in self.buffer:
+            self._read()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status, *lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines:
+            name, value = line.decode().split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            self._read()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, headers, body
+
+    def closed_by_server(self) -> bool:
+        return self.buffer == b"" and self.sock.recv(1) == b""
+
+    def _read(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed by the server")
+        self.buffer += data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_304_and_a_200_are_framed_with_uvicorns_headers_on_one_connection(
+    client: httpx.Client, shared_server: SharedServer
+) -> None:
+    tag = cached_story(client, shared_server, "ready-framing")
+    wire = Wire(shared_server.server.port)
+    try:
+        for _ in range(3):
+            wire.send(request("/api/stories/ready-framing", f"If-None-Match: {tag}"))
+            status, headers, body = wire.response()
+            assert status == b"HTTP/1.1 304 Not Modified"
+            assert headers["etag"] == tag
+            assert body == b""
+            assert set(headers) == {"date", "server", "etag"}
+            wire.send(request("/api/stories/ready-framing"))
+            status, headers, body = wire.response()
+            assert status == b"HTTP/1.1 200 OK"
+            assert int(headers["content-length"]) == len(body) > 0
+            assert body == client.get("/api/stories/ready-framing?min_version=1").content
+    finally:
+        wire.close()
+
+
+def test_pipelined_requests_are_answered_in_order(
+    client: httpx.Client, shared_server: SharedServer
+) -> None:
+    tag = cached_story(client, shared_server, "ready-pipelined")
+    wire = Wire(shared_server.server.port)
+    try:
+        wire.send(
+            request("/api/stories/ready-pipelined", f"If-None-Match: {tag}")
+            + request("/api/stories/ready-pipelined/updates")  # the routed path, between
+            + request("/api/stories/ready-pipelined")
+            + request("/api/stories/ready-pipelined", f"If-None-Match: {tag}")
+        )
+        statuses = [wire.response()[0] for _ in range(4)]
+    finally:
+        wire.close()
+    assert statuses == [b"HTTP/1.1 304 Not Modified", b"HTTP/1.1 200 OK",
+                        b"HTTP/1.1 200 OK", b"HTTP/1.1 304 Not Modified"]  # fmt: skip
+
+
+def test_connection_close_and_http_1_0_are_answered_and_closed(
+    client: httpx.Client, shared_server: SharedServer
+) -> None:
+    tag = cached_story(client, shared_server, "ready-closing")
+    for raw in (
+        request("/api/stories/ready-closing", f"If-None-Match: {tag}", "Connection: close"),
+        request("/api/stories/ready-closing", version="1.0"),
+    ):
+        wire = Wire(shared_server.server.port)
+        try:
+            wire.send(raw)
+            status, headers, _ = wire.response()
+            assert status.split(b" ")[1] in (b"200", b"304")
+            assert headers["etag"] == tag
+            assert wire.closed_by_server()
+        finally:
+            wire.close()
+
+
+def test_a_ready_answer_is_in_the_access_log(
+    client: httpx.Client, shared_server: SharedServer
+) -> None:
+    tag = cached_story(client, shared_server, "ready-logged")
+    wire = Wire(shared_server.server.port)
+    try:
+        wire.send(request("/api/stories/ready-logged", f"If-None-Match: {tag}"))
+        assert wire.response()[0] == b"HTTP/1.1 304 Not Modified"
+    finally:
+        wire.close()
+    line = '"GET /api/stories/ready-logged HTTP/1.1" 304'
+    deadline = time.monotonic() + TIMEOUT
+    while line not in shared_server.server.log_path.read_text():
+        assert time.monotonic() < deadline, "no access-log line for the ready answer"
+        time.sleep(0.05)
