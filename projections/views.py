@@ -10,12 +10,13 @@ in the same database, and connection pool, as the events).
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
@@ -28,7 +29,7 @@ from projections.wire import (
     story_fields_json,
     time_for_orjson,
     update_doc,
-    update_doc_payload,
+    update_doc_bytes,
 )
 
 STORY_LIST = "story_list"
@@ -174,11 +175,11 @@ def _story_row(story: StoryView, texts: _IdTexts) -> tuple[Any, ...]:
 
 def _timeline_row(
     u: UpdateView, story_id: UUID | str, update_id: UUID | str, published: datetime | str,
-    doc: str | dict[str, Any],
+    doc: str | int,
 ) -> tuple[Any, ...]:  # fmt: skip
     """A timeline row. The ids and the publication time are given as the text stored, or,
     for a rebuild's frame, as orjson writes that text (see ``wire.time_for_orjson``); the
-    doc as ``update_doc``'s text, or, in a frame, as what it serializes."""
+    doc as ``update_doc``'s text, or, in a frame, as its length (the text follows)."""
     return (story_id, update_id, u.sequence, u.pinned, u.key_event, u.status, u.revision,
             u.title, published, doc)  # fmt: skip
 
@@ -203,6 +204,11 @@ REBUILD_CHUNK = 20_000
 REBUILD_CACHE_KIB = 256 * 1024
 
 Transaction = Callable[[], AbstractContextManager[Any]]
+
+# A frame: the length of its rows' JSON, the JSON, then the timeline's docs one after
+# another. The docs are JSON themselves: inside the rows' JSON they would be escaped,
+# and unescaped again, byte by byte.
+_ROWS_LENGTH = struct.Struct(">Q")
 
 
 class ChunkWriter(Protocol):
@@ -269,7 +275,7 @@ class Rebuilding:
         self._wait()
 
     def _hand_over(self) -> None:
-        frame = orjson.dumps([self._drop, self._position, *self._rows()], option=orjson.OPT_UTC_Z)
+        frame = make_frame(self._drop, self._position, self._rows())
         self._stories, self._updates = {}, {}
         self._wait()  # the previous chunk first: chunks commit in order
         self._writer.send(frame)
@@ -277,7 +283,7 @@ class Rebuilding:
         self._drop = False
         self._committed = self._position
 
-    def _rows(self) -> tuple[list[tuple[Any, ...]], ...]:
+    def _rows(self) -> ChunkRows:
         """The story list's, the timeline's and the revisions' rows of this chunk."""
         names = self._names
         texts = _IdTexts()
@@ -288,13 +294,15 @@ class Rebuilding:
         revisions = REVISIONS in names
         timeline_rows: list[tuple[Any, ...]] = []
         revision_rows: list[tuple[Any, ...]] = []
+        docs: list[bytes] = []
         written = self._revisions_written
         for u in self._updates.values():
             story_id, update_id = id_for_orjson(u.story_id), id_for_orjson(u.id)
             if timeline:
                 published = time_for_orjson(u.published_at)
-                doc = update_doc_payload(u)
-                timeline_rows.append(_timeline_row(u, story_id, update_id, published, doc))
+                doc = update_doc_bytes(u)
+                docs.append(doc)
+                timeline_rows.append(_timeline_row(u, story_id, update_id, published, len(doc)))
             # A revision is only ever appended (on a post or a correction), so those past
             # the count already written are the new ones.
             done = written.get(id(u), 0)
@@ -303,12 +311,47 @@ class Rebuilding:
                     at = time_for_orjson(r.at)
                     revision_rows.append(_revision_row(story_id, update_id, r, at))
                 written[id(u)] = len(u.revisions)
-        return story_rows, timeline_rows, revision_rows
+        return ChunkRows(story_rows, timeline_rows, revision_rows, docs)
 
     def _wait(self) -> None:
         if self._sent:
             self._sent = False
             self._writer.wait()
+
+
+class ChunkRows(NamedTuple):
+    """A chunk's rows; each timeline row holds its doc's length, the doc is in ``docs``."""
+
+    story_rows: list[tuple[Any, ...]]
+    timeline_rows: list[tuple[Any, ...]]
+    revision_rows: list[tuple[Any, ...]]
+    docs: list[bytes]
+
+
+def make_frame(drop: bool, position: int, chunk: ChunkRows) -> bytes:
+    """One chunk for a ``ChunkWriter`` (read back by ``read_frame``)."""
+    rows = orjson.dumps(
+        [drop, position, chunk.story_rows, chunk.timeline_rows, chunk.revision_rows],
+        option=orjson.OPT_UTC_Z,
+    )
+    return b"".join((_ROWS_LENGTH.pack(len(rows)), rows, *chunk.docs))
+
+
+def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[Any], list[Any]]:
+    """A frame's drop flag, position, and story-list, timeline and revisions rows, each
+    timeline row with its doc's text in place."""
+    (length,) = _ROWS_LENGTH.unpack_from(frame)
+    start = _ROWS_LENGTH.size
+    whole = memoryview(frame)
+    drop, position, story_rows, timeline_rows, revision_rows = orjson.loads(
+        whole[start : start + length]
+    )
+    at = start + length
+    for row in timeline_rows:
+        end = at + row[-1]
+        row[-1] = str(whole[at:end], "utf-8")
+        at = end
+    return drop, position, story_rows, timeline_rows, revision_rows
 
 
 class ThreadChunkWriter:
@@ -514,14 +557,12 @@ class ReadViews:
         """Write one chunk of a rebuild (a frame made by ``Rebuilding``) with ``cursor``.
 
         The rows need no further formatting: the frame's JSON holds ids and times as the
-        text the views store.
+        text the views store, and its tail the timeline's docs as ``update_doc`` made them.
         """
-        drop, position, story_rows, timeline_rows, revision_rows = orjson.loads(frame)
+        drop, position, story_rows, timeline_rows, revision_rows = read_frame(frame)
         if drop:
             self._drop(cursor, sorted(views))
         self._write_in_bulk(cursor, _STORY_ROWS, story_rows)
-        for row in timeline_rows:
-            row[-1] = orjson.dumps(row[-1]).decode()  # the doc, as ``update_doc`` made it
         self._write_in_bulk(cursor, _TIMELINE_ROWS, timeline_rows)
         self._write_in_bulk(cursor, _REVISION_ROWS, revision_rows)
         if position:  # an empty log leaves no positions, as the follower would

@@ -58,14 +58,13 @@ def update_doc(update: UpdateView) -> str:
     ``rfc3339`` in Python, the larger part of ``update_json``'s cost; the text is the
     same (tests/unit/test_wire.py compares the two).
     """
-    return orjson.dumps(update_doc_payload(update), option=orjson.OPT_UTC_Z).decode()
+    return update_doc_bytes(update).decode()
 
 
-def update_doc_payload(update: UpdateView) -> dict[str, Any]:
-    """What ``update_doc`` serializes. orjson writes it as ``update_doc``'s text, and so
-    does a second ``dumps`` after a ``loads`` of that text (a rebuild's writer relies on
-    it: tests/unit/test_wire.py checks it)."""
-    return _update_payload(update, time_for_orjson, id_for_orjson)
+def update_doc_bytes(update: UpdateView) -> bytes:
+    """``update_doc`` as UTF-8, as a rebuild sends it to its writer."""
+    payload = _update_payload(update, time_for_orjson, id_for_orjson)
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
 
 
 def id_for_orjson(value: UUID) -> UUID | str:

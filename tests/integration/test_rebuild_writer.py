@@ -13,7 +13,6 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 import liveblog.rebuild
@@ -22,7 +21,7 @@ from liveblog.bootstrap import Parts
 from liveblog.rebuild import rebuild
 from liveblog.rebuild_writer import ProcessChunkWriter, RebuildWriteError, sqlite_file_of
 from projections.states import StoryStates
-from projections.views import ALL_VIEWS, TIMELINE
+from projections.views import ALL_VIEWS, TIMELINE, ChunkRows, make_frame
 from tests.integration.test_feed import Processes, open_stories
 from tests.integration.test_views import write_scenario
 
@@ -61,7 +60,7 @@ def writer_for(parts: Parts) -> ProcessChunkWriter:
 
 def frame(position: int, *, drop: bool = False) -> bytes:
     """A chunk with no rows that moves every view to ``position``."""
-    return orjson.dumps([drop, position, [], [], []])
+    return make_frame(drop, position, ChunkRows([], [], [], []))
 
 
 def test_a_rebuild_on_a_sqlite_file_writes_in_a_child_that_then_exits(

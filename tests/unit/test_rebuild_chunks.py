@@ -3,11 +3,10 @@ end so that the last write, which nothing overlaps, is short."""
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 import projections.views
-from projections.views import ALL_VIEWS, Rebuilding
+from projections.views import ALL_VIEWS, Rebuilding, read_frame
 
 
 class RecordingWriter:
@@ -17,7 +16,7 @@ class RecordingWriter:
         self.chunks: list[tuple[bool, int]] = []
 
     def send(self, frame: bytes) -> None:
-        drop, position, *_ = orjson.loads(frame)
+        drop, position, *_ = read_frame(frame)
         self.chunks.append((drop, position))
 
     def wait(self) -> None:
