@@ -7,7 +7,8 @@
   while 8 reporters (the bench's own load client) post; py-spy samples the server, only
   when it holds the GIL (``--gil``).
 - ``rebuild``: ``liveblog.rebuild.rebuild`` of a log seeded as the bench seeds it
-  (``--stories`` × 1,000 events), in a child process sampled with ``--threads``.
+  (``--stories`` × 1,000 events), in a child process sampled with ``--threads`` and
+  ``--subprocesses`` (the rebuild's writer process is listed on its own).
 
 py-spy is not a dependency of the project: install it anywhere (``python3 -m venv
 /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy``) and pass ``--py-spy``. Profiling
@@ -86,23 +87,30 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
             "print(f'{result.events:,} events in {result.seconds:.2f} s')\n"
         )
         subprocess.run(
-            [py_spy, "record", "--threads", "--rate", "250", "--format", "raw",
+            [py_spy, "record", "--threads", "--subprocesses", "--rate", "250", "--format", "raw",
              "--output", str(out), "--", sys.executable, "-c", program, str(database)],
             check=True,
         )  # fmt: skip
 
 
 def summary(raw: Path, top: int) -> str:
-    """Per thread: the share of its samples that passed through each function."""
+    """Per thread (and per child process): the share of its samples that passed through
+    each function."""
     per_thread: collections.Counter[str] = collections.Counter()
     through: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for line in raw.read_text().splitlines():
         stack, _, counted = line.rpartition(" ")
         frames = stack.split(";")
-        thread = frames[0] if frames[0].startswith("thread") else "(all threads)"
+        # With --subprocesses every stack starts with its process; a child's with its
+        # parent's too. The thread is the first frame that names one.
+        processes = [f for f in frames if f.startswith("process ")]
+        threads = [f for f in frames if f.startswith("thread")]
+        where = processes[-1][:60] if len(processes) > 1 else ""
+        thread = f"{where} {threads[0]}".strip() if threads else "(all threads)"
         samples = int(counted)
         per_thread[thread] += samples
-        for name in {frame.split(" (")[0] for frame in frames[1:]}:
+        named = [f for f in frames if not f.startswith(("process ", "thread"))]
+        for name in {frame.split(" (")[0] for frame in named}:
             through[thread][name] += samples
     lines = []
     for thread, total in per_thread.most_common():
