@@ -20,6 +20,9 @@ from projections.states import StoryStates
 from projections.views import ALL_VIEWS, ReadViews
 
 PAGE_SIZE = 2_000
+# From this many notifications on, a rebuild on a SQLite file writes from a child process
+# (about 0.3 s to start: more than a small log takes to rebuild from a thread).
+PROCESS_WRITER_FROM = 20_000
 
 Progress = Callable[[int, int, float], None]
 
@@ -76,7 +79,7 @@ def _rebuild(
     top = newsroom.recorder.max_notification_id() or 0
     position = 0
     events = 0
-    datastore = sqlite_file_of(views)
+    datastore = sqlite_file_of(views) if top >= PROCESS_WRITER_FROM else None
     writer = ProcessChunkWriter(datastore, names) if datastore is not None else None
     with views.rebuilding(names, writer=writer, top=top) as writing:
         add = writing.add

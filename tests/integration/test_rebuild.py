@@ -208,6 +208,11 @@ class TestRebuildOnSQLite(RebuildSuite):
     def database_url(self, sqlite_url: str) -> str:
         return sqlite_url
 
+    @pytest.fixture(autouse=True)
+    def writer_process_always(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # These logs are small: without this, the rows would be written from a thread.
+        monkeypatch.setattr(liveblog.rebuild, "PROCESS_WRITER_FROM", 0)
+
     def test_the_connection_settings_are_put_back(self, built: Built) -> None:
         datastore = built.parts.views.datastore
 

@@ -38,6 +38,11 @@ def parts(sqlite_url: str) -> Iterator[Parts]:
         processes.close_all()
 
 
+@pytest.fixture(autouse=True)
+def writer_process_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(liveblog.rebuild, "PROCESS_WRITER_FROM", 0)
+
+
 @pytest.fixture
 def made(monkeypatch: pytest.MonkeyPatch) -> list[ProcessChunkWriter]:
     """Every writer the rebuild makes, in order."""
@@ -72,6 +77,18 @@ def test_a_rebuild_on_a_sqlite_file_writes_in_a_child_that_then_exits(
 
     assert len(made) == 1
     assert made[0].returncode == 0
+    assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
+
+
+def test_a_small_log_is_rebuilt_without_a_child(
+    parts: Parts, made: list[ProcessChunkWriter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = parts.newsroom.recorder.max_notification_id() or 0
+    monkeypatch.setattr(liveblog.rebuild, "PROCESS_WRITER_FROM", top + 1)
+
+    rebuild(parts.newsroom, parts.views)
+
+    assert made == []
     assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
 
 
