@@ -23,6 +23,7 @@ import gc
 import struct
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
@@ -59,8 +60,11 @@ class ProcessChunkWriter:
         pool = datastore.pool
         argv = [sys.executable, "-m", __name__, pool.db_name, str(pool.lock_timeout or 0),
                 *names]  # fmt: skip
+        # Its stderr goes to a file, not a pipe: a pipe nobody reads would block a child
+        # that says more than the pipe holds (warnings, a long traceback).
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._child = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
         )
         assert self._child.stdin is not None
         _widen(self._child.stdin)
@@ -129,14 +133,15 @@ class ProcessChunkWriter:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-        for pipe in (child.stdin, child.stdout, child.stderr):
+        for pipe in (child.stdin, child.stdout):
             if pipe is not None and not pipe.closed:
                 pipe.close()
+        self._stderr.close()
 
     def _gone(self) -> RebuildWriteError:
         code = self._child.wait(CLOSE_SECONDS)
-        assert self._child.stderr is not None
-        said = self._child.stderr.read().decode(errors="replace").strip()
+        self._stderr.seek(0)
+        said = self._stderr.read().decode(errors="replace").strip()
         msg = f"the rebuild's writer process exited with code {code}" + (
             f": {said.splitlines()[-1]}" if said else ""
         )
