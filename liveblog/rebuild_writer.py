@@ -1,4 +1,4 @@
-"""A rebuild's chunk writer in a second process, for a rebuild on a SQLite file.
+"""A rebuild's chunk writer in a second process, for a large rebuild on a SQLite file.
 
 Writing a chunk's rows is as much work for SQLite as reading and decoding the chunk's
 events. In a thread of the rebuilding process it overlaps the fold, but binding the rows'

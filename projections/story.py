@@ -134,7 +134,7 @@ def _opened(event: Any, at: datetime) -> StoryView:
 # How each event after ``Opened`` changes a story: (state, event, its time) → the update it
 # touched, or None for the story itself. Looked up by the event's exact type (a rebuild
 # applies every event of the log; a chain of isinstance tests cost more than the change).
-Applier = Callable[[StoryView, Any, datetime], "UpdateView | None"]
+Applier = Callable[[StoryView, Any, datetime], UpdateView | None]
 
 
 def _edited(state: StoryView, event: Any, at: datetime) -> None:

@@ -235,8 +235,9 @@ class Rebuilding:
     to the writer, which writes them with the views' positions in one transaction while
     this thread decodes and folds the next chunk.
 
-    A frame is JSON made by orjson, which writes UUIDs and UTC times itself, as ``str``
-    and ``rfc3339`` would: formatting them in Python was a third of the rows' cost.
+    A frame (``make_frame``) is the rows as JSON made by orjson, which writes UUIDs and
+    UTC times itself, as ``str`` and ``rfc3339`` would (formatting them in Python was a
+    third of the rows' cost), followed by the timeline's docs.
     """
 
     def __init__(self, names: Sequence[str], writer: ChunkWriter, top: int = 0) -> None:
@@ -265,7 +266,8 @@ class Rebuilding:
         pending = position - self._committed
         # Near the end, chunks halve: nothing overlaps the last chunk's write, so the
         # last should be small (a page), not up to REBUILD_CHUNK.
-        if pending >= REBUILD_CHUNK or pending >= (self._top - self._committed) // 2 > 0:
+        half_of_the_rest = (self._top - self._committed) // 2  # 0: top unknown or reached
+        if pending >= REBUILD_CHUNK or 0 < half_of_the_rest <= pending:
             self._hand_over()
 
     def finish(self) -> None:
@@ -358,8 +360,8 @@ class ThreadChunkWriter:
     """Writes chunks on a second thread of this process.
 
     The database does most of the work without the GIL, so it overlaps the fold; but the
-    rows' parameters are bound with the GIL held, which slows the fold. A rebuild on a
-    SQLite file uses a second process instead (``liveblog.rebuild_writer``).
+    rows' parameters are bound with the GIL held, which slows the fold. A large rebuild
+    on a SQLite file uses a second process instead (``liveblog.rebuild_writer``).
     """
 
     def __init__(self, views: ReadViews, transaction: Transaction, names: Sequence[str]) -> None:

@@ -92,7 +92,7 @@ def test_a_small_log_is_rebuilt_without_a_child(
     assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
 
 
-def test_the_in_memory_store_has_no_file_for_a_child(tmp_path: Any) -> None:
+def test_the_in_memory_store_has_no_file_for_a_child() -> None:
     processes = Processes("memory://")
     try:
         made, _ = processes.build(start=False)
