@@ -54,9 +54,22 @@ class Changes:
         if update is None:
             return
         self.updates[(applied.story_id, update.id)] = update
-        newest = update.revisions[-1]
-        if applied.name in ("update.posted", "update.corrected"):
-            self.revisions.append((applied.story_id, update.id, newest))
+        # A correction supersedes the revision shown until then, a retraction the last
+        # one: each adds one revision to those the view stores (``stored_revisions``).
+        if applied.name in ("update.corrected", "update.retracted"):
+            superseded = update.revisions[stored_revisions(update) - 1]
+            self.revisions.append((applied.story_id, update.id, superseded))
+
+
+def stored_revisions(update: UpdateView) -> int:
+    """How many of ``update.revisions`` (the first ones) the revisions view stores.
+
+    All but the one the update shows: a published update's timeline doc holds its current
+    title, body and last correction, and ``ReadViews.revisions`` reads that revision from
+    there. So a post's body is stored once, not twice, and posting writes one row, not
+    two. A retracted update shows no body: all its revisions are stored.
+    """
+    return len(update.revisions) - (update.status == "published")
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,23 @@ class RevisionRow:
     note: str | None
     by_id: str
     by_name: str
+
+
+def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
+    """The revision a published update shows, from its doc (the Update of DESIGN §4).
+
+    Its text is the doc's; its time, note and author are its last correction's, or, if
+    it has none, its publication's and its author (as ``projections.story`` makes them).
+    """
+    if doc["status"] != "published":
+        return None
+    corrections = doc["corrections"]
+    last = corrections[-1] if corrections else None
+    at = doc["published_at"] if last is None else last["at"]
+    by = doc["author"] if last is None else last["by"]
+    note = None if last is None else last["note"]
+    return RevisionRow(doc["revision"], at, doc["title"], doc["body"], note, by["id"],
+                       by["name"])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -305,14 +335,14 @@ class Rebuilding:
                 doc = update_doc_bytes(u)
                 docs.append(doc)
                 timeline_rows.append(_timeline_row(u, story_id, update_id, published, len(doc)))
-            # A revision is only ever appended (on a post or a correction), so those past
-            # the count already written are the new ones.
-            done = written.get(id(u), 0)
-            if revisions and done < len(u.revisions):
-                for r in u.revisions[done:]:
+            # The stored revisions only ever grow (on a correction or a retraction), so
+            # those past the count already written are the new ones.
+            done, stored = written.get(id(u), 0), stored_revisions(u)
+            if revisions and done < stored:
+                for r in u.revisions[done:stored]:
                     at = time_for_orjson(r.at)
                     revision_rows.append(_revision_row(story_id, update_id, r, at))
-                written[id(u)] = len(u.revisions)
+                written[id(u)] = stored
         return ChunkRows(story_rows, timeline_rows, revision_rows, docs)
 
     def _wait(self) -> None:
@@ -773,20 +803,39 @@ class ReadViews:
         return UpdateStatusRow(int(row["sequence"]), row["status"], int(row["revision"]))
 
     def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
+        """Every revision of an update, oldest first: those the revisions view stores and,
+        if the update is published, the one it shows, read from its timeline doc.
+
+        Views written before the view stopped storing the shown revision hold it too;
+        the one from the doc replaces it (they are equal).
+        """
+        key = (str(story_id), str(update_id))
         with self._transaction(commit=False) as cursor:
             cursor.execute(
                 self.dialect.sql(
                     "SELECT revision, at, title, body, note, by_id, by_name"
                     " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
-                    " ORDER BY revision"
                 ),
-                (str(story_id), str(update_id)),
+                key,
             )
-            return [
-                RevisionRow(int(row["revision"]), row["at"], row["title"], row["body"],
-                            row["note"], row["by_id"], row["by_name"])
+            found = {
+                int(row["revision"]): RevisionRow(
+                    int(row["revision"]), row["at"], row["title"], row["body"], row["note"],
+                    row["by_id"], row["by_name"],
+                )
                 for row in _rows_of(cursor)
-            ]  # fmt: skip
+            }  # fmt: skip
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT doc FROM {t}liveblog_timeline WHERE story_id = ? AND update_id = ?"
+                ),
+                key,
+            )
+            timeline = cursor.fetchone()
+        shown = None if timeline is None else shown_revision(orjson.loads(timeline["doc"]))
+        if shown is not None:
+            found[shown.revision] = shown
+        return [found[number] for number in sorted(found)]
 
     def story_list(self, status: str | None) -> list[str]:
         """List documents of the stories, oldest first, optionally of one status."""

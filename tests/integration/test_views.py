@@ -23,8 +23,16 @@ from liveblog.domain import Actor
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
 from liveblog.settings import Settings
 from projections.states import StoryStates
-from projections.story import StoryView, fold
-from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE, Changes, ReadViews
+from projections.story import StoryView, UpdateView, fold
+from projections.views import (
+    ALL_VIEWS,
+    REVISIONS,
+    STORY_LIST,
+    TIMELINE,
+    Changes,
+    ReadViews,
+    RevisionRow,
+)
 from projections.wire import rfc3339, story_fields_json, update_json
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
@@ -87,6 +95,14 @@ def changes_of(states: StoryStates, batch: Sequence[tuple[int, Any]]) -> Changes
     return changes
 
 
+def revision_rows(update: UpdateView) -> list[RevisionRow]:
+    """What ``ReadViews.revisions`` must answer for ``update``: every revision it had."""
+    return [
+        RevisionRow(r.revision, rfc3339(r.at), r.title, r.body, r.note, r.by.id, r.by.name)
+        for r in update.revisions
+    ]
+
+
 def folded_stories(newsroom: Newsroom) -> list[StoryView]:
     stories = []
     for story_id in newsroom.story_ids():
@@ -132,7 +148,11 @@ def fold_rows(newsroom: Newsroom) -> Rows:
                     "doc": update_json(update),
                 }
             )
-            for revision in update.revisions:
+            # The revisions an update no longer shows: all but the last of a published
+            # update (its timeline doc shows that one), all of a retracted one.
+            published = update.status == "published"
+            superseded = update.revisions[:-1] if published else update.revisions
+            for revision in superseded:
                 rows[REVISIONS].append(
                     {
                         "story_id": str(story.id),
@@ -359,15 +379,40 @@ class ViewsSuite:
                 update_json(u) for u in newest_first
             ]
             for update in story.updates.values():
-                revisions = views.revisions(story_id, update.id)
-                assert [r.revision for r in revisions] == [r.revision for r in update.revisions]
-                assert [(r.body, r.note, r.by_id) for r in revisions] == [
-                    (r.body, r.note, r.by.id) for r in update.revisions
-                ]
+                assert views.revisions(story_id, update.id) == revision_rows(update)
         listed = [orjson.loads(doc) for doc in views.story_list(None)]
         assert [doc["id"] for doc in listed] == [str(i) for i in scenario.story_ids]
         assert [doc["status"] for doc in listed] == ["live", "closed"]
         assert [doc["update_count"] for doc in listed] == [3, 1]
+
+    def test_views_that_also_store_the_shown_revision_read_the_same(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        # Views written before the revisions view stopped storing the revision an update
+        # shows hold that one too; the reader must neither repeat nor miss it.
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+        stories = folded_stories(newsroom)
+        shown = [
+            (str(story.id), str(update.id), update.revisions[-1])
+            for story in stories
+            for update in story.updates.values()
+            if update.status == "published"
+        ]
+        assert shown
+        with views.datastore.transaction(commit=True) as cursor:
+            for story_id, update_id, r in shown:
+                cursor.execute(
+                    views.dialect.sql(
+                        "INSERT INTO {t}liveblog_revisions (story_id, update_id, revision, at,"
+                        " title, body, note, by_id, by_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    (story_id, update_id, r.revision, rfc3339(r.at), r.title, r.body, r.note,
+                     r.by.id, r.by.name),
+                )  # fmt: skip
+
+        for story in stories:
+            for update in story.updates.values():
+                assert views.revisions(story.id, update.id) == revision_rows(update)
 
     def test_a_corrected_update_keeps_every_revision(
         self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
