@@ -10,7 +10,6 @@ in the same database, and connection pool, as the events).
 from __future__ import annotations
 
 import contextlib
-import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -22,14 +21,14 @@ from uuid import UUID
 import orjson
 
 from projections.states import Applied
-from projections.story import Revision, StoryView, UpdateView
+from projections.story import Correction, Person, Retraction, Revision, StoryView, UpdateView
 from projections.wire import (
     id_for_orjson,
     rfc3339,
     story_fields_json,
     time_for_orjson,
     update_doc,
-    update_doc_bytes,
+    update_doc_of_text,
 )
 
 STORY_LIST = "story_list"
@@ -205,11 +204,10 @@ def _story_row(story: StoryView, texts: _IdTexts) -> tuple[Any, ...]:
 
 def _timeline_row(
     u: UpdateView, story_id: UUID | str, update_id: UUID | str, published: datetime | str,
-    doc: str | int,
+    doc: str,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """A timeline row. The ids and the publication time are given as the text stored, or,
-    for a rebuild's frame, as orjson writes that text (see ``wire.time_for_orjson``); the
-    doc as ``update_doc``'s text, or, in a frame, as its length (the text follows)."""
+    """A timeline row; the ids, the publication time and the doc as the text stored (a
+    rebuild's writer finds the first three as text in its updates: ``update_of_frame``)."""
     return (story_id, update_id, u.sequence, u.pinned, u.key_event, u.status, u.revision,
             u.title, published, doc)  # fmt: skip
 
@@ -234,11 +232,6 @@ REBUILD_CHUNK = 20_000
 REBUILD_CACHE_KIB = 256 * 1024
 
 Transaction = Callable[[], AbstractContextManager[Any]]
-
-# A frame: the length of its rows' JSON, the JSON, then the timeline's docs one after
-# another. The docs are JSON themselves: inside the rows' JSON they would be escaped,
-# and unescaped again, byte by byte.
-_ROWS_LENGTH = struct.Struct(">Q")
 
 
 class ChunkWriter(Protocol):
@@ -265,9 +258,11 @@ class Rebuilding:
     to the writer, which writes them with the views' positions in one transaction while
     this thread decodes and folds the next chunk.
 
-    A frame (``make_frame``) is the rows as JSON made by orjson, which writes UUIDs and
-    UTC times itself, as ``str`` and ``rfc3339`` would (formatting them in Python was a
-    third of the rows' cost), followed by the timeline's docs.
+    A frame (``make_frame``) is JSON made by orjson, which writes UUIDs and UTC times
+    itself, as ``str`` and ``rfc3339`` would (formatting them in Python was a third of the
+    rows' cost). It holds the story list's and the revisions' rows, and each changed
+    update's fields (``frame_update``): the writer makes the timeline's rows and docs
+    from them, so that this thread, which also reads and folds the log, does not.
     """
 
     def __init__(self, names: Sequence[str], writer: ChunkWriter, top: int = 0) -> None:
@@ -316,34 +311,27 @@ class Rebuilding:
         self._committed = self._position
 
     def _rows(self) -> ChunkRows:
-        """The story list's, the timeline's and the revisions' rows of this chunk."""
+        """The story list's and the revisions' rows of this chunk, and its updates."""
         names = self._names
         texts = _IdTexts()
         story_rows = (
             [_story_row(s, texts) for s in self._stories.values()] if STORY_LIST in names else []
         )
-        timeline = TIMELINE in names
-        revisions = REVISIONS in names
-        timeline_rows: list[tuple[Any, ...]] = []
+        updates = [frame_update(u) for u in self._updates.values()] if TIMELINE in names else []
         revision_rows: list[tuple[Any, ...]] = []
-        docs: list[bytes] = []
-        written = self._revisions_written
-        for u in self._updates.values():
-            story_id, update_id = id_for_orjson(u.story_id), id_for_orjson(u.id)
-            if timeline:
-                published = time_for_orjson(u.published_at)
-                doc = update_doc_bytes(u)
-                docs.append(doc)
-                timeline_rows.append(_timeline_row(u, story_id, update_id, published, len(doc)))
-            # The stored revisions only ever grow (on a correction or a retraction), so
-            # those past the count already written are the new ones.
-            done, stored = written.get(id(u), 0), stored_revisions(u)
-            if revisions and done < stored:
-                for r in u.revisions[done:stored]:
-                    at = time_for_orjson(r.at)
-                    revision_rows.append(_revision_row(story_id, update_id, r, at))
-                written[id(u)] = stored
-        return ChunkRows(story_rows, timeline_rows, revision_rows, docs)
+        if REVISIONS in names:
+            written = self._revisions_written
+            for u in self._updates.values():
+                # The stored revisions only ever grow (on a correction or a retraction),
+                # so those past the count already written are the new ones.
+                done, stored = written.get(id(u), 0), stored_revisions(u)
+                if done < stored:
+                    story_id, update_id = id_for_orjson(u.story_id), id_for_orjson(u.id)
+                    for r in u.revisions[done:stored]:
+                        at = time_for_orjson(r.at)
+                        revision_rows.append(_revision_row(story_id, update_id, r, at))
+                    written[id(u)] = stored
+        return ChunkRows(story_rows, updates, revision_rows)
 
     def _wait(self) -> None:
         if self._sent:
@@ -352,38 +340,55 @@ class Rebuilding:
 
 
 class ChunkRows(NamedTuple):
-    """A chunk's rows; each timeline row holds its doc's length, the doc is in ``docs``."""
+    """A chunk's story-list and revisions rows, and its updates for the timeline."""
 
     story_rows: list[tuple[Any, ...]]
-    timeline_rows: list[tuple[Any, ...]]
+    updates: list[tuple[Any, ...]]  # each made by ``frame_update``
     revision_rows: list[tuple[Any, ...]]
-    docs: list[bytes]
 
 
 def make_frame(drop: bool, position: int, chunk: ChunkRows) -> bytes:
     """One chunk for a ``ChunkWriter`` (read back by ``read_frame``)."""
-    rows = orjson.dumps(
-        [drop, position, chunk.story_rows, chunk.timeline_rows, chunk.revision_rows],
+    return orjson.dumps(
+        [drop, position, chunk.story_rows, chunk.updates, chunk.revision_rows],
         option=orjson.OPT_UTC_Z,
     )
-    return b"".join((_ROWS_LENGTH.pack(len(rows)), rows, *chunk.docs))
 
 
-def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[Any], list[Any]]:
-    """A frame's drop flag, position, and story-list, timeline and revisions rows, each
-    timeline row with its doc's text in place."""
-    (length,) = _ROWS_LENGTH.unpack_from(frame)
-    start = _ROWS_LENGTH.size
-    whole = memoryview(frame)
-    drop, position, story_rows, timeline_rows, revision_rows = orjson.loads(
-        whole[start : start + length]
-    )
-    at = start + length
-    for row in timeline_rows:
-        end = at + row[-1]
-        row[-1] = str(whole[at:end], "utf-8")
-        at = end
-    return drop, position, story_rows, timeline_rows, revision_rows
+def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[UpdateView], list[Any]]:
+    """A frame's drop flag, position, story-list rows, updates and revisions rows.
+
+    The updates' ids and times are the text the views store (see ``update_of_frame``).
+    """
+    drop, position, story_rows, updates, revision_rows = orjson.loads(frame)
+    return drop, position, story_rows, [update_of_frame(u) for u in updates], revision_rows
+
+
+def frame_update(u: UpdateView) -> tuple[Any, ...]:
+    """An update as a frame carries it: its fields in order, all but its revisions, each
+    person as two strings, its ids and times as orjson writes them (see
+    ``wire.id_for_orjson`` and ``wire.time_for_orjson``)."""
+    r = u.retraction
+    return (
+        id_for_orjson(u.id), id_for_orjson(u.story_id), u.sequence, u.title, u.body,
+        u.author.id, u.author.name, u.key_event, u.pinned, u.status,
+        time_for_orjson(u.published_at), time_for_orjson(u.updated_at), u.revision,
+        [(time_for_orjson(c.at), c.note, c.by.id, c.by.name) for c in u.corrections],
+        None if r is None else (time_for_orjson(r.at), r.reason, r.by.id, r.by.name),
+    )  # fmt: skip
+
+
+def update_of_frame(values: list[Any]) -> UpdateView:
+    """The update ``frame_update`` made ``values`` from, with no revisions, and its ids
+    and times as text: ``wire.update_doc_of_text`` makes its doc."""
+    (update_id, story_id, sequence, title, body, author_id, author_name, key_event, pinned,
+     status, published_at, updated_at, revision, corrections, r) = values  # fmt: skip
+    return UpdateView(
+        update_id, story_id, sequence, title, body, Person(author_id, author_name),
+        key_event, pinned, status, published_at, updated_at, revision,
+        [Correction(at, note, Person(by_id, by_name)) for at, note, by_id, by_name in corrections],
+        None if r is None else Retraction(r[0], r[1], Person(r[2], r[3])),
+    )  # fmt: skip
 
 
 class ThreadChunkWriter:
@@ -589,9 +594,13 @@ class ReadViews:
         """Write one chunk of a rebuild (a frame made by ``Rebuilding``) with ``cursor``.
 
         The rows need no further formatting: the frame's JSON holds ids and times as the
-        text the views store, and its tail the timeline's docs as ``update_doc`` made them.
+        text the views store. The timeline's docs are made here, from the frame's updates.
         """
-        drop, position, story_rows, timeline_rows, revision_rows = read_frame(frame)
+        drop, position, story_rows, updates, revision_rows = read_frame(frame)
+        timeline_rows = [
+            _timeline_row(u, u.story_id, u.id, u.published_at, update_doc_of_text(u))
+            for u in updates
+        ]
         if drop:
             self._drop(cursor, sorted(views))
         self._write_in_bulk(cursor, _STORY_ROWS, story_rows)

@@ -62,9 +62,19 @@ def update_doc(update: UpdateView) -> str:
 
 
 def update_doc_bytes(update: UpdateView) -> bytes:
-    """``update_doc`` as UTF-8, as a rebuild sends it to its writer."""
+    """``update_doc`` as UTF-8."""
     payload = _update_payload(update, time_for_orjson, id_for_orjson)
     return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
+
+
+def update_doc_of_text(update: UpdateView) -> str:
+    """``update_doc`` of an update whose ids and times are text already, as ``str`` and
+    ``rfc3339`` write them (a rebuild's writer gets its updates so)."""
+    return orjson.dumps(_update_payload(update, _as_it_is, _as_it_is)).decode()
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def id_for_orjson(value: UUID) -> UUID | str:

@@ -65,7 +65,7 @@ def writer_for(parts: Parts) -> ProcessChunkWriter:
 
 def frame(position: int, *, drop: bool = False) -> bytes:
     """A chunk with no rows that moves every view to ``position``."""
-    return make_frame(drop, position, ChunkRows([], [], [], []))
+    return make_frame(drop, position, ChunkRows([], [], []))
 
 
 def test_a_rebuild_on_a_sqlite_file_writes_in_a_child_that_then_exits(

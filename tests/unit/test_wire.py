@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.story import Correction, Person, Retraction, Revision, UpdateView
+from projections.views import frame_update, update_of_frame
 from projections.wire import (
     dumps,
     id_for_orjson,
@@ -26,6 +27,7 @@ from projections.wire import (
     time_for_orjson,
     update_doc,
     update_doc_bytes,
+    update_doc_of_text,
     update_json,
 )
 
@@ -105,3 +107,21 @@ def test_ids_and_times_in_a_frame_are_the_text_the_views_store(
         [id_for_orjson(identifier), time_for_orjson(moment)], option=orjson.OPT_UTC_Z
     )
     assert orjson.loads(frame) == [str(identifier), rfc3339(moment)]
+
+
+@given(updates())
+def test_an_update_through_a_frame_makes_the_same_doc_and_timeline_fields(
+    update: UpdateView,
+) -> None:
+    sent = orjson.dumps([frame_update(update)], option=orjson.OPT_UTC_Z)
+    received = update_of_frame(orjson.loads(sent)[0])
+    assert update_doc_of_text(received) == update_doc(update)
+    # Its ids and times are text (typed as the fold's UUIDs and datetimes).
+    r: Any = received
+    fields = (r.story_id, r.id, r.sequence, r.pinned, r.key_event, r.status, r.revision,
+              r.title, r.published_at)  # fmt: skip
+    assert fields == (
+        str(update.story_id), str(update.id), update.sequence, update.pinned,
+        update.key_event, update.status, update.revision, update.title,
+        rfc3339(update.published_at),
+    )  # fmt: skip
