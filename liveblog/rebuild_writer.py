@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
@@ -71,8 +72,7 @@ class ProcessChunkWriter:
         # Frames are written to the pipe by a thread of their own: a write of several MB
         # lets go of the GIL, so the fold goes on meanwhile.
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild-feed")
-        self._feeding: Future[None] | None = None
-        self._outstanding = False
+        self._feeding: deque[Future[None]] = deque()  # one per chunk not waited for
 
     @property
     def pid(self) -> int:
@@ -84,8 +84,7 @@ class ProcessChunkWriter:
         return self._child.poll()
 
     def send(self, frame: bytes) -> None:
-        self._feeding = self._feeder.submit(self._feed, frame)
-        self._outstanding = True
+        self._feeding.append(self._feeder.submit(self._feed, frame))
 
     def _feed(self, frame: bytes) -> None:
         pipe = self._child.stdin
@@ -95,15 +94,12 @@ class ProcessChunkWriter:
         pipe.flush()
 
     def wait(self) -> None:
-        if not self._outstanding:
+        if not self._feeding:
             return
-        self._outstanding = False
-        if self._feeding is not None:
-            feeding, self._feeding = self._feeding, None
-            try:
-                feeding.result()
-            except OSError as error:  # BrokenPipeError among them
-                raise self._gone() from error
+        try:
+            self._feeding.popleft().result()
+        except OSError as error:  # BrokenPipeError among them
+            raise self._gone() from error
         answers = self._child.stdout
         assert answers is not None
         answer = answers.read(1)

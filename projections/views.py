@@ -10,6 +10,7 @@ in the same database, and connection pool, as the events).
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -226,6 +227,9 @@ def _revision_row(
 # their WAL checkpoints) are few; the halving keeps the last chunk's write, which
 # nothing overlaps, short.
 REBUILD_CHUNK = 20_000
+# The first chunk is this many notifications, and each next one twice the last, up to
+# REBUILD_CHUNK: the writer starts early, instead of waiting for a whole chunk's fold.
+REBUILD_FIRST_CHUNK = 2_000
 
 # While it rebuilds, SQLite's page cache for the writing connection (KiB), so that the
 # views' indexes stay in memory as they grow.
@@ -234,15 +238,21 @@ REBUILD_CACHE_KIB = 256 * 1024
 Transaction = Callable[[], AbstractContextManager[Any]]
 
 
+# How many chunks a rebuild lets its writer hold, sent and not yet waited for: the one
+# being written and the next, so that the writer never waits for the fold between two.
+CHUNKS_IN_FLIGHT = 2
+
+
 class ChunkWriter(Protocol):
     """Where a rebuild's chunks go: each is written with ``ReadViews.write_chunk`` in a
-    transaction of its own, in the order sent. At most one chunk is outstanding."""
+    transaction of its own, in the order sent. Up to ``CHUNKS_IN_FLIGHT`` are outstanding."""
 
     def send(self, frame: bytes) -> None:
-        """Start writing one chunk (a frame made by ``Rebuilding``)."""
+        """Queue one chunk to be written (a frame made by ``Rebuilding``)."""
 
     def wait(self) -> None:
-        """Return once the chunk sent last is committed; raise what writing it raised."""
+        """Return once the oldest chunk not waited for is committed; raise what writing
+        it, or a chunk before it, raised."""
 
     def close(self) -> None:
         """Stop, after the chunk being written, if any; a chunk not waited for may be lost."""
@@ -252,11 +262,12 @@ class Rebuilding:
     """A rebuild's writes: rows made from the fold's states, written by a ``ChunkWriter``.
 
     The caller (``liveblog.rebuild``) adds each applied event and says where each page
-    ends. Every ``REBUILD_CHUNK`` notifications, the rows of what changed since the last
+    ends. Every chunk of notifications (growing from ``REBUILD_FIRST_CHUNK`` to
+    ``REBUILD_CHUNK``, and halving near the end), the rows of what changed since the last
     chunk are made here, each row once with its newest value (the fold changes its states
     in place, so the objects held here hold the newest values), and sent, as one frame,
     to the writer, which writes them with the views' positions in one transaction while
-    this thread decodes and folds the next chunk.
+    this thread decodes and folds the next chunks.
 
     A frame (``make_frame``) is JSON made by orjson, which writes UUIDs and UTC times
     itself, as ``str`` and ``rfc3339`` would (formatting them in Python was a third of the
@@ -277,7 +288,8 @@ class Rebuilding:
         self._position = 0
         self._committed = 0  # the position of the last chunk handed to the writer
         self._drop = True  # the first chunk empties the views first, in its transaction
-        self._sent = False
+        self._chunk = min(REBUILD_FIRST_CHUNK, REBUILD_CHUNK)  # the next chunk's size
+        self._in_flight = 0  # chunks sent and not waited for
 
     def add(self, story: StoryView, update: UpdateView | None) -> None:
         """One event applied: ``story`` is its state, ``update`` the update it touched."""
@@ -292,23 +304,26 @@ class Rebuilding:
         # Near the end, chunks halve: nothing overlaps the last chunk's write, so the
         # last should be small (a page), not up to REBUILD_CHUNK.
         half_of_the_rest = (self._top - self._committed) // 2  # 0: top unknown or reached
-        if pending >= REBUILD_CHUNK or 0 < half_of_the_rest <= pending:
+        if pending >= self._chunk or 0 < half_of_the_rest <= pending:
             self._hand_over()
 
     def finish(self) -> None:
         """Write what is left, and wait until every chunk is committed."""
         if self._drop or self._position > self._committed:
             self._hand_over()
-        self._wait()
+        while self._in_flight:
+            self._wait_for_one()
 
     def _hand_over(self) -> None:
         frame = make_frame(self._drop, self._position, self._rows())
         self._stories, self._updates = {}, {}
-        self._wait()  # the previous chunk first: chunks commit in order
+        if self._in_flight >= CHUNKS_IN_FLIGHT:
+            self._wait_for_one()
         self._writer.send(frame)
-        self._sent = True
+        self._in_flight += 1
         self._drop = False
         self._committed = self._position
+        self._chunk = min(self._chunk * 2, REBUILD_CHUNK)
 
     def _rows(self) -> ChunkRows:
         """The story list's and the revisions' rows of this chunk, and its updates."""
@@ -333,10 +348,9 @@ class Rebuilding:
                     written[id(u)] = stored
         return ChunkRows(story_rows, updates, revision_rows)
 
-    def _wait(self) -> None:
-        if self._sent:
-            self._sent = False
-            self._writer.wait()
+    def _wait_for_one(self) -> None:
+        self._in_flight -= 1
+        self._writer.wait()
 
 
 class ChunkRows(NamedTuple):
@@ -404,22 +418,29 @@ class ThreadChunkWriter:
         self._transaction = transaction
         self._names = list(names)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild")
-        self._writing: Future[None] | None = None
+        self._writing: deque[Future[None]] = deque()
+        self._failed = False
 
     def send(self, frame: bytes) -> None:
-        self._writing = self._executor.submit(self._write, frame)
+        self._writing.append(self._executor.submit(self._write, frame))
 
     def wait(self) -> None:
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            writing.result()  # raises what the writer raised
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._writing:
+            self._writing.popleft().result()  # raises what the writer raised
 
     def _write(self, frame: bytes) -> None:
-        with self._transaction() as cursor:
-            self._views.write_chunk(cursor, self._names, frame)
+        if self._failed:  # chunks commit in order: none after one that failed
+            msg = "an earlier chunk of this rebuild failed"
+            raise RuntimeError(msg)
+        try:
+            with self._transaction() as cursor:
+                self._views.write_chunk(cursor, self._names, frame)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 import liveblog.rebuild
@@ -21,7 +22,7 @@ from liveblog.bootstrap import Parts
 from liveblog.rebuild import rebuild
 from liveblog.rebuild_writer import ProcessChunkWriter, RebuildWriteError, sqlite_file_of
 from projections.states import StoryStates
-from projections.views import ALL_VIEWS, TIMELINE, ChunkRows, make_frame
+from projections.views import ALL_VIEWS, TIMELINE, ChunkRows, ThreadChunkWriter, make_frame
 from tests.integration.test_feed import Processes, open_stories
 from tests.integration.test_views import write_scenario
 
@@ -109,11 +110,29 @@ def test_a_chunk_the_child_cannot_write_fails_with_its_error_and_keeps_the_last_
         writer.send(frame(3, drop=True))
         writer.wait()
         writer.send(b"this is not a frame")
+        writer.send(frame(9))  # queued behind it: chunks commit in order, so never
         with pytest.raises(RebuildWriteError, match="JSONDecodeError"):
             writer.wait()
     finally:
         writer.close()
     assert writer.returncode == 1
+    assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, 3)
+
+
+def test_the_thread_writer_writes_no_chunk_after_one_that_failed(parts: Parts) -> None:
+    with parts.views.rebuild_transactions() as transaction:
+        writer = ThreadChunkWriter(parts.views, transaction, ALL_VIEWS)
+        try:
+            writer.send(frame(3, drop=True))
+            writer.send(b"this is not a frame")
+            writer.send(frame(9))
+            writer.wait()
+            with pytest.raises(orjson.JSONDecodeError):
+                writer.wait()
+            with pytest.raises(RuntimeError, match="an earlier chunk of this rebuild failed"):
+                writer.wait()
+        finally:
+            writer.close()
     assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, 3)
 
 

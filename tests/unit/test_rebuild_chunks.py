@@ -1,5 +1,6 @@
-"""Where a rebuild cuts its chunks: every REBUILD_CHUNK notifications, halving near the
-end so that the last write, which nothing overlaps, is short."""
+"""Where a rebuild cuts its chunks: growing from REBUILD_FIRST_CHUNK notifications to
+REBUILD_CHUNK, so that the writer starts early, and halving near the end, so that the
+last write, which nothing overlaps, is short. At most CHUNKS_IN_FLIGHT are outstanding."""
 
 from __future__ import annotations
 
@@ -10,34 +11,64 @@ from projections.views import ALL_VIEWS, Rebuilding, read_frame
 
 
 class RecordingWriter:
-    """A ChunkWriter that keeps each frame's drop flag and position."""
+    """A ChunkWriter that keeps each frame's drop flag and position, and counts the
+    chunks sent and not waited for."""
 
     def __init__(self) -> None:
         self.chunks: list[tuple[bool, int]] = []
+        self.outstanding = 0
+        self.most_outstanding = 0
 
     def send(self, frame: bytes) -> None:
         drop, position, *_ = read_frame(frame)
         self.chunks.append((drop, position))
+        self.outstanding += 1
+        self.most_outstanding = max(self.most_outstanding, self.outstanding)
 
     def wait(self) -> None:
-        pass
+        assert self.outstanding > 0, "waited for a chunk never sent"
+        self.outstanding -= 1
 
     def close(self) -> None:
         pass
 
 
 def cuts(top: int, pages: list[int]) -> list[tuple[bool, int]]:
+    return run(top, pages).chunks
+
+
+def run(top: int, pages: list[int]) -> RecordingWriter:
     writer = RecordingWriter()
     rebuilding = Rebuilding(ALL_VIEWS, writer, top)
     for position in pages:
         rebuilding.page_done(position)
     rebuilding.finish()
-    return writer.chunks
+    return writer
 
 
 @pytest.fixture(autouse=True)
 def chunk_of_40(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 40)
+    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 40)
+
+
+def test_chunks_grow_from_the_first_size_then_halve_towards_the_top(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 10)
+    assert cuts(200, list(range(10, 201, 10))) == [
+        (True, 10), (False, 30), (False, 70), (False, 110), (False, 150), (False, 180),
+        (False, 190), (False, 200),
+    ]  # fmt: skip
+
+
+def test_two_chunks_at_most_are_outstanding_and_none_after_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 10)
+    writer = run(200, list(range(10, 201, 10)))
+    assert writer.most_outstanding == projections.views.CHUNKS_IN_FLIGHT == 2
+    assert writer.outstanding == 0
 
 
 def test_chunks_halve_towards_the_top() -> None:
