@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from scripts.bench_fanout import Children
 from scripts.bench_inprocess import newsroom_on, seed_story
 from scripts.bench_support import run_clients, start_project
 
+REPOSITORY = Path(__file__).resolve().parents[1]
 REPORTERS = 8
 # Frames every sample of a thread passes through: not worth a line.
 ROOTS = frozenset({
@@ -86,10 +88,14 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
             "    result = rebuild(newsroom, build_views(newsroom))\n"
             "print(f'{result.events:,} events in {result.seconds:.2f} s')\n"
         )
+        # A file, not ``-c``: py-spy names each process by its command line, and the
+        # program's newlines would split its raw output's lines.
+        script = Path(folder) / "rebuild_once.py"
+        script.write_text(program)
         subprocess.run(
             [py_spy, "record", "--threads", "--subprocesses", "--rate", "250", "--format", "raw",
-             "--output", str(out), "--", sys.executable, "-c", program, str(database)],
-            check=True,
+             "--output", str(out), "--", sys.executable, str(script), str(database)],
+            check=True, env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
         )  # fmt: skip
 
 
