@@ -840,7 +840,7 @@ class ReadViews:
         the one from the doc replaces it (they are equal).
         """
         key = (str(story_id), str(update_id))
-        with self._transaction(commit=False) as cursor:
+        with self._transaction(commit=False, snapshot=True) as cursor:
             cursor.execute(
                 self.dialect.sql(
                     "SELECT revision, at, title, body, note, by_id, by_name"
