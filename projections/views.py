@@ -22,8 +22,9 @@ from uuid import UUID
 import orjson
 
 from projections.states import Applied
-from projections.story import Correction, Person, Retraction, Revision, StoryView, UpdateView
+from projections.story import Revision, StoryView, UpdateView
 from projections.wire import (
+    UpdateText,
     id_for_orjson,
     rfc3339,
     story_fields_json,
@@ -204,11 +205,10 @@ def _story_row(story: StoryView, texts: _IdTexts) -> tuple[Any, ...]:
 
 
 def _timeline_row(
-    u: UpdateView, story_id: UUID | str, update_id: UUID | str, published: datetime | str,
-    doc: str,
+    u: UpdateView | UpdateText, story_id: UUID | str, update_id: UUID | str,
+    published: datetime | str, doc: str,
 ) -> tuple[Any, ...]:  # fmt: skip
-    """A timeline row; the ids, the publication time and the doc as the text stored (a
-    rebuild's writer finds the first three as text in its updates: ``update_of_frame``)."""
+    """A timeline row; the ids, the publication time and the doc as the text stored."""
     return (story_id, update_id, u.sequence, u.pinned, u.key_event, u.status, u.revision,
             u.title, published, doc)  # fmt: skip
 
@@ -369,39 +369,23 @@ def make_frame(drop: bool, position: int, chunk: ChunkRows) -> bytes:
     )
 
 
-def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[UpdateView], list[Any]]:
-    """A frame's drop flag, position, story-list rows, updates and revisions rows.
-
-    The updates' ids and times are the text the views store (see ``update_of_frame``).
-    """
+def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[UpdateText], list[Any]]:
+    """A frame's drop flag, position, story-list rows, updates and revisions rows."""
     drop, position, story_rows, updates, revision_rows = orjson.loads(frame)
-    return drop, position, story_rows, [update_of_frame(u) for u in updates], revision_rows
+    return drop, position, story_rows, [UpdateText._make(u) for u in updates], revision_rows
 
 
 def frame_update(u: UpdateView) -> tuple[Any, ...]:
-    """An update as a frame carries it: its fields in order, all but its revisions, each
-    person as two strings, its ids and times as orjson writes them (see
-    ``wire.id_for_orjson`` and ``wire.time_for_orjson``)."""
+    """An update as a frame carries it, to be read back as a ``wire.UpdateText``: its ids
+    and times as orjson writes them (see ``wire.id_for_orjson`` and
+    ``wire.time_for_orjson``), people as ``(id, name)``."""
     r = u.retraction
     return (
         id_for_orjson(u.id), id_for_orjson(u.story_id), u.sequence, u.title, u.body,
-        u.author.id, u.author.name, u.key_event, u.pinned, u.status,
+        (u.author.id, u.author.name), u.key_event, u.pinned, u.status,
         time_for_orjson(u.published_at), time_for_orjson(u.updated_at), u.revision,
-        [(time_for_orjson(c.at), c.note, c.by.id, c.by.name) for c in u.corrections],
-        None if r is None else (time_for_orjson(r.at), r.reason, r.by.id, r.by.name),
-    )  # fmt: skip
-
-
-def update_of_frame(values: list[Any]) -> UpdateView:
-    """The update ``frame_update`` made ``values`` from, with no revisions, and its ids
-    and times as text: ``wire.update_doc_of_text`` makes its doc."""
-    (update_id, story_id, sequence, title, body, author_id, author_name, key_event, pinned,
-     status, published_at, updated_at, revision, corrections, r) = values  # fmt: skip
-    return UpdateView(
-        update_id, story_id, sequence, title, body, Person(author_id, author_name),
-        key_event, pinned, status, published_at, updated_at, revision,
-        [Correction(at, note, Person(by_id, by_name)) for at, note, by_id, by_name in corrections],
-        None if r is None else Retraction(r[0], r[1], Person(r[2], r[3])),
+        [(time_for_orjson(c.at), c.note, (c.by.id, c.by.name)) for c in u.corrections],
+        None if r is None else (time_for_orjson(r.at), r.reason, (r.by.id, r.by.name)),
     )  # fmt: skip
 
 

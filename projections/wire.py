@@ -6,9 +6,9 @@ RFC 3339 in UTC with a ``Z``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 from uuid import UUID
 
 import orjson
@@ -43,8 +43,32 @@ def time_for_orjson(moment: datetime) -> datetime | str:
     return rfc3339(moment)
 
 
-def person_json(person: Person) -> dict[str, str]:
-    return {"id": person.id, "name": person.name}
+def person_json(person: Person | Sequence[str]) -> dict[str, str]:
+    """A ``Person``, or the ``[id, name]`` a rebuild's frame carries, as the wire has it."""
+    id_, name = person
+    return {"id": id_, "name": name}
+
+
+class UpdateText(NamedTuple):
+    """An update as a rebuild's writer gets it from a frame (``projections.views``): the
+    fields of ``UpdateView`` but its revisions, in order, with the ids and times as the
+    text ``str`` and ``rfc3339`` write, people as ``[id, name]``, and each correction
+    (``[at, note, by]``) and the retraction (``[at, reason, by]``) as plain lists."""
+
+    id: str
+    story_id: str
+    sequence: int
+    title: str
+    body: str
+    author: Sequence[str]
+    key_event: bool
+    pinned: bool
+    status: str
+    published_at: str
+    updated_at: str
+    revision: int
+    corrections: Sequence[Sequence[Any]]
+    retraction: Sequence[Any] | None
 
 
 def update_json(update: UpdateView) -> dict[str, Any]:
@@ -67,9 +91,8 @@ def update_doc_bytes(update: UpdateView) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
 
 
-def update_doc_of_text(update: UpdateView) -> str:
-    """``update_doc`` of an update whose ids and times are text already, as ``str`` and
-    ``rfc3339`` write them (a rebuild's writer gets its updates so)."""
+def update_doc_of_text(update: UpdateText) -> str:
+    """``update_doc`` of an update as a rebuild's writer gets it."""
     return orjson.dumps(_update_payload(update, _as_it_is, _as_it_is)).decode()
 
 
@@ -83,11 +106,15 @@ def id_for_orjson(value: UUID) -> UUID | str:
 
 
 def _update_payload(
-    update: UpdateView,
-    moment: Callable[[datetime], datetime | str],
-    identifier: Callable[[UUID], UUID | str],
+    update: UpdateView | UpdateText,
+    moment: Callable[[Any], datetime | str],
+    identifier: Callable[[Any], UUID | str],
 ) -> dict[str, Any]:
-    """The Update of DESIGN §4, its times and ids written by ``moment`` and ``identifier``."""
+    """The Update of DESIGN §4, its times and ids written by ``moment`` and ``identifier``.
+
+    The corrections, the retraction and the people are unpacked, not read by name, so
+    that an ``UpdateText``'s plain lists do as well as the fold's NamedTuples.
+    """
     retraction = update.retraction
     return {
         "id": identifier(update.id),
@@ -102,17 +129,18 @@ def _update_payload(
         "updated_at": moment(update.updated_at),
         "revision": update.revision,
         "corrections": [
-            {"at": moment(c.at), "note": c.note, "by": person_json(c.by)}
-            for c in update.corrections
+            {"at": moment(at), "note": note, "by": person_json(by)}
+            for at, note, by in update.corrections
         ],
-        "retraction": None
-        if retraction is None
-        else {
-            "at": moment(retraction.at),
-            "reason": retraction.reason,
-            "by": person_json(retraction.by),
-        },
+        "retraction": None if retraction is None else _retraction_json(retraction, moment),
     }
+
+
+def _retraction_json(
+    retraction: Sequence[Any], moment: Callable[[Any], datetime | str]
+) -> dict[str, Any]:
+    at, reason, by = retraction
+    return {"at": moment(at), "reason": reason, "by": person_json(by)}
 
 
 def story_fields_json(story: StoryView) -> dict[str, Any]:

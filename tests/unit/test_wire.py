@@ -19,8 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.story import Correction, Person, Retraction, Revision, UpdateView
-from projections.views import frame_update, update_of_frame
+from projections.views import ChunkRows, frame_update, make_frame, read_frame
 from projections.wire import (
+    UpdateText,
     dumps,
     id_for_orjson,
     rfc3339,
@@ -113,15 +114,17 @@ def test_ids_and_times_in_a_frame_are_the_text_the_views_store(
 def test_an_update_through_a_frame_makes_the_same_doc_and_timeline_fields(
     update: UpdateView,
 ) -> None:
-    sent = orjson.dumps([frame_update(update)], option=orjson.OPT_UTC_Z)
-    received = update_of_frame(orjson.loads(sent)[0])
+    sent = make_frame(False, 1, ChunkRows([], [frame_update(update)], []))
+    [received] = read_frame(sent)[3]
     assert update_doc_of_text(received) == update_doc(update)
-    # Its ids and times are text (typed as the fold's UUIDs and datetimes).
-    r: Any = received
-    fields = (r.story_id, r.id, r.sequence, r.pinned, r.key_event, r.status, r.revision,
-              r.title, r.published_at)  # fmt: skip
-    assert fields == (
-        str(update.story_id), str(update.id), update.sequence, update.pinned,
-        update.key_event, update.status, update.revision, update.title,
-        rfc3339(update.published_at),
+    assert received == UpdateText(
+        str(update.id), str(update.story_id), update.sequence, update.title, update.body,
+        [update.author.id, update.author.name], update.key_event, update.pinned,
+        update.status, rfc3339(update.published_at), rfc3339(update.updated_at),
+        update.revision,
+        [[rfc3339(c.at), c.note, [c.by.id, c.by.name]] for c in update.corrections],
+        None if update.retraction is None else [
+            rfc3339(update.retraction.at), update.retraction.reason,
+            [update.retraction.by.id, update.retraction.by.name],
+        ],
     )  # fmt: skip
