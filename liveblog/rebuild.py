@@ -20,8 +20,9 @@ from projections.states import StoryStates
 from projections.views import ALL_VIEWS, ReadViews
 
 PAGE_SIZE = 2_000
-# From this many notifications on, a rebuild on a SQLite file writes from a child process
-# (about 0.3 s to start: more than a small log takes to rebuild from a thread).
+# From this many notifications on, a rebuild on a SQLite file writes from a child process.
+# The child takes 0.1–0.3 s to start: at 10,000 events a thread was still faster (0.31–0.39
+# s against 0.39–0.45 s, on the box of docs/benchmarks.md's current status).
 PROCESS_WRITER_FROM = 20_000
 
 Progress = Callable[[int, int, float], None]

@@ -393,7 +393,8 @@ class ThreadChunkWriter:
     """Writes chunks on a second thread of this process.
 
     The database does most of the work without the GIL, so it overlaps the fold; but the
-    rows' parameters are bound with the GIL held, which slows the fold. A large rebuild
+    timeline's docs are made and the rows' parameters bound with the GIL held, which
+    slows the fold. A large rebuild
     on a SQLite file uses a second process instead (``liveblog.rebuild_writer``).
     """
 

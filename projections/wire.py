@@ -82,13 +82,8 @@ def update_doc(update: UpdateView) -> str:
     ``rfc3339`` in Python, the larger part of ``update_json``'s cost; the text is the
     same (tests/unit/test_wire.py compares the two).
     """
-    return update_doc_bytes(update).decode()
-
-
-def update_doc_bytes(update: UpdateView) -> bytes:
-    """``update_doc`` as UTF-8."""
     payload = _update_payload(update, time_for_orjson, id_for_orjson)
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z).decode()
 
 
 def update_doc_of_text(update: UpdateText) -> str:

@@ -27,7 +27,6 @@ from projections.wire import (
     rfc3339,
     time_for_orjson,
     update_doc,
-    update_doc_bytes,
     update_doc_of_text,
     update_json,
 )
@@ -93,11 +92,6 @@ def test_update_doc_is_the_text_of_update_json(update: UpdateView) -> None:
 def test_update_doc_is_the_text_of_update_json_for_event_times(update: UpdateView) -> None:
     # Event times are UTC: the path every stored update takes.
     assert update_doc(update) == dumps(update_json(update)).decode()
-
-
-@given(updates())
-def test_update_doc_bytes_are_update_docs_text_in_utf_8(update: UpdateView) -> None:
-    assert update_doc_bytes(update).decode() == update_doc(update)
 
 
 @given(IDS, MOMENTS)
