@@ -25,6 +25,9 @@ from liveblog.web.stream import live_story_ref, live_websocket
 
 log = logging.getLogger("liveblog.web")
 
+# How long start-up waits for the views to catch up with the log before it serves anyway.
+STARTUP_CATCH_UP_SECONDS = 60.0
+
 
 class LiveblogApp(Starlette):
     """Starlette, except for the two hottest paths, which go straight to their handler.
@@ -70,6 +73,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
         parts.hub.bind(asyncio.get_running_loop())
         await run_in_threadpool(parts.follower.start)
+        # Reads come from the views, which the follower fills from the log. Until it has
+        # caught up with what the log held at start-up, a story stored before the start
+        # would answer 404 (or an old version): wait for it, within a bound.
+        caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
+        if not caught_up:
+            log.warning(
+                "the views had not caught up with the log after %.0f s; serving anyway",
+                STARTUP_CATCH_UP_SECONDS,
+            )
         app.state.parts = parts
         app.state.hub = parts.hub
         app.state.newsroom = parts.newsroom
