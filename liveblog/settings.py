@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -22,12 +23,18 @@ class Settings:
     # Aggregates kept in memory per process; each is brought up to date from the store
     # before use ("fast-forward"), so several processes can share one database.
     aggregate_cache_size: int = 500
+    # A live reader further behind than this many events gets a reset snapshot instead
+    # of a backlog read from the store (DESIGN §5, §7): one read never holds more.
+    max_backlog: int = 5_000
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        return cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        return cls(
+            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            max_backlog=positive_int(env, "LIVEBLOG_MAX_BACKLOG", cls.max_backlog),
+        )
 
     @property
     def backend(self) -> str:
@@ -63,6 +70,17 @@ class Settings:
             env.update(postgres_env(self.database_url))
         env.update(self.extra_env)
         return env
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment, or ``default`` when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 12:
+        msg = f"{name} must be a whole number of at least 1, not {raw!r}"
+        raise SettingsError(msg)
+    return int(raw)
 
 
 def sqlite_path(url: str) -> Path:

@@ -20,7 +20,7 @@ from uuid import UUID
 
 from websockets.legacy.protocol import WebSocketCommonProtocol, broadcast
 
-from liveblog.live.frames import Frame, event_frame, snapshot_text
+from liveblog.live.frames import Frame, event_frame, snapshot_text, with_public_text
 from projections.states import Applied
 
 log = logging.getLogger("liveblog.live")
@@ -161,10 +161,52 @@ class Channel:
     snapshot_loading: asyncio.Future[tuple[int, bytes] | None] | None = None
     # The snapshot message wrapping it, shared by every reader that joins at that version.
     snapshot_message: tuple[int, str] | None = None
+    # Each update's newest frame, for the updates that the ring's frames name: a backlog
+    # frame showing text that a later frame took back is served with today's text.
+    newest_of_update: dict[UUID, Frame] = field(default_factory=dict)
+    # Backlog frames rewritten so, by version, with the newest frame they were made from:
+    # a storm of resumes rewrites each frame once.
+    rewritten: dict[int, tuple[Frame, Frame]] = field(default_factory=dict)
 
     @property
     def newest(self) -> int:
         return self.ring[-1].version if self.ring else 0
+
+    def remember_update(self, update_id: UUID, frame: Frame) -> None:
+        """``frame``, just added to the ring, is now the newest of update ``update_id``."""
+        newest = self.newest_of_update
+        newest[update_id] = frame
+        if len(newest) > 2 * RING_SIZE:
+            # Forget updates no frame in the ring names any more: nothing served from
+            # the ring can show their old text (a backlog read from the store is made
+            # public as it is read).
+            oldest = self.ring[0].version
+            for gone in [u for u, f in newest.items() if f.version < oldest]:
+                del newest[gone]
+            for version in [v for v in self.rewritten if v < oldest]:
+                del self.rewritten[version]
+
+    def public(self, frame: Frame) -> Frame:
+        """``frame`` as the public may see it now: with its update's text as it now stands.
+
+        Live readers get each frame as it happens; this is for frames sent late (a
+        resume's backlog), which must not show what a correction or a retraction has
+        since taken back (DESIGN §5).
+        """
+        update_id = frame.update_id
+        if update_id is None:
+            return frame
+        newest = self.newest_of_update.get(update_id)
+        if newest is None or newest.version <= frame.version:
+            return frame
+        if newest.text_print == frame.text_print:
+            return frame
+        cached = self.rewritten.get(frame.version)
+        if cached is not None and cached[0] is newest:
+            return cached[1]
+        public = with_public_text(frame, newest)
+        self.rewritten[frame.version] = (newest, public)
+        return public
 
 
 @dataclass
@@ -210,6 +252,8 @@ class Hub:
                 self._end_direct(channel, (1013, "resync"))
                 channel.ring.clear()
             channel.ring.append(frame)
+            if frame.update_id is not None:
+                channel.remember_update(frame.update_id, frame)
             self.stats.frames_published += 1
             direct: list[WebSocketCommonProtocol] = []
             for reader in channel.readers:

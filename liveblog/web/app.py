@@ -21,7 +21,7 @@ from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
-from liveblog.web.stream import live_story_ref, live_websocket
+from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
 
 log = logging.getLogger("liveblog.web")
 
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.views = parts.views
         app.state.follower = parts.follower
         app.state.reads = StoryReads(parts.newsroom)
+        app.state.backlogs = backlog_reads(parts.newsroom, settings.max_backlog)
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from liveblog.feed import Follower
+from liveblog.live.backlog import BacklogReads
 from liveblog.live.hub import Hub
 
 
@@ -13,6 +14,7 @@ async def metrics(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     follower: Follower = request.app.state.follower
     stats = hub.stats
+    backlogs: BacklogReads = request.app.state.backlogs
     samples = [
         ("liveblog_feed_position", "gauge", "Newest notification the feed has processed",
          follower.position),
@@ -27,6 +29,12 @@ async def metrics(request: Request) -> Response:
          stats.readers_dropped_slow),
         ("liveblog_live_store_backlog_reads_total", "counter",
          "Resumes that had to read missed events from the store", stats.store_backlog_reads),
+        ("liveblog_live_backlog_store_reads_total", "counter",
+         "Reads of the store for resumes' backlogs (shared by concurrent resumes)",
+         backlogs.stats.store_reads),
+        ("liveblog_live_backlog_too_far_back_total", "counter",
+         "Resumes further back than LIVEBLOG_MAX_BACKLOG, answered with a reset snapshot",
+         backlogs.stats.too_far_back),
         ("liveblog_live_snapshot_view_reads_total", "counter",
          "Snapshots read from the views (the rest came from memory)", stats.snapshot_view_reads),
     ]  # fmt: skip

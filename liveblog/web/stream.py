@@ -25,7 +25,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.legacy.protocol import WebSocketCommonProtocol
 
-from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
+from liveblog.feed import Follower
+from liveblog.live.backlog import BacklogReads, Span
+from liveblog.live.frames import Frame, event_frame, live_text, public_backlog, snapshot_text
 from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
@@ -53,7 +55,8 @@ class Message:
 
 
 def read_backlog(newsroom: Newsroom, story_id: UUID, since: int) -> list[Frame] | None:
-    """Frames after ``since`` rebuilt from the store; None when ``since`` is beyond it."""
+    """Frames after ``since`` rebuilt from the store, as the public may see them now
+    (superseded and retracted text replaced); None when ``since`` is beyond the story."""
     events = newsroom.story_events(story_id)
     if not events:
         raise StoryMissing(str(story_id))
@@ -65,13 +68,30 @@ def read_backlog(newsroom: Newsroom, story_id: UUID, since: int) -> list[Frame] 
         applied = states.apply(0, event)
         if applied is not None and applied.version > since:
             frames.append(event_frame(applied))
-    return frames
+    return public_backlog(frames)
+
+
+def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:
+    """The process's shared backlog reads, reading ``newsroom``'s store in worker threads."""
+
+    async def run(
+        read: Callable[[UUID, int], list[Frame] | None], story_id: UUID, after: int
+    ) -> list[Frame] | None:
+        return await run_in_threadpool(read, story_id, after)
+
+    return BacklogReads(
+        lambda story_id, after: read_backlog(newsroom, story_id, after),
+        run,
+        max_frames=max_frames,
+    )
 
 
 class Session:
     """One reader's stream of messages, whatever carries them."""
 
     __slots__ = (
+        "backlogs",
+        "follower",
         "hub",
         "newsroom",
         "on_end",
@@ -91,6 +111,8 @@ class Session:
         protocol: WebSocketCommonProtocol | None = None,
     ) -> None:
         self.hub: Hub = state.hub
+        self.backlogs: BacklogReads = state.backlogs
+        self.follower: Follower = state.follower
         self.views: ReadViews = state.views
         self.newsroom: Newsroom = state.newsroom
         self.story_id = self.newsroom.resolve_story_id(story_ref)
@@ -158,18 +180,21 @@ class Session:
             return
         assert plan.since is not None
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
+        channel = self.hub.channel(self.story_id)
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
-            frames = await run_in_threadpool(
-                read_backlog, self.newsroom, self.story_id, plan.since
-            )
-            if frames is None:  # the cursor is beyond the story: start again
+            ring = Span(channel.ring[0].version, channel.newest) if channel.ring else None
+            newest = max(channel.newest, self.follower.signal.known_version(self.story_id))
+            frames = await self.backlogs.frames_after(self.story_id, plan.since, newest, ring)
+            if frames is None:  # beyond the story, or too far back: start again
                 yield await self._snapshot(sequencer, reset=True)
                 return
         sequencer.restart(plan.since)
         for frame in frames or ():
             if sequencer.offer(frame) is Verdict.SEND:
-                yield Message(frame.text, frame.version)
+                # Sent late: with its update's text as it stands now, not as it stood.
+                public = channel.public(frame)
+                yield Message(public.text, public.version)
 
     async def _snapshot(self, sequencer: Sequencer, *, reset: bool) -> Message:
         async def load() -> tuple[int, bytes] | None:

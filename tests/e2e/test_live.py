@@ -424,7 +424,21 @@ async def test_a_reconnect_within_the_ring_gets_exactly_the_missed_events_from_m
 
     back = await LiveReader.open(live, "ring-resume", since="4")
     resumed = await back.until_live()
-    assert back.texts[:-1] == steady.texts[-5:]  # the very frames the steady reader got
+    # The frames the steady reader got, except that none shows text taken back since:
+    # the post of ``a`` carries its corrected body, that of ``b`` its tombstone.
+    assert versions_of(resumed[:-1]) == [5, 6, 7, 8, 9]
+    assert [m["event"] for m in resumed[:-1]] == [m["event"] for m in missed]
+    assert back.texts[1:3] == steady.texts[-4:-2]  # the correction and the pin
+    assert back.texts[4] == steady.texts[-1]  # the retraction
+    assert resumed[0]["data"]["update"] == {
+        **missed[0]["data"]["update"],
+        "body": "<p>Parliament convenes at 17:00.</p>",
+    }
+    retracted = missed[4]["data"]["update"]
+    assert resumed[3]["data"]["update"] == {
+        **missed[3]["data"]["update"],
+        **{name: retracted[name] for name in ("title", "body", "status", "retraction")},
+    }
     assert resumed[-1] == {"type": "live", "version": 9}
     current = await LiveReader.open(live, slug, since="9")
     assert await current.until_live() == [{"type": "live", "version": 9}]
@@ -592,7 +606,11 @@ async def test_sse_carries_the_same_messages_with_versions_as_ids_and_resumes(
 
     events = dict(zip((4, 5, 6), ws.texts[2:5], strict=True))
     resumed = await resume({"Last-Event-ID": "3"}, {})
-    assert [(m.id, m.data) for m in resumed[:-1]] == [(str(v), events[v]) for v in (4, 5, 6)]
+    assert [(m.id, m.data) for m in resumed[1:-1]] == [(str(v), events[v]) for v in (5, 6)]
+    # Sent late, the post shows the body as corrected since, not the one taken back.
+    posted = orjson.loads(events[4])
+    posted["data"]["update"]["body"] = "<p>Parliament convenes at 16:00.</p>"
+    assert (resumed[0].id, resumed[0].json()) == ("4", posted)
     assert resumed[-1].json() == {"type": "live", "version": 6}
     resumed = await resume({}, {"since": "4"})
     assert [m.id for m in resumed] == ["5", "6", None]
