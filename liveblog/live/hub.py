@@ -21,6 +21,7 @@ from uuid import UUID
 from websockets.legacy.protocol import WebSocketCommonProtocol, broadcast
 
 from liveblog.live.frames import Frame, event_frame, snapshot_text, with_public_text
+from liveblog.live.pacer import TurnPacer
 from projections.states import Applied
 
 log = logging.getLogger("liveblog.live")
@@ -224,6 +225,8 @@ class Hub:
     def __init__(self) -> None:
         self.channels: dict[UUID, Channel] = {}
         self.stats = HubStats()
+        # Resumes' backlogs take a bounded share of each loop turn (see pacer.py).
+        self.pacer = TurnPacer()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:

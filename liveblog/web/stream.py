@@ -42,6 +42,8 @@ SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
 LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
+# How many backlog frames a resume sends per turn of the hub's pacer.
+FRAMES_PER_TURN = 32
 
 
 class StoryMissing(Exception):
@@ -190,7 +192,11 @@ class Session:
                 yield await self._snapshot(sequencer, reset=True)
                 return
         sequencer.restart(plan.since)
-        for frame in frames or ():
+        for sent, frame in enumerate(frames or ()):
+            if sent % FRAMES_PER_TURN == 0 and sent:
+                # A send that does not fill the socket never suspends: without a turn
+                # of the pacer, long backlogs would hold the event loop (see pacer.py).
+                await self.hub.pacer.turn()
             if sequencer.offer(frame) is Verdict.SEND:
                 # Sent late: with its update's text as it stands now, not as it stood.
                 public = channel.public(frame)
