@@ -34,6 +34,12 @@ MAX_CHANNELS = 1_000
 SLOW_READER_BYTES = 2 * 1024 * 1024
 
 
+def write_now(protocol: WebSocketCommonProtocol, text: str) -> None:
+    """Write one text message to an open connection at once, as ``broadcast`` does;
+    nothing is written to one that is closing."""
+    broadcast((protocol,), text)
+
+
 class ReaderEnded(Exception):
     """The hub let go of this reader: too slow, or the server is shutting down."""
 

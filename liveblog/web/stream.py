@@ -24,11 +24,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.legacy.protocol import WebSocketCommonProtocol
+from websockets.protocol import State as WebSocketState
 
 from liveblog.feed import Follower
 from liveblog.live.backlog import BacklogReads, Span
 from liveblog.live.frames import Frame, event_frame, live_text, public_backlog, snapshot_text
-from liveblog.live.hub import Hub, Reader, ReaderEnded
+from liveblog.live.hub import Hub, Reader, ReaderEnded, write_now
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
 from liveblog.web.errors import error_response
@@ -42,6 +43,8 @@ SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
 LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
+# A catch-up waits for its socket to drain past this much unsent (see send_now).
+CATCH_UP_PENDING_BYTES = 64 * 1024
 # How many backlog frames a resume sends per turn of the hub's pacer.
 FRAMES_PER_TURN = 32
 
@@ -136,7 +139,7 @@ class Session:
         if self.reader is not None:
             self.hub.detach(self.reader)
 
-    async def catch_up(self, plan: Plan) -> AsyncIterator[Message]:
+    async def catch_up(self, plan: Plan) -> AsyncGenerator[Message, None]:
         """What the reader missed, then ``live``."""
         async for message in self._catch_up(plan, self.sequencer):
             yield message
@@ -281,6 +284,8 @@ class DirectSocket:
         protocol = self.protocol
         protocol.discard_incoming = True
         await self.send({"type": "websocket.accept"})
+        # uvicorn's own first send waits for the handshake to finish; send_now does not.
+        await protocol.handshake_completed_event.wait()
         session = Session(state, story_ref, since_raw, protocol)
         session.on_end = self.on_end
         self.task = asyncio.current_task()
@@ -288,9 +293,10 @@ class DirectSocket:
         self.reader = reader
         protocol.connection_lost_waiter.add_done_callback(self.on_lost)
         try:
-            async for message in session.catch_up(plan):
-                await self.send_text(message.text)
-                del message
+            async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
+                async for message in catching_up:
+                    await self.send_now(message.text)
+                    del message
             del plan
             while not session.go_direct():
                 message = await session.next_message()
@@ -321,6 +327,23 @@ class DirectSocket:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(protocol.close(*ending), CLOSE_GRACE_SECONDS)
             reader.mark_closed()
+
+    async def send_now(self, text: str) -> None:
+        """Write a catch-up message at once, as the hub writes live frames; wait only
+        when the socket holds more than it should (a slow reader).
+
+        The ASGI ``send`` costs several times the write itself, and a resume's backlog
+        is thousands of messages: a storm of resumes would be mostly that overhead.
+        """
+        write_now(self.protocol, text)
+        if self.protocol.transport.get_write_buffer_size() > CATCH_UP_PENDING_BYTES:
+            self.sending = True
+            try:
+                await self.protocol.drain()
+            finally:
+                self.sending = False
+        elif self.protocol.state is not WebSocketState.OPEN:
+            raise ConnectionClosed(None, None)
 
     async def send_text(self, text: str) -> None:
         self.sending = True
