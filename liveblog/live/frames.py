@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import orjson
 
@@ -16,6 +17,11 @@ class Frame:
 
     version: int
     text: str
+
+    @cached_property
+    def size(self) -> int:
+        """Its bytes on the wire (UTF-8), counted once: what a slow reader's bound counts."""
+        return len(self.text) if self.text.isascii() else len(self.text.encode())
 
 
 def event_frame(applied: Applied) -> Frame:
