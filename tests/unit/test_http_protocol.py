@@ -73,6 +73,10 @@ def connect(
     return protocol, transport
 
 
+def armed(protocol: LiveHttpProtocol) -> bool:
+    return protocol._header_timer is not None
+
+
 async def test_a_request_whose_headers_never_finish_gets_408_and_is_closed() -> None:
     protocol, transport = connect(ConnectionGate(0))
     protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n")
@@ -93,15 +97,15 @@ async def test_a_connection_that_never_sends_anything_is_closed() -> None:
 async def test_complete_headers_stop_the_deadline() -> None:
     protocol, transport = connect(ConnectionGate(0))
     protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert protocol._header_timer is None
+    assert not armed(protocol)
     await asyncio.sleep(DEADLINE * 3)  # past the deadline: the answer, and no 408
     assert transport.written.startswith(b"HTTP/1.1 204 ")
     assert b" 408 " not in transport.written
     # The next request's first byte starts its own deadline.
     protocol.data_received(b"GET / HTTP/1.1\r\n")
-    assert protocol._header_timer is not None
+    assert armed(protocol)
     protocol.connection_lost(None)
-    assert protocol._header_timer is None
+    assert not armed(protocol)
 
 
 async def test_connections_are_counted_until_lost_and_one_past_the_limit_is_refused() -> None:
