@@ -99,8 +99,7 @@ async def refused_with_1008(
     server: LiveServer, address: str, forwarded_for: str | None = None
 ) -> None:
     with pytest.raises(ConnectionClosed) as closed:
-        ws = await reader_from(server, address, forwarded_for)
-        await ws.close()
+        await reader_from(server, address, forwarded_for)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
         1008,
@@ -239,12 +238,16 @@ async def test_one_address_gets_its_limit_of_streams_and_then_1008_and_429(
 async def test_an_sse_stream_holds_a_slot_like_a_websocket(guarded: Guarded) -> None:
     server = guarded.server
     crowd = "127.0.3.3"
-    async with readers(server, crowd, LIMIT - 1), http_from(server, crowd) as http:
-        async with http.stream("GET", f"/api/stories/{SLUG}/live/sse") as stream:
-            assert stream.status_code == 200
-            lines = stream.aiter_lines()
-            assert (await asyncio.wait_for(anext(lines), TIMEOUT)).startswith("id: ")
-            await refused_with_1008(server, crowd)
+    sse = f"/api/stories/{SLUG}/live/sse"
+    async with (
+        readers(server, crowd, LIMIT - 1),
+        http_from(server, crowd) as http,
+        http.stream("GET", sse) as stream,
+    ):
+        assert stream.status_code == 200
+        lines = stream.aiter_lines()
+        assert (await asyncio.wait_for(anext(lines), TIMEOUT)).startswith("id: ")
+        await refused_with_1008(server, crowd)
 
 
 async def test_a_forged_x_forwarded_for_from_an_untrusted_peer_changes_nothing(
