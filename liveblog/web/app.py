@@ -27,6 +27,9 @@ from liveblog.web.stream import live_story_ref, live_websocket
 
 log = logging.getLogger("liveblog.web")
 
+# Marks a scope the per-address limit has already seen.
+SCREENED = "liveblog.screened"
+
 # How long start-up waits for the views to catch up with the log before it serves anyway.
 STARTUP_CATCH_UP_SECONDS = 60.0
 
@@ -57,31 +60,16 @@ class LiveblogApp(Starlette):
         return None if hub is None else cached_story_answer(hub, scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await super().__call__(scope, receive, send)
-            return
         gate = self.gate
-        peer = scope.get("client")
-        if gate.is_refused(peer):  # this connection was over the limit when it opened
-            await refuse(scope, receive, send, close=True)
+        if (
+            (gate.refused or gate.trusted_proxies)
+            and scope["type"] != "lifespan"
+            and SCREENED not in scope
+        ):
+            # Only then: an idle reader waits in every frame below this one, so the
+            # usual path (no proxy, nobody refused) adds none.
+            await self._screen(gate, scope, receive, send)
             return
-        client = gate.forwarded_client(peer, scope["headers"])
-        if client is None:  # counted per connection by the protocol, if at all
-            await self._serve(scope, receive, send)
-            return
-        # Through a trusted proxy: the request (a live stream: for as long as it lasts)
-        # is counted for the client the proxy names, and logs show that client.
-        scope["client"] = (client, 0)
-        key = address_key(client)
-        if not gate.acquire(key):
-            await refuse(scope, receive, send, close=False)
-            return
-        try:
-            await self._serve(scope, receive, send)
-        finally:
-            gate.release(key)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self.ready_answer(scope)
         if answer is not None:
             status, headers, body = answer
@@ -95,6 +83,31 @@ class LiveblogApp(Starlette):
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
         await super().__call__(scope, receive, send)
+
+    async def _screen(
+        self, gate: ConnectionGate, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The per-address limit for a refused connection or a trusted proxy's request."""
+        scope[SCREENED] = True
+        peer = scope.get("client")
+        if gate.is_refused(peer):  # this connection was over the limit when it opened
+            await refuse(scope, receive, send, close=True)
+            return
+        client = gate.forwarded_client(peer, scope["headers"])
+        if client is None:  # counted per connection by the protocol, if at all
+            await self(scope, receive, send)
+            return
+        # Through a trusted proxy: the request (a live stream: for as long as it lasts)
+        # is counted for the client the proxy names, and logs show that client.
+        scope["client"] = (client, 0)
+        key = address_key(client)
+        if not gate.acquire(key):
+            await refuse(scope, receive, send, close=False)
+            return
+        try:
+            await self(scope, receive, send)
+        finally:
+            gate.release(key)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -91,6 +91,8 @@ class LiveHttpProtocol(HttpToolsProtocol):
         self._handed_over = True
         peer, key = self.client, self._counted
         self._counted = None
+        if key is None and not self._refused:
+            return  # not counted (no limit, or a proxy's connection): nothing to release
         lost = upgraded.connection_lost
 
         def connection_lost(exc: Exception | None) -> None:
