@@ -6,8 +6,8 @@ up get it in their bounded buffer; caught-up WebSocket readers get it written st
 to their connection, all in one loop, as ``websockets.broadcast()`` does. A reader for
 whom too many bytes wait unsent (frames in its buffer plus its socket's write buffer,
 ``slow_reader_bytes``), or too many frames, is too slow: it is dropped (and closed with
-1013), so it never slows the others and costs bounded memory. Rings make reconnects cheap: a reader
-that resumes within the ring costs no database query.
+1013), so it never slows the others and costs bounded memory. Rings make reconnects
+cheap: a reader that resumes within the ring costs no database query.
 """
 
 from __future__ import annotations
