@@ -17,7 +17,7 @@ from liveblog.bootstrap import build
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
-from liveblog.web.clients import address_key
+from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.metrics import metrics
@@ -98,8 +98,12 @@ class LiveblogApp(Starlette):
             await self(scope, receive, send)
             return
         # Through a trusted proxy: the request (a live stream: for as long as it lasts)
-        # is counted for the client the proxy names, and logs show that client.
+        # is counted for the client the proxy names, and logs show that client; the
+        # scheme is the one the client used (uvicorn's proxy_headers is off).
         scope["client"] = (client, 0)
+        scheme = forwarded_scheme(scope["headers"], scope["type"] == "websocket")
+        if scheme is not None:
+            scope["scheme"] = scheme
         key = address_key(client)
         if not gate.acquire(key):
             await refuse(scope, receive, send, close=False)

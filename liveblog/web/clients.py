@@ -83,3 +83,20 @@ def address_key(address: str) -> str:
     if isinstance(parsed, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))
     return address
+
+
+def forwarded_scheme(headers: Iterable[tuple[bytes, bytes]], websocket: bool) -> str | None:
+    """The scheme a trusted proxy says the client used (``X-Forwarded-Proto``), if valid.
+
+    Only the last value counts: a proxy that sets the header (nginx's ``$scheme``)
+    writes the last one. Anything but http or https is ignored.
+    """
+    proto = None
+    for name, value in headers:
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").rsplit(",", 1)[-1].strip().lower()
+    if proto not in ("http", "https"):
+        return None
+    if websocket:
+        return "wss" if proto == "https" else "ws"
+    return proto

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from liveblog.settings import Settings, SettingsError, parse_networks
-from liveblog.web.clients import address_key, client_address, parse_address
+from liveblog.web.clients import address_key, client_address, forwarded_scheme, parse_address
 from liveblog.web.limits import ConnectionGate
 
 PROXIES = parse_networks("10.0.0.5, 192.168.0.0/16, fd00::/8", "test")
@@ -160,3 +160,16 @@ def test_settings_read_the_limits_from_the_environment() -> None:
 def test_settings_refuse_values_they_cannot_use_and_say_which(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_environ({name: value})
+
+
+def test_the_scheme_is_the_last_x_forwarded_proto_and_only_http_or_https() -> None:
+    def proto(*values: str) -> list[tuple[bytes, bytes]]:
+        return [(b"x-forwarded-proto", v.encode()) for v in values]
+
+    assert forwarded_scheme(proto("https"), websocket=False) == "https"
+    assert forwarded_scheme(proto("https"), websocket=True) == "wss"
+    assert forwarded_scheme(proto("HTTP"), websocket=True) == "ws"
+    assert forwarded_scheme(proto("http", "https"), websocket=False) == "https"
+    assert forwarded_scheme(proto("http, https"), websocket=False) == "https"
+    assert forwarded_scheme(proto("javascript"), websocket=False) is None
+    assert forwarded_scheme([], websocket=False) is None
