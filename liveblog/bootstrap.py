@@ -57,7 +57,7 @@ def build(settings: Settings, *, start_feed: bool = True, poll_seconds: float = 
     newsroom = Newsroom(env=env)
     credentials = Credentials(env=env)
     views = build_views(newsroom)
-    hub = Hub()
+    hub = Hub(slow_reader_bytes=settings.slow_reader_bytes)
     follower = Follower(newsroom, views, poll_seconds=poll_seconds, listeners=[hub])
     if start_feed:
         follower.start()

@@ -20,7 +20,12 @@ def _serve(args: argparse.Namespace) -> int:
         _prepare_demo(settings, args.host, args.port)
     app = create_app(settings)
     config = server_config(
-        app, host=args.host, port=args.port, ws=args.ws, log_level=args.log_level
+        app,
+        host=args.host,
+        port=args.port,
+        ws=args.ws,
+        log_level=args.log_level,
+        keep_alive_seconds=settings.keep_alive_seconds,
     )
     LiveblogServer(config, app).run()
     return 0

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.utils import Environment, EnvType
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -27,14 +32,25 @@ class Settings:
     # of a backlog read from the store (DESIGN §5, §7): one read never holds more.
     max_backlog: int = 5_000
     extra_env: dict[str, str] = field(default_factory=dict)
+    # What one anonymous client may hold (DESIGN §7); see docs/deploy.md.
+    # Open connections per client address (HTTP, WebSocket, SSE); 0: no limit. Generous,
+    # since many readers share one NAT or corporate address.
+    max_connections_per_address: int = 200
+    # Peers whose X-Forwarded-For is believed (a reverse proxy's addresses or networks).
+    trusted_proxies: tuple[Network, ...] = ()
+    # A request's headers must be complete this long after its first byte (or after the
+    # connection opened): slowloris clients are closed.
+    header_timeout_seconds: float = 10.0
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_seconds: int = 5
+    # A live reader is dropped (1013) once this much would wait for it, unsent.
+    slow_reader_bytes: int = 256 * 1024
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        return cls(
-            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            max_backlog=positive_int(env, "LIVEBLOG_MAX_BACKLOG", cls.max_backlog),
-        )
+        settings = cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        return replace(settings, **limits_from_environ(env))
 
     @property
     def backend(self) -> str:
@@ -72,15 +88,48 @@ class Settings:
         return env
 
 
-def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of at least 1 from the environment, or ``default`` when unset."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 12:
-        msg = f"{name} must be a whole number of at least 1, not {raw!r}"
-        raise SettingsError(msg)
-    return int(raw)
+def limits_from_environ(env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection limits and deadlines that the environment sets (unset: defaults)."""
+    limits: dict[str, Any] = {}
+    number_vars: list[tuple[str, str, type[int] | type[float], float]] = [
+        ("LIVEBLOG_MAX_CONNECTIONS_PER_ADDRESS", "max_connections_per_address", int, 0),
+        ("LIVEBLOG_HEADER_TIMEOUT_SECONDS", "header_timeout_seconds", float, 0.1),
+        ("LIVEBLOG_KEEP_ALIVE_SECONDS", "keep_alive_seconds", int, 1),
+        ("LIVEBLOG_SLOW_READER_BYTES", "slow_reader_bytes", int, 1024),
+        ("LIVEBLOG_MAX_BACKLOG", "max_backlog", int, 1),
+    ]
+    for name, setting, kind, least in number_vars:
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        # NaN is not >= anything, so "not >=" refuses it too.
+        if value is None or not value >= least or not math.isfinite(value):
+            msg = f"{name} must be a {kind.__name__} of at least {least}, not {raw!r}"
+            raise SettingsError(msg)
+        limits[setting] = value
+    proxies = env.get("LIVEBLOG_TRUSTED_PROXIES", "").strip()
+    if proxies:
+        limits["trusted_proxies"] = parse_networks(proxies, "LIVEBLOG_TRUSTED_PROXIES")
+    return limits
+
+
+def parse_networks(raw: str, name: str) -> tuple[Network, ...]:
+    """``10.0.0.5, 192.168.0.0/16, ::1`` → networks (a bare address is a /32 or /128)."""
+    networks = []
+    for part in raw.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            msg = f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
+            raise SettingsError(msg) from None
+    return tuple(networks)
 
 
 def sqlite_path(url: str) -> Path:

@@ -278,7 +278,12 @@ def issue_tokens(database: Path, reporters: int) -> tuple[str, list[str]]:
 def start_project(children: Children, work: Path, name: str, reporters: int = 8) -> Project:
     database = work / f"{name}.sqlite3"
     editor, tokens = issue_tokens(database, reporters)
-    env = {**os.environ, "LIVEBLOG_DATABASE_URL": f"sqlite:///{database}"}
+    env = {
+        **os.environ,
+        "LIVEBLOG_DATABASE_URL": f"sqlite:///{database}",
+        # Thousands of readers from 127.0.0.1: no per-address limit for the bench.
+        "LIVEBLOG_MAX_CONNECTIONS_PER_ADDRESS": "0",
+    }
     port = free_port()
     argv = [
         sys.executable, "-m", "liveblog.cli", "serve",

@@ -147,7 +147,13 @@ def main() -> int:
         url = f"sqlite:///{Path(work) / 'storm.sqlite3'}"
         seed(url, args.updates)
         port = free_port()
-        env = {**os.environ, "LIVEBLOG_DATABASE_URL": url, "PYTHONPATH": str(args.checkout)}
+        env = {
+            **os.environ,
+            "LIVEBLOG_DATABASE_URL": url,
+            "PYTHONPATH": str(args.checkout),
+            # Every reader comes from 127.0.0.1: lift the per-address connection limit.
+            "LIVEBLOG_MAX_CONNECTIONS_PER_ADDRESS": "0",
+        }
         log = (Path(work) / "server.log").open("wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "liveblog.cli", "serve", "--host", "127.0.0.1",

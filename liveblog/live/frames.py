@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from projections.wire import rfc3339
 PUBLIC_TEXT_FIELDS = ("title", "body", "status", "retraction")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Frame:
     """One story event as readers receive it: its version and its JSON text.
 
@@ -30,6 +31,11 @@ class Frame:
     text: str
     update_id: UUID | None = None
     text_print: int = 0
+
+    @cached_property
+    def size(self) -> int:
+        """Its bytes on the wire (UTF-8), counted once: what a slow reader's bound counts."""
+        return len(self.text) if self.text.isascii() else len(self.text.encode())
 
 
 def event_frame(applied: Applied) -> Frame:

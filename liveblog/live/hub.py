@@ -3,10 +3,11 @@
 The feed calls ``on_applied`` in its own thread; each event is serialized there, once,
 and handed to the event loop, where it joins the story's ring. Readers still catching
 up get it in their bounded buffer; caught-up WebSocket readers get it written straight
-to their connection, all in one loop, as ``websockets.broadcast()`` does. A reader whose
-buffer is full, or whose socket has too much unsent, is too slow: it is dropped (and
-closed with 1013), so it never slows the others. Rings make reconnects cheap: a reader
-that resumes within the ring costs no database query.
+to their connection, all in one loop, as ``websockets.broadcast()`` does. A reader for
+whom too many bytes wait unsent (frames in its buffer plus its socket's write buffer,
+``slow_reader_bytes``), or too many frames, is too slow: it is dropped (and closed with
+1013), so it never slows the others and costs bounded memory. Rings make reconnects
+cheap: a reader that resumes within the ring costs no database query.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ log = logging.getLogger("liveblog.live")
 RING_SIZE = 1_024
 READER_BUFFER = 1_024
 MAX_CHANNELS = 1_000
-# A live reader written to directly is too slow once this much waits in its socket's
-# write buffer (about a thousand typical frames).
-SLOW_READER_BYTES = 2 * 1024 * 1024
+# A reader is too slow once a frame would make more than this wait for it, unsent (its
+# buffered frames plus its socket's write buffer): about a hundred typical frames. The
+# default of ``Settings.slow_reader_bytes`` (LIVEBLOG_SLOW_READER_BYTES).
+SLOW_READER_BYTES = 256 * 1024
 
 
 def write_now(protocol: WebSocketCommonProtocol, text: str) -> None:
@@ -64,19 +66,31 @@ class Reader:
 
     __slots__ = (
         "_buffer",
+        "_buffered_bytes",
         "_closed",
         "_closed_waiter",
         "_waiter",
         "capacity",
         "direct",
+        "ended_pending",
         "ending",
+        "max_bytes",
         "on_end",
         "story_id",
+        "transport",
     )  # fmt: skip
 
-    def __init__(self, story_id: UUID, capacity: int = READER_BUFFER) -> None:
+    def __init__(
+        self, story_id: UUID, capacity: int = READER_BUFFER, max_bytes: int = SLOW_READER_BYTES
+    ) -> None:
         self.story_id = story_id
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        # The connection's transport, when known: what waits in its write buffer counts
+        # against ``max_bytes`` too (a writer stuck on a full socket buffers here).
+        self.transport: asyncio.WriteTransport | None = None
+        self._buffered_bytes = 0
+        self.ended_pending = 0  # bytes that waited for it when it was dropped as slow
         self.ending: tuple[int, str] | None = None
         # Set by a connection that can stop its writer at once: a slow reader's writer
         # is usually stuck on a full socket and would not see ``ending`` by itself.
@@ -93,15 +107,26 @@ class Reader:
         """Buffer a frame; True when this frame found the buffer full (now too slow)."""
         if self.ending is not None:
             return False
+        size = frame.size
+        pending = self.pending_bytes()
         buffer = self._buffer
-        if buffer is None:
-            buffer = self._buffer = deque()
-        elif len(buffer) >= self.capacity:
+        # One frame always fits when nothing waits, however big: only a backlog is slow.
+        if pending and (pending + size > self.max_bytes or len(buffer or ()) >= self.capacity):
+            self.ended_pending = pending
             self._end(SLOW_CONSUMER)
             return True
+        if buffer is None:
+            buffer = self._buffer = deque()
         buffer.append(frame)
+        self._buffered_bytes += size
         self.wake()
         return False
+
+    def pending_bytes(self) -> int:
+        """Bytes waiting for this reader: its buffered frames and its socket's buffer."""
+        transport = self.transport
+        written = 0 if transport is None else transport.get_write_buffer_size()
+        return self._buffered_bytes + written
 
     def buffered(self) -> bool:
         return bool(self._buffer)
@@ -114,6 +139,7 @@ class Reader:
         if self.ending is None:
             self.ending = ending
             self._buffer = None  # never sent now
+            self._buffered_bytes = 0
             if self.on_end is not None:
                 self.on_end()
             self.wake()
@@ -137,8 +163,10 @@ class Reader:
             buffer = self._buffer
             if buffer:
                 frame = buffer.popleft()
+                self._buffered_bytes -= frame.size
                 if not buffer:
                     self._buffer = None  # an empty deque still costs over 600 bytes
+                    self._buffered_bytes = 0
                 return frame
             await self.wait()
         raise ReaderEnded(*self.ending)
@@ -220,6 +248,9 @@ class Channel:
 class HubStats:
     frames_published: int = 0
     readers_dropped_slow: int = 0
+    # The most bytes that waited for a reader when it was dropped as slow: what one
+    # stalled reader costs at most (docs/benchmarks.md).
+    slow_reader_pending_bytes_max: int = 0
     store_backlog_reads: int = 0
     snapshot_view_reads: int = 0
     joins: int = 0
@@ -228,7 +259,8 @@ class HubStats:
 class Hub:
     """Fan-out of story events to readers in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow_reader_bytes: int = SLOW_READER_BYTES) -> None:
+        self.slow_reader_bytes = slow_reader_bytes
         self.channels: dict[UUID, Channel] = {}
         self.stats = HubStats()
         # Resumes' backlogs take a bounded share of each loop turn (see pacer.py).
@@ -265,18 +297,25 @@ class Hub:
                 channel.remember_update(frame.update_id, frame)
             self.stats.frames_published += 1
             direct: list[WebSocketCommonProtocol] = []
+            size, limit = frame.size, self.slow_reader_bytes
             for reader in channel.readers:
                 if reader.direct is None:
                     if reader.push(frame):
-                        self.stats.readers_dropped_slow += 1
+                        self._dropped_slow(reader.ended_pending)
                 elif reader.ending is None:
-                    if reader.direct.transport.get_write_buffer_size() > SLOW_READER_BYTES:
+                    pending = reader.direct.transport.get_write_buffer_size()
+                    if pending and pending + size > limit:
                         reader._end(SLOW_CONSUMER)
-                        self.stats.readers_dropped_slow += 1
+                        self._dropped_slow(pending)
                     else:
                         direct.append(reader.direct)
             if direct:
                 broadcast(direct, frame.text)
+
+    def _dropped_slow(self, pending: int) -> None:
+        stats = self.stats
+        stats.readers_dropped_slow += 1
+        stats.slow_reader_pending_bytes_max = max(stats.slow_reader_pending_bytes_max, pending)
 
     def _end_direct(self, channel: Channel, ending: tuple[int, str]) -> None:
         for reader in channel.readers:
@@ -312,7 +351,7 @@ class Hub:
     def attach(self, story_id: UUID) -> tuple[Reader, list[Frame]]:
         """Register a reader (it buffers from now on) and copy the ring as it stands."""
         channel = self.channel(story_id)
-        reader = Reader(story_id)
+        reader = Reader(story_id, max_bytes=self.slow_reader_bytes)
         channel.readers.add(reader)
         self.stats.joins += 1
         return reader, list(channel.ring)

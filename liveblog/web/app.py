@@ -17,13 +17,18 @@ from liveblog.bootstrap import build
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
+from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
+from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
 
 log = logging.getLogger("liveblog.web")
+
+# Marks a scope the per-address limit has already seen.
+SCREENED = "liveblog.screened"
 
 # How long start-up waits for the views to catch up with the log before it serves anyway.
 STARTUP_CATCH_UP_SECONDS = 60.0
@@ -36,7 +41,12 @@ class LiveblogApp(Starlette):
     and routing it passed through stays on its stack for as long, in memory, and costs
     time on every join. Its path is matched here, before any of them. So is a plain
     ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
+
+    Before all of that, the per-address connection limit (``liveblog.web.limits``).
     """
+
+    gate: ConnectionGate = ConnectionGate(0)  # create_app sets the configured one
+    header_timeout_seconds: float = Settings.header_timeout_seconds
 
     def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
         """The answer to a plain ``GET`` of a story whose current render the hub holds
@@ -50,6 +60,16 @@ class LiveblogApp(Starlette):
         return None if hub is None else cached_story_answer(hub, scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gate = self.gate
+        if (
+            (gate.refused or gate.trusted_proxies)
+            and scope["type"] != "lifespan"
+            and SCREENED not in scope
+        ):
+            # Only then: an idle reader waits in every frame below this one, so the
+            # usual path (no proxy, nobody refused) adds none.
+            await self._screen(gate, scope, receive, send)
+            return
         answer = self.ready_answer(scope)
         if answer is not None:
             status, headers, body = answer
@@ -63,6 +83,35 @@ class LiveblogApp(Starlette):
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
         await super().__call__(scope, receive, send)
+
+    async def _screen(
+        self, gate: ConnectionGate, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The per-address limit for a refused connection or a trusted proxy's request."""
+        scope[SCREENED] = True
+        peer = scope.get("client")
+        if gate.is_refused(peer):  # this connection was over the limit when it opened
+            await refuse(scope, receive, send, close=True)
+            return
+        client = gate.forwarded_client(peer, scope["headers"])
+        if client is None:  # counted per connection by the protocol, if at all
+            await self(scope, receive, send)
+            return
+        # Through a trusted proxy: the request (a live stream: for as long as it lasts)
+        # is counted for the client the proxy names, and logs show that client; the
+        # scheme is the one the client used (uvicorn's proxy_headers is off).
+        scope["client"] = (client, 0)
+        scheme = forwarded_scheme(scope["headers"], scope["type"] == "websocket")
+        if scheme is not None:
+            scope["scheme"] = scheme
+        key = address_key(client)
+        if not gate.acquire(key):
+            await refuse(scope, receive, send, close=False)
+            return
+        try:
+            await self(scope, receive, send)
+        finally:
+            gate.release(key)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -100,4 +149,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
+    app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
+    app.header_timeout_seconds = settings.header_timeout_seconds
     return app

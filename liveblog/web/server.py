@@ -89,9 +89,15 @@ class _Handshaken:
 
 
 def server_config(
-    app: Starlette, *, host: str, port: int, ws: str, log_level: str = "info"
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    ws: str,
+    log_level: str = "info",
+    keep_alive_seconds: int = 5,
 ) -> uvicorn.Config:
-    """How liveblog runs under uvicorn: pings, inbound cap, no compression."""
+    """How liveblog runs under uvicorn: pings, inbound cap, no compression, deadlines."""
     protocol: str | type[asyncio.Protocol] = LiveWebSocketProtocol if ws == "websockets" else ws
     return uvicorn.Config(
         app,
@@ -105,6 +111,12 @@ def server_config(
         ws_ping_interval=PING_SECONDS,
         ws_ping_timeout=PING_SECONDS,
         log_level=log_level,
+        # An idle keep-alive connection is closed after this (the header deadline is
+        # LiveHttpProtocol's own).
+        timeout_keep_alive=keep_alive_seconds,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; liveblog
+        # believes it only from LIVEBLOG_TRUSTED_PROXIES (liveblog.web.clients).
+        proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

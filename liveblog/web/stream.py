@@ -132,6 +132,8 @@ class Session:
         """Buffer from now on, and decide what the reader is missing."""
         reader, ring = self.hub.attach(self.story_id)
         reader.on_end = self.on_end
+        if self.protocol is not None:  # its unsent bytes count against the reader's bound
+            reader.transport = self.protocol.transport
         self.reader = reader
         return reader, plan_resume(self.since_raw, ring)
 

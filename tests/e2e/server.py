@@ -49,7 +49,7 @@ class LiveServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
-    # More environment for the server (settings a test needs), on top of this process's.
+    # Extra environment for the server (LIVEBLOG_* limits and deadlines).
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,7 +61,7 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, **self.env, "LIVEBLOG_DATABASE_URL": self.database_url}
+        env = {**os.environ, "LIVEBLOG_DATABASE_URL": self.database_url, **self.env}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             liveblog_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),

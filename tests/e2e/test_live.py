@@ -39,6 +39,7 @@ RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\
 BACKLOG_READS = "liveblog_live_store_backlog_reads_total"
 SNAPSHOT_READS = "liveblog_live_snapshot_view_reads_total"
 SLOW_READERS = "liveblog_live_slow_readers_total"
+SLOW_READER_PENDING = "liveblog_live_slow_reader_pending_bytes_max"
 JOINS = "liveblog_live_joins_total"
 READERS = "liveblog_live_readers"
 
@@ -728,6 +729,12 @@ async def test_a_reader_that_never_reads_is_closed_as_slow_and_the_others_get_ev
         # It took a full buffer, not a hiccup: the server's bound on what waits for one
         # reader (frames queued while catching up, bytes in its socket once live).
         assert posts * len(body) > SLOW_READER_BYTES
+        # What the stalled reader cost the server when it was dropped: within the bound
+        # (one frame always fits, so at most the bound itself). Before the bound counted
+        # bytes, about 2 MiB waited in its socket's write buffer.
+        held = (await api.metrics())[SLOW_READER_PENDING]
+        print(f"\nbytes held for the stalled reader when dropped: {held:,.0f}")
+        assert 0 < held <= SLOW_READER_BYTES
         last = await api.post(slug, "<p>One more after the slow reader was dropped.</p>")
         newest = last["story_version"]
         assert newest == posts + 2

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,6 +42,16 @@ WRITERS = 4
 SLUG = "random-readers"
 TEST_DEADLINE = 150.0  # seconds for the whole run; it takes a fraction of that
 STEP_TIMEOUT = 30.0  # any single wait (a message, a connect, a command)
+
+
+@pytest.fixture
+def server(e2e_database_url: str, tokens: Tokens, tmp_path: Path) -> Iterator[LiveServer]:
+    """The conftest's server, allowing all of this test's connections from 127.0.0.1:
+    READERS readers, reconnecting, are more than the default per-address limit."""
+    env = {"LIVEBLOG_MAX_CONNECTIONS_PER_ADDRESS": str(READERS * 4)}
+    live = LiveServer(e2e_database_url, tmp_path / "server.log", env=env).start()
+    yield live
+    live.stop()
 
 
 @pytest.fixture

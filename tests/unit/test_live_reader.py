@@ -73,3 +73,44 @@ def test_since_is_read_from_the_query_string_the_last_one_winning() -> None:
     assert query_since({"query_string": b"since=12"}) == "12"
     assert query_since({"query_string": b"a=1&since=3&since=4"}) == "4"
     assert query_since({"query_string": b"since="}) == ""
+
+
+async def test_a_reader_is_too_slow_once_its_unsent_bytes_would_pass_the_bound() -> None:
+    reader = Reader(uuid4(), max_bytes=100)
+    assert reader.push(Frame(1, "a" * 60)) is False
+    assert reader.push(Frame(2, "b" * 30)) is False  # 90 bytes wait
+    assert reader.push(Frame(3, "c" * 20)) is True  # 110 would
+    assert reader.ended_pending == 90
+    with pytest.raises(ReaderEnded) as raised:
+        await reader.next_frame()
+    assert (raised.value.code, raised.value.reason) == (1013, "slow consumer")
+
+
+async def test_sent_frames_no_longer_count_and_one_big_frame_fits_when_nothing_waits() -> None:
+    reader = Reader(uuid4(), max_bytes=100)
+    assert reader.push(Frame(1, "a" * 90)) is False
+    assert (await reader.next_frame()).version == 1
+    assert reader.push(Frame(2, "b" * 500)) is False  # bigger than the bound, but alone
+    assert reader.push(Frame(3, "c")) is True
+
+
+class _Backlogged(asyncio.WriteTransport):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_write_buffer_size(self) -> int:
+        return self.size
+
+
+async def test_what_waits_in_the_socket_counts_against_the_bound() -> None:
+    reader = Reader(uuid4(), max_bytes=100)
+    reader.transport = _Backlogged(95)
+    assert reader.pending_bytes() == 95
+    assert reader.push(Frame(1, "a" * 10)) is True
+    assert reader.ended_pending == 95
+
+
+def test_a_frame_is_counted_in_utf8_bytes() -> None:
+    assert Frame(1, "abc").size == 3
+    assert Frame(1, "Бишкек").size == 12
