@@ -30,6 +30,8 @@ log = logging.getLogger("liveblog.live")
 RING_SIZE = 1_024
 READER_BUFFER = 1_024
 MAX_CHANNELS = 1_000
+# Loads a join may wait for before it takes what it has (its sequencer finds any hole).
+SNAPSHOT_TRIES = 3
 # A reader is too slow once a frame would make more than this wait for it, unsent (its
 # buffered frames plus its socket's write buffer): about a hundred typical frames. The
 # default of ``Settings.slow_reader_bytes`` (LIVEBLOG_SLOW_READER_BYTES).
@@ -384,12 +386,22 @@ class Hub:
         version this process sees, and served from memory until the next event.
         """
         channel = self.channel(story_id)
-        cached = channel.snapshot
-        if cached is not None and cached[0] >= max(channel.newest, at_least):
-            return cached
-        if channel.snapshot_loading is None:
-            channel.snapshot_loading = asyncio.ensure_future(self._load_snapshot(channel, load))
-        return await asyncio.shield(channel.snapshot_loading)
+        # The reader's buffer holds every frame after the ring's newest as it is now: a
+        # render older than that would leave a hole (and cost it a reset snapshot).
+        needed = max(channel.newest, at_least)
+        loaded: tuple[int, bytes] | None = None
+        for _ in range(SNAPSHOT_TRIES):
+            cached = channel.snapshot
+            if cached is not None and cached[0] >= max(channel.newest, at_least):
+                return cached
+            if channel.snapshot_loading is None:
+                loading = self._load_snapshot(channel, load)
+                channel.snapshot_loading = asyncio.ensure_future(loading)
+            loaded = await asyncio.shield(channel.snapshot_loading)
+            # A load another reader started before this one attached may be older.
+            if loaded is None or loaded[0] >= needed:
+                return loaded
+        return loaded
 
     async def snapshot_message(
         self, story_id: UUID, load: Callable[[], Awaitable[tuple[int, bytes] | None]]
