@@ -19,17 +19,18 @@ async def test_a_join_does_not_take_a_load_older_than_what_it_attached_after() -
     hub._publish([(STORY, Frame(v, f"e{v}")) for v in (1, 2, 3, 4, 5)])
     views_version = 5
     release = asyncio.Event()
+    started = asyncio.Event()
     loads: list[int] = []
 
     async def load() -> tuple[int, bytes]:
         version = views_version  # what the views hold when the load starts
         loads.append(version)
+        started.set()
         await release.wait()
         return version, b"{}"
 
     first = asyncio.ensure_future(hub.snapshot(STORY, load))  # starts a load at 5
-    while not loads:
-        await asyncio.sleep(0)
+    await started.wait()
     views_version = 7
     hub._publish([(STORY, Frame(6, "e6")), (STORY, Frame(7, "e7"))])
     second = asyncio.ensure_future(hub.snapshot(STORY, load))  # attached after 7
