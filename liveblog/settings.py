@@ -10,6 +10,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.utils import Environment, EnvType
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+# Writes per token: far above a busy reporter (a post every few seconds), far below a
+# script gone wrong. ``LIVEBLOG_WRITE_RATE=off`` turns the limit off.
+DEFAULT_WRITE_RATE = "60/min"
+DEFAULT_WRITE_BURST = 20
+_PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0,
+        "h": 3600.0, "hour": 3600.0}  # fmt: skip
 
 
 class SettingsError(ValueError):
@@ -23,11 +29,18 @@ class Settings:
     # before use ("fast-forward"), so several processes can share one database.
     aggregate_cache_size: int = 500
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Writes a second per token, after a burst of ``write_burst``; None: no limit.
+    write_rate: float | None = 1.0
+    write_burst: int = DEFAULT_WRITE_BURST
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        return cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        return cls(
+            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            write_rate=parse_rate(env.get("LIVEBLOG_WRITE_RATE") or DEFAULT_WRITE_RATE),
+            write_burst=parse_burst(env.get("LIVEBLOG_WRITE_BURST") or str(DEFAULT_WRITE_BURST)),
+        )
 
     @property
     def backend(self) -> str:
@@ -63,6 +76,30 @@ class Settings:
             env.update(postgres_env(self.database_url))
         env.update(self.extra_env)
         return env
+
+
+def parse_rate(raw: str) -> float | None:
+    """``60/min``, ``2/s`` or ``1000/h`` as writes a second; ``off`` as no limit."""
+    text = raw.strip().lower()
+    if text in ("off", "none", "0"):
+        return None
+    count, _, unit = text.partition("/")
+    per = _PER.get(unit.strip())
+    try:
+        value = float(count)
+    except ValueError:
+        value = -1.0
+    if per is None or not 0 < value < 1e9:
+        msg = f"LIVEBLOG_WRITE_RATE must look like 60/min, 2/s or 1000/h (or off), not {raw!r}"
+        raise SettingsError(msg)
+    return value / per
+
+
+def parse_burst(raw: str) -> int:
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1_000_000:
+        msg = f"LIVEBLOG_WRITE_BURST must be a whole number from 1 to 1000000, not {raw!r}"
+        raise SettingsError(msg)
+    return int(raw)
 
 
 def sqlite_path(url: str) -> Path:
