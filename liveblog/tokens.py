@@ -383,6 +383,12 @@ class Credentials(Application[UUID]):
             listed.append(self._token_info(agg, holder))
         return sorted(listed, key=lambda t: (t.created_at, t.id))
 
+    def token(self, token_id: UUID) -> TokenInfo:
+        token = self._get_token(token_id)
+        if token is None:
+            raise TokenNotFound(f"no token {token_id}")
+        return self._token_info(token, self._holder(token))
+
     # -- checking tokens ----------------------------------------------------------------
 
     def trusted(self, secret: str) -> Principal | None:
