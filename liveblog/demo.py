@@ -17,6 +17,7 @@ from uuid import UUID
 
 from liveblog.domain import Actor, story_id_for_slug, update_id_for_key
 from liveblog.newsroom import Newsroom, SlugTaken
+from liveblog.people import Role, person_id_for_name
 
 DEMO_SLUG = "kyrgyzstan-election-protests"
 DEMO_TITLE = "Kyrgyzstan election protests"
@@ -24,8 +25,22 @@ DEMO_SUMMARY = (
     "Protests over Kyrgyzstan's 4 October parliamentary election: live updates from Bishkek."
 )
 
-REPORTER = Actor(id="demo-reporter", name="Aida Reporter")
-EDITOR = Actor(id="demo-editor", name="Sam Editor")
+
+def demo_person(name: str) -> Actor:
+    """A demo person as their events name them: the stable id of the person of that name,
+    so the tokens ``serve --demo`` prints on every start act as the authors of the story."""
+    return Actor(id=str(person_id_for_name(name)), name=name)
+
+
+REPORTER = demo_person("Aida Reporter")
+EDITOR = demo_person("Sam Editor")
+ADMIN = demo_person("Dana Admin")
+# Who gets a token on each ``serve --demo``, with which role, labelled by that role.
+DEMO_PEOPLE: tuple[tuple[Actor, Role], ...] = (
+    (EDITOR, Role.EDITOR),
+    (REPORTER, Role.REPORTER),
+    (ADMIN, Role.ADMIN),
+)
 
 BISHKEK = timezone(timedelta(hours=6), "Bishkek")
 
