@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from liveblog.rate_limit import RateLimiter, TokenBucket, retry_after
+from liveblog.settings import Settings, SettingsError
 
 
 def test_a_full_bucket_allows_its_burst_at_once_then_asks_to_wait() -> None:
@@ -86,3 +87,32 @@ def test_a_limit_needs_a_positive_rate_and_burst(rate: float, burst: int) -> Non
 @pytest.mark.parametrize(("wait", "header"), [(0.01, "1"), (1.0, "1"), (1.2, "2"), (59.5, "60")])
 def test_retry_after_is_whole_seconds_rounded_up(wait: float, header: str) -> None:
     assert retry_after(wait) == header
+
+
+def test_the_default_limit_is_sixty_a_minute_with_a_burst_of_twenty() -> None:
+    settings = Settings.from_environ({})
+    assert settings.write_rate == pytest.approx(1.0)
+    assert settings.write_burst == 20
+
+
+@pytest.mark.parametrize(
+    ("raw", "per_second"),
+    [("60/min", 1.0), ("2/s", 2.0), ("7200/h", 2.0), (" 30/minute ", 0.5), ("0.5/sec", 0.5),
+     ("off", None), ("OFF", None), ("0", None)],
+)  # fmt: skip
+def test_the_write_rate_is_read_from_the_environment(raw: str, per_second: float | None) -> None:
+    settings = Settings.from_environ({"LIVEBLOG_WRITE_RATE": raw, "LIVEBLOG_WRITE_BURST": "5"})
+    assert settings.write_rate == (None if per_second is None else pytest.approx(per_second))
+    assert settings.write_burst == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("LIVEBLOG_WRITE_RATE", "60"), ("LIVEBLOG_WRITE_RATE", "60/day"),
+     ("LIVEBLOG_WRITE_RATE", "many/min"), ("LIVEBLOG_WRITE_RATE", "-1/s"),
+     ("LIVEBLOG_WRITE_RATE", "nan/s"), ("LIVEBLOG_WRITE_BURST", "0"),
+     ("LIVEBLOG_WRITE_BURST", "-3"), ("LIVEBLOG_WRITE_BURST", "lots")],
+)  # fmt: skip
+def test_a_bad_limit_setting_is_refused_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_environ({name: raw})
