@@ -47,7 +47,8 @@ class RateLimiter:
     """One bucket per key (a token's id), created full on first use.
 
     A full bucket is the same as no bucket, so when there are more than ``max_keys``
-    the full ones are dropped: memory stays bounded however many tokens write.
+    the full ones are dropped. Keys are the ids of valid tokens (the limit applies after
+    authentication), so only tokens an admin issued can make buckets at all.
     """
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 10_000) -> None:
@@ -57,6 +58,7 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.max_keys = max_keys
+        self.refused = 0  # writes answered 429 so far, for /metrics
         self._buckets: dict[Hashable, TokenBucket] = {}
 
     def check(self, key: Hashable, now: float) -> float:
@@ -66,7 +68,10 @@ class RateLimiter:
             if len(self._buckets) >= self.max_keys:
                 self._drop_full(now)
             bucket = self._buckets[key] = TokenBucket.full(self.rate, self.burst, now)
-        return bucket.take(now)
+        wait = bucket.take(now)
+        if wait > 0:
+            self.refused += 1
+        return wait
 
     def __len__(self) -> int:
         return len(self._buckets)

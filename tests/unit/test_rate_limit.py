@@ -52,6 +52,7 @@ def test_each_key_has_its_own_bucket() -> None:
     assert limiter.check("aida", 0.0) == 0.0
     assert limiter.check("aida", 0.0) > 0.0
     assert limiter.check("erin", 0.0) == 0.0
+    assert limiter.refused == 1
 
 
 def test_full_buckets_are_dropped_when_there_are_too_many() -> None:
