@@ -440,8 +440,9 @@ class Credentials(Application[UUID]):
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise InvalidField("expires_at", "must carry a time zone")
-            expires_at = expires_at.astimezone(UTC)
+            # Checked before the conversion, which overflows for times near year 1 or 9999.
             check_lifetime("expires_at", expires_at - self.clock())
+            expires_at = expires_at.astimezone(UTC)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_hash = hash_token(secret)
         token = ApiToken._create(
