@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from liveblog.tokens import TRUSTED_SECONDS
+from liveblog.tokens import REVOCATION_SECONDS
 from tests.e2e.server import LiveServer, create_token, free_port, liveblog_command, run_cli
 
 TOKEN_LINE = re.compile(r"^lb_[A-Za-z0-9_-]{30,}$")
@@ -160,7 +160,7 @@ def test_a_token_revoked_by_the_cli_is_refused_by_a_running_server(tmp_path: Pat
         assert me.status_code == 200  # checked, so now trusted by the server
         (row,) = run_cli(url, "token", "list").strip().splitlines()[1:]
         run_cli(url, "token", "revoke", row.split()[0])
-        deadline = time.monotonic() + TRUSTED_SECONDS + 5
+        deadline = time.monotonic() + REVOCATION_SECONDS + 5
         while me.status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.2)  # polling an outcome with no signal to wait on, bounded above
             me = httpx.get(
