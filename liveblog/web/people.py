@@ -116,6 +116,15 @@ async def create_person(request: Request) -> Response:
     return private_json(person_json(person), 201, headers)
 
 
+async def get_person(request: Request) -> Response:
+    await require_role(request, Role.ADMIN)
+    only_parameters(request, set())
+    person = await admin_call(
+        credentials_of(request).person, path_uuid(request, "person", "person")
+    )
+    return private_json(person_json(person))
+
+
 async def edit_person(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
     only_parameters(request, set())
@@ -200,6 +209,13 @@ async def list_tokens(request: Request) -> Response:
     return private_json({"tokens": [token_json(t) for t in listed]})
 
 
+async def get_token(request: Request) -> Response:
+    await require_role(request, Role.ADMIN)
+    only_parameters(request, set())
+    token = await admin_call(credentials_of(request).token, path_uuid(request, "token", "token"))
+    return private_json(token_json(token))
+
+
 async def revoke_token(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
     only_parameters(request, set())
@@ -212,8 +228,10 @@ ROUTES = [
     Route("/api/me", me, methods=["GET"]),
     Route("/api/people", list_people, methods=["GET"]),
     Route("/api/people", create_person, methods=["POST"]),
+    Route("/api/people/{person}", get_person, methods=["GET"]),
     Route("/api/people/{person}", edit_person, methods=["PATCH"]),
     Route("/api/people/{person}/tokens", create_token, methods=["POST"]),
     Route("/api/tokens", list_tokens, methods=["GET"]),
+    Route("/api/tokens/{token}", get_token, methods=["GET"]),
     Route("/api/tokens/{token}", revoke_token, methods=["DELETE"]),
 ]

@@ -103,6 +103,11 @@ def test_an_admin_makes_a_person_and_a_token_that_works_once_shown(desk: Desk) -
     listed = admin_request(desk, "GET", f"/api/tokens?person={made['person']['id']}")
     assert listed.status_code == 200
     assert listed.json()["tokens"] == [made]
+    person = admin_request(desk, "GET", f"/api/people/{made['person']['id']}")
+    assert person.json() == nadia[0]
+    token = admin_request(desk, "GET", f"/api/tokens/{made['id']}")
+    assert token.json() == made
+    assert token.headers["cache-control"] == "private, no-store"
     everything = admin_request(desk, "GET", "/api/tokens").text
     assert "secret" not in everything
     assert secret not in everything
@@ -190,6 +195,7 @@ def test_an_expired_token_is_refused_with_a_clear_message(desk: Desk) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "/api/people"), ("POST", "/api/people"), ("PATCH", f"/api/people/{MISSING}"),
+     ("GET", f"/api/people/{MISSING}"), ("GET", f"/api/tokens/{MISSING}"),
      ("POST", f"/api/people/{MISSING}/tokens"), ("GET", "/api/tokens"),
      ("DELETE", f"/api/tokens/{MISSING}")],
 )  # fmt: skip
@@ -240,6 +246,9 @@ BAD = [
     ("GET", "/api/tokens?owner=x", None, 422, "owner"),
     ("GET", "/api/people?limit=3", None, 422, "limit"),
     ("DELETE", f"/api/tokens/{MISSING}", None, 404, MISSING),
+    ("GET", f"/api/tokens/{MISSING}", None, 404, MISSING),
+    ("GET", f"/api/people/{MISSING}", None, 404, MISSING),
+    ("GET", "/api/people/x", None, 404, "'x'"),
     ("DELETE", "/api/tokens/nope", None, 404, "nope"),
 ]  # fmt: skip
 
