@@ -48,7 +48,7 @@ def _prepare_demo(settings: Settings, host: str, port: int) -> None:
         if not newsroom.story_ids():
             seed_demo(newsroom)
             print(f"Seeded the demo story into {settings.database_url}")
-        expires_at = credentials.clock() + DEMO_TOKEN_LIFETIME
+        expires_at = _whole_second(credentials.clock() + DEMO_TOKEN_LIFETIME)
         for person, role in DEMO_PEOPLE:
             label = f"{role.value} token:"
             try:
@@ -105,7 +105,7 @@ def _credentials() -> Credentials:
 def _token_create(args: argparse.Namespace) -> int:
     lifetime = None if args.expires is None else parse_lifetime("--expires", args.expires)
     with _credentials() as credentials:
-        expires_at = None if lifetime is None else credentials.clock() + lifetime
+        expires_at = None if lifetime is None else _whole_second(credentials.clock() + lifetime)
         secret, principal = credentials.issue(
             name=args.name, role=args.role, expires_at=expires_at, label=args.label
         )
@@ -194,6 +194,11 @@ def _uuid(raw: str, what: str) -> UUID:
         return UUID(raw)
     except ValueError:
         raise CommandError(f"{raw!r} is not a {what} id (see liveblog {what} list)") from None
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """An expiry people read: ``2026-12-07T18:49:33Z``, not to the microsecond."""
+    return moment.replace(microsecond=0)
 
 
 def _minute(moment: datetime) -> str:
