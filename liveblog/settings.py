@@ -30,7 +30,7 @@ class Settings:
     aggregate_cache_size: int = 500
     extra_env: dict[str, str] = field(default_factory=dict)
     # Writes a second per token, after a burst of ``write_burst``; None: no limit.
-    write_rate: float | None = 1.0
+    write_rate: float | None = 1.0  # DEFAULT_WRITE_RATE
     write_burst: int = DEFAULT_WRITE_BURST
 
     @classmethod
@@ -81,7 +81,7 @@ class Settings:
 def parse_rate(raw: str) -> float | None:
     """``60/min``, ``2/s`` or ``1000/h`` as writes a second; ``off`` as no limit."""
     text = raw.strip().lower()
-    if text in ("off", "none", "0"):
+    if text in ("off", "none"):
         return None
     count, _, unit = text.partition("/")
     per = _PER.get(unit.strip())
