@@ -110,9 +110,10 @@ def test_the_write_rate_is_read_from_the_environment(raw: str, per_second: float
 @pytest.mark.parametrize(
     ("name", "raw"),
     [("LIVEBLOG_WRITE_RATE", "60"), ("LIVEBLOG_WRITE_RATE", "0"),
-     ("LIVEBLOG_WRITE_RATE", "60/day"), ("LIVEBLOG_WRITE_RATE", "many/min"), ("LIVEBLOG_WRITE_RATE", "-1/s"),
-     ("LIVEBLOG_WRITE_RATE", "nan/s"), ("LIVEBLOG_WRITE_BURST", "0"),
-     ("LIVEBLOG_WRITE_BURST", "-3"), ("LIVEBLOG_WRITE_BURST", "lots")],
+     ("LIVEBLOG_WRITE_RATE", "60/day"), ("LIVEBLOG_WRITE_RATE", "many/min"),
+     ("LIVEBLOG_WRITE_RATE", "-1/s"), ("LIVEBLOG_WRITE_RATE", "nan/s"),
+     ("LIVEBLOG_WRITE_BURST", "0"), ("LIVEBLOG_WRITE_BURST", "-3"),
+     ("LIVEBLOG_WRITE_BURST", "lots")],
 )  # fmt: skip
 def test_a_bad_limit_setting_is_refused_naming_the_variable(name: str, raw: str) -> None:
     with pytest.raises(SettingsError, match=name):
