@@ -1,14 +1,20 @@
-"""``liveblog serve | demo | token create``: thin entry points over the app and applications."""
+"""``liveblog serve | demo | rebuild | token | person``: thin entry points over the app and
+applications."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
+from liveblog.domain import DomainError
+from liveblog.people import Role, person_id_for_name
 from liveblog.settings import Settings
-from liveblog.tokens import Credentials, Role
+from liveblog.tokens import Credentials, PersonInfo, PersonNotFound, TokenInfo, parse_lifetime
 from projections.views import ALL_VIEWS
+from projections.wire import rfc3339
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -31,26 +37,39 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Demo tokens are printed on every start; each expires after a week (or when revoked).
+DEMO_TOKEN_LIFETIME = timedelta(days=7)
+
+
 def _prepare_demo(settings: Settings, host: str, port: int) -> None:
-    """Seed the demo story into an empty store and print what a new user needs."""
-    from liveblog.demo import DEMO_SLUG, seed_demo
+    """Seed the demo story into an empty store and print what a new user needs: fresh
+    tokens for the demo people, whose ids stay the same from start to start."""
+    from liveblog.demo import DEMO_PEOPLE, DEMO_SLUG, seed_demo
     from liveblog.newsroom import Newsroom
 
     env = settings.eventsourcing_env()
+    lines = []
     with Newsroom(env=env) as newsroom, Credentials(env=env) as credentials:
         if not newsroom.story_ids():
             seed_demo(newsroom)
             print(f"Seeded the demo story into {settings.database_url}")
-        editor, _ = credentials.issue(name="Demo Editor", role=Role.EDITOR)
-        reporter, _ = credentials.issue(name="Demo Reporter", role=Role.REPORTER)
+        expires_at = _whole_second(credentials.clock() + DEMO_TOKEN_LIFETIME)
+        for person, role in DEMO_PEOPLE:
+            label = f"{role.value} token:"
+            try:
+                secret, _ = credentials.issue(
+                    name=person.name, role=role, expires_at=expires_at, label="demo"
+                )
+            except DomainError as refused:  # say, an admin deactivated the demo person
+                secret = f"none ({refused})"
+            lines.append(f"  {label:<15} {secret}   ({person.name})")
     base = f"http://{host}:{port}"
     print(
         f"\nliveblog on {base}\n"
         f"  stories:     {base}/api/stories\n"
         f"  demo story:  {base}/api/stories/{DEMO_SLUG}\n"
-        f"  health:      {base}/healthz\n"
-        f"  editor token:   {editor}\n"
-        f"  reporter token: {reporter}\n",
+        f"  health:      {base}/healthz\n" + "\n".join(lines) + "\n"
+        f"  (new tokens on every start; each expires {rfc3339(expires_at)})\n",
         flush=True,
     )
 
@@ -84,13 +103,123 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _credentials() -> Credentials:
+    return Credentials(env=Settings.from_environ().eventsourcing_env())
+
+
 def _token_create(args: argparse.Namespace) -> int:
-    settings = Settings.from_environ()
-    with Credentials(env=settings.eventsourcing_env()) as credentials:
-        secret, principal = credentials.issue(name=args.name, role=args.role)
-    print(f"token for {principal.actor.name} ({principal.role.value}), id {principal.actor.id}:")
+    lifetime = None if args.expires is None else parse_lifetime("--expires", args.expires)
+    with _credentials() as credentials:
+        expires_at = None if lifetime is None else _whole_second(credentials.clock() + lifetime)
+        secret, principal = credentials.issue(
+            name=args.name, role=args.role, expires_at=expires_at, label=args.label
+        )
+    until = "never expires" if expires_at is None else f"expires {rfc3339(expires_at)}"
+    print(
+        f"token {principal.token_id} for {principal.actor.name} ({principal.role.value}),"
+        f" person {principal.actor.id}; {until}; shown once:"
+    )
     print(secret)
     return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    person_id = None if args.person is None else _person_ref(args.person)
+    with _credentials() as credentials:
+        listed = credentials.tokens(person_id)
+    _print_table(
+        ["ID", "PERSON", "LABEL", "ENDS", "CREATED", "EXPIRES", "STATUS"],
+        [_token_row(token) for token in listed],
+    )
+    return 0
+
+
+def _token_row(token: TokenInfo) -> list[str]:
+    return [
+        token.id,
+        token.person_name,
+        token.label or "-",
+        f"...{token.hint}" if token.hint else "-",
+        _minute(token.created_at),
+        _minute(token.expires_at) if token.expires_at else "never",
+        token.status,
+    ]
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    with _credentials() as credentials:
+        token = credentials.revoke(_uuid(args.id, "token"))
+    print(
+        f"revoked token {token.id} of {token.person_name}"
+        " (running servers refuse it within 10 seconds)"
+    )
+    return 0
+
+
+def _person_list(_: argparse.Namespace) -> int:
+    with _credentials() as credentials:
+        people = credentials.people()
+    _print_table(["ID", "NAME", "ROLE", "ACTIVE", "CREATED"], [_person_row(p) for p in people])
+    return 0
+
+
+def _person_row(person: PersonInfo) -> list[str]:
+    active = "yes" if person.active else "no"
+    return [person.id, person.name, person.role.value, active, _minute(person.created_at)]
+
+
+def _person_active(active: bool) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        with _credentials() as credentials:
+            try:
+                person = credentials.update_person(_person_ref(args.id), active=active)
+            except PersonNotFound:
+                raise CommandError(f"no person {args.id!r} (see liveblog person list)") from None
+        state = (
+            "active"
+            if person.active
+            else "deactivated: running servers refuse their tokens within 10 seconds"
+        )
+        print(f"{person.name} ({person.id}) is {state}")
+        return 0
+
+    return run
+
+
+def _person_ref(raw: str) -> UUID:
+    """A person's id, or (for people at a terminal) their name."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        return person_id_for_name(raw)
+
+
+def _uuid(raw: str, what: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise CommandError(f"{raw!r} is not a {what} id (see liveblog {what} list)") from None
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """An expiry people read: ``2026-12-07T18:49:33Z``, not to the microsecond."""
+    return moment.replace(microsecond=0)
+
+
+def _minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+class CommandError(Exception):
+    """A command that cannot do what it was asked: one line on stderr, exit status 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,16 +257,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="print a new token on the last line")
+    create = token_commands.add_parser(
+        "create",
+        help="a new token for the person of that name (registered if new, given the role);"
+        " the token alone on the last line",
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--expires", metavar="30d|12h|90m", help="lifetime (default: none)")
+    create.add_argument("--label", default="", help="a note for humans, e.g. phone")
     create.set_defaults(run=_token_create)
+    listing = token_commands.add_parser("list", help="every token, without secrets")
+    listing.add_argument("--person", metavar="ID|NAME", help="only this person's tokens")
+    listing.set_defaults(run=_token_list)
+    revoke = token_commands.add_parser("revoke", help="refuse a token from now on")
+    revoke.add_argument("id", metavar="ID")
+    revoke.set_defaults(run=_token_revoke)
+
+    person = commands.add_parser("person", help="manage the people who hold tokens")
+    person_commands = person.add_subparsers(dest="person_command", required=True)
+    person_commands.add_parser("list", help="every person").set_defaults(run=_person_list)
+    deactivate = person_commands.add_parser("deactivate", help="refuse every token of this person")
+    deactivate.add_argument("id", metavar="ID|NAME")
+    deactivate.set_defaults(run=_person_active(False))
+    activate = person_commands.add_parser("activate", help="undo a deactivation")
+    activate.add_argument("id", metavar="ID|NAME")
+    activate.set_defaults(run=_person_active(True))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except (DomainError, CommandError) as refused:
+        print(f"liveblog: {refused}", file=sys.stderr)
+        return 1
     return result
 
 

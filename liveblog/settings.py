@@ -14,6 +14,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.utils import Environment, EnvType
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+# Writes per token: far above a busy reporter (a post every few seconds), far below a
+# script gone wrong. ``LIVEBLOG_WRITE_RATE=off`` turns the limit off.
+DEFAULT_WRITE_RATE = "60/min"
+DEFAULT_WRITE_BURST = 20
+_PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0,
+        "h": 3600.0, "hour": 3600.0}  # fmt: skip
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -45,11 +51,18 @@ class Settings:
     keep_alive_seconds: int = 5
     # A live reader is dropped (1013) once this much would wait for it, unsent.
     slow_reader_bytes: int = 256 * 1024
+    # Writes a second per token, after a burst of ``write_burst``; None: no limit.
+    write_rate: float | None = 1.0  # DEFAULT_WRITE_RATE
+    write_burst: int = DEFAULT_WRITE_BURST
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        settings = cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        settings = cls(
+            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            write_rate=parse_rate(env.get("LIVEBLOG_WRITE_RATE") or DEFAULT_WRITE_RATE),
+            write_burst=parse_burst(env.get("LIVEBLOG_WRITE_BURST") or str(DEFAULT_WRITE_BURST)),
+        )
         return replace(settings, **limits_from_environ(env))
 
     @property
@@ -130,6 +143,30 @@ def parse_networks(raw: str, name: str) -> tuple[Network, ...]:
             msg = f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
             raise SettingsError(msg) from None
     return tuple(networks)
+
+
+def parse_rate(raw: str) -> float | None:
+    """``60/min``, ``2/s`` or ``1000/h`` as writes a second; ``off`` as no limit."""
+    text = raw.strip().lower()
+    if text in ("off", "none"):
+        return None
+    count, _, unit = text.partition("/")
+    per = _PER.get(unit.strip())
+    try:
+        value = float(count)
+    except ValueError:
+        value = -1.0
+    if per is None or not 0 < value < 1e9:
+        msg = f"LIVEBLOG_WRITE_RATE must look like 60/min, 2/s or 1000/h (or off), not {raw!r}"
+        raise SettingsError(msg)
+    return value / per
+
+
+def parse_burst(raw: str) -> int:
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 1_000_000:
+        msg = f"LIVEBLOG_WRITE_BURST must be a whole number from 1 to 1000000, not {raw!r}"
+        raise SettingsError(msg)
+    return int(raw)
 
 
 def sqlite_path(url: str) -> Path:

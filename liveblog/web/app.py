@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from liveblog.bootstrap import build
+from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
@@ -21,6 +22,7 @@ from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.metrics import metrics
+from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
@@ -146,9 +148,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
-    routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
+    routes = [*API_ROUTES, *PEOPLE_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
     app.header_timeout_seconds = settings.header_timeout_seconds
+    # Per token, in this process (see liveblog/web/auth.py, which applies it).
+    app.state.write_limiter = (
+        None
+        if settings.write_rate is None
+        else RateLimiter(settings.write_rate, settings.write_burst)
+    )
     return app

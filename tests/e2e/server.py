@@ -49,7 +49,9 @@ class LiveServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
-    # Extra environment for the server (LIVEBLOG_* limits and deadlines).
+    # More of the server's environment (LIVEBLOG_* limits and deadlines). Test servers
+    # carry no write rate limit unless a test sets one: tests post far faster than a
+    # person does.
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -61,7 +63,12 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, "LIVEBLOG_DATABASE_URL": self.database_url, **self.env}
+        env = {
+            **os.environ,
+            "LIVEBLOG_WRITE_RATE": "off",
+            **self.env,
+            "LIVEBLOG_DATABASE_URL": self.database_url,
+        }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             liveblog_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
