@@ -17,6 +17,8 @@ from liveblog.web.errors import ApiError
 
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 8
+# Versions and revisions stay far below 10**18: a longer number in If-Match names nothing.
+MAX_TAG_DIGITS = 18
 
 
 async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
@@ -127,11 +129,20 @@ def query_bool(request: Request, name: str) -> bool:
 
 
 def if_match_number(request: Request, prefix: str) -> int | None:
-    """``If-Match: "v12"`` (story version) or ``"r3"`` (update revision) → 12 or 3."""
+    """``If-Match: "v12"`` (story version) or ``"r3"`` (update revision) → 12 or 3.
+
+    A tag of our shape whose number no revision can have (digits other than ASCII ones,
+    which ``str.isdigit`` accepts and ``int`` refuses or reads; more digits than any
+    version reaches, which ``int`` refuses past 4,300) matches nothing: the condition
+    fails, 412. Anything else is not an If-Match we understand: 400.
+    """
     raw = request.headers.get("if-match")
     if raw is None:
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.startswith(prefix) or not tag[len(prefix) :].isdigit():
+    number = tag[len(prefix) :]
+    if not tag.startswith(prefix) or not number.isdigit():
         raise ApiError(400, "bad_request", f'If-Match must look like "{prefix}<number>"')
-    return int(tag[len(prefix) :])
+    if not number.isascii() or len(number) > MAX_TAG_DIGITS:
+        raise ApiError(412, "precondition_failed", f"If-Match names no {prefix} that can exist")
+    return int(number)

@@ -25,7 +25,7 @@ class Case:
     who: str | None = "editor"  # which token to send; None for none, "bogus" for a bad one
     json: Any = None
     content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | bytes] = field(default_factory=dict)
 
 
 UPDATES = f"/api/stories/{SLUG}/updates"
@@ -74,6 +74,21 @@ CASES = [
          json={"reason": "r" * 2_001}),
     Case("malformed If-Match", "POST", f"{ONE}/corrections", 400, "bad_request",
          json={"body": "y", "note": "n"}, headers={"If-Match": "three"}),
+    # Headers arrive as latin-1: "²" (0xB2) is a digit to str.isdigit(), not to int().
+    Case("If-Match with a superscript digit", "POST", f"{ONE}/corrections", 412,
+         "precondition_failed", json={"body": "y", "note": "n"},
+         headers={"If-Match": '"r²"'.encode("latin-1")}),
+    Case("If-Match with 5,000 digits", "POST", f"{ONE}/corrections", 412,
+         "precondition_failed", json={"body": "y", "note": "n"},
+         headers={"If-Match": '"r' + "9" * 5_000 + '"'}),
+    Case("If-Match in UTF-8", "POST", f"{ONE}/corrections", 400, "bad_request",
+         json={"body": "y", "note": "n"}, headers={"If-Match": '"r²"'.encode()}),
+    Case("story If-Match with a superscript digit", "PATCH", f"/api/stories/{SLUG}", 412,
+         "precondition_failed", json={"title": "t"},
+         headers={"If-Match": '"v¹"'.encode("latin-1")}),
+    Case("story If-Match with 5,000 digits", "PATCH", f"/api/stories/{SLUG}", 412,
+         "precondition_failed", json={"title": "t"},
+         headers={"If-Match": '"v' + "1" * 5_000 + '"'}),
     Case("stale If-Match", "POST", f"{ONE}/corrections", 409, "conflict",
          json={"body": "y", "note": "n"}, headers={"If-Match": '"r7"'}),
     Case("flag without flags", "PATCH", ONE, 422, "invalid_field", json={}),
@@ -122,7 +137,7 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
 ) -> None:
     client, tokens = shared
     before = client.get(f"/api/stories/{SLUG}").json()
-    headers = dict(case.headers)
+    headers: dict[str, str | bytes] = dict(case.headers)
     token = {"editor": tokens.editor, "reporter": tokens.reporter, "bogus": "lb_bogus"}.get(
         case.who or ""
     )
