@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SharedServer, Tokens
+from tests.e2e.server import LiveServer
 
 SLUG = "bad-input"
 MISSING_UPDATE = "00000000-0000-4000-8000-000000000000"
@@ -160,3 +163,30 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
     assert "Traceback" not in response.text
     after = client.get(f"/api/stories/{SLUG}").json()
     assert after == before
+
+
+DISCONNECT_LINE = "client went away before sending its whole body: POST /api/stories"
+
+
+def test_a_client_that_goes_away_mid_body_is_one_line_in_the_log(
+    server: LiveServer, tokens: Tokens
+) -> None:
+    head = (
+        "POST /api/stories HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {tokens.editor}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 1000\r\n"
+        "\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head + b'{"slug": "half-sent", "title": "only half')
+    deadline = time.monotonic() + 10
+    while DISCONNECT_LINE not in server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the log file for an outcome that has no other signal
+    log = server.log_path.read_text()
+    assert log.count(DISCONNECT_LINE) == 1, log
+    assert "Traceback" not in log
+    assert "Exception in ASGI application" not in log
+    # Nothing was stored, and the server goes on serving.
+    assert httpx.get(f"{server.base_url}/api/stories/half-sent").status_code == 404
