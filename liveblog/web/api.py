@@ -46,6 +46,7 @@ from liveblog.web.inputs import (
 )
 from liveblog.web.paths import story_ref_in
 from liveblog.web.reads import StoryReads
+from liveblog.web.security import PRIVATE, SECURITY_HEADERS
 from liveblog.web.threads import in_thread
 from projections.story import StoryView
 from projections.views import ReadViews
@@ -245,7 +246,7 @@ async def story_in_the_past(
     else:
         moment = parse_rfc3339(at_raw or "")
         story = await in_thread(reads_of(request).story_at, story_id, moment)
-    return json_response(story_json(story), headers={"Cache-Control": "no-store"})
+    return json_response(story_json(story), headers=PRIVATE)
 
 
 async def wait_for_min_version(request: Request, story_id: UUID) -> int:
@@ -306,11 +307,12 @@ def cached_story_answer(hub: Hub, scope: Scope) -> tuple[int, RawHeaders, bytes]
             break
     matches = etags_in(wanted)
     if tag.decode() in matches or "*" in matches:
-        return 304, [(b"etag", tag)], b""
+        return 304, [(b"etag", tag), *SECURITY_HEADERS], b""
     headers = [
         (b"etag", tag),
         (b"content-length", str(len(body)).encode()),
         (b"content-type", b"application/json"),
+        *SECURITY_HEADERS,
     ]
     return 200, headers, body
 
@@ -508,7 +510,9 @@ async def update_revisions(request: Request) -> Response:
             item["title"] = row.title
             item["body"] = row.body
         revisions.append(item)
-    return json_response({"update_id": str(update_id), "revisions": revisions})
+    # What an editor sees holds superseded text: for that one reader only.
+    headers = PRIVATE if show_bodies else None
+    return json_response({"update_id": str(update_id), "revisions": revisions}, headers=headers)
 
 
 # -- raw history ------------------------------------------------------------------------
@@ -522,7 +526,7 @@ async def story_history(request: Request) -> Response:
     events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
     rendered = [history_json(event) for event in events]
     next_after = events[-1].originator_version if len(events) == limit else None
-    return json_response({"events": rendered, "next": next_after})
+    return json_response({"events": rendered, "next": next_after}, headers=PRIVATE)
 
 
 def history_json(event: Any) -> dict[str, Any]:

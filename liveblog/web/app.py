@@ -20,6 +20,7 @@ from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
+from liveblog.web.security import with_security_headers
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import live_story_ref, live_websocket
 
@@ -62,6 +63,9 @@ class LiveblogApp(Starlette):
                 scope["app"] = self
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
+        elif scope["type"] == "http":
+            # Outside Starlette's own middleware, so its 500s carry them too.
+            send = with_security_headers(send)
         await super().__call__(scope, receive, send)
 
 

@@ -153,7 +153,10 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
         case.path.replace("{update}", story_with_update),
         json=case.json,
         content=case.content,
-        headers=headers,
+        # As bytes: some values are not ASCII, which httpx would refuse to encode.
+        headers=[
+            (k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()
+        ],
     )
     assert response.status_code == case.status, response.text
     assert response.headers["content-type"] == "application/json"

@@ -426,7 +426,7 @@ def test_at_version_is_the_fold_of_the_first_n_events(
     assert seen[8]["coverage_end"] is None
     # Time travel is never cached: it is a different document from the same URL.
     travelled = client.get(f"/api/stories/{story_id}", params={"at_version": "1"}, headers=editor)
-    assert travelled.headers["cache-control"] == "no-store"
+    assert travelled.headers["cache-control"] == "private, no-store"
     assert "etag" not in travelled.headers
 
 
