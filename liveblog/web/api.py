@@ -35,6 +35,7 @@ from liveblog.web import commands
 from liveblog.web.auth import optional_principal, require_role
 from liveblog.web.errors import ApiError
 from liveblog.web.inputs import (
+    accepts_query,
     bool_field,
     if_match_number,
     path_uuid,
@@ -160,10 +161,12 @@ async def views_caught_up(request: Request, outcome: Outcome) -> bool:
 # -- health -----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+@accepts_query()
 async def readyz(request: Request) -> Response:
     await in_thread(newsroom_of(request).recorder.max_notification_id)
     return json_response({"status": "ready"})
@@ -172,6 +175,7 @@ async def readyz(request: Request) -> Response:
 # -- stories ----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def create_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     payload = await read_json_object(request, {"slug", "title", "summary"})
@@ -187,6 +191,7 @@ async def create_story(request: Request) -> Response:
     return response
 
 
+@accepts_query("status")
 async def list_stories(request: Request) -> Response:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
@@ -195,6 +200,7 @@ async def list_stories(request: Request) -> Response:
     return raw_json_response(dumps({"stories": [orjson.Fragment(doc) for doc in docs]}))
 
 
+@accepts_query("at_version", "at", "min_version")
 async def get_story(request: Request) -> Response:
     story_id = story_id_of(request)
     wanted = 0
@@ -260,6 +266,10 @@ async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     head = await in_thread(views_of(request).story_head, story_id)
     if head is not None and head.version >= wanted:
         return wanted
+    if head is None and not await in_thread(newsroom_of(request).story_events, story_id, limit=1):
+        # Not in the views and not in the log: no story to wait for (the views may lag a
+        # story just opened, so the log decides).
+        raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
     follower: Follower = request.app.state.follower
     if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
         raise ApiError(
@@ -327,6 +337,7 @@ def parse_rfc3339(raw: str) -> datetime:
     return moment
 
 
+@accepts_query()
 async def edit_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -343,6 +354,7 @@ async def edit_story(request: Request) -> Response:
     return await story_response(request, outcome)
 
 
+@accepts_query()
 async def close_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     command = newsroom_of(request).close_story_command(story_id_of(request), actor=principal.actor)
@@ -350,6 +362,7 @@ async def close_story(request: Request) -> Response:
     return await story_response(request, outcome)
 
 
+@accepts_query()
 async def reopen_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     command = newsroom_of(request).reopen_story_command(
@@ -362,6 +375,7 @@ async def reopen_story(request: Request) -> Response:
 # -- updates ----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def post_update(request: Request) -> Response:
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
@@ -396,6 +410,7 @@ async def post_update(request: Request) -> Response:
     return await update_response(request, outcome, outcome.update_id, 201, headers)
 
 
+@accepts_query("before", "limit", "key_events", "min_version")
 async def list_updates(request: Request) -> Response:
     story_id = story_id_of(request)
     limit = query_int(
@@ -435,6 +450,7 @@ async def list_updates(request: Request) -> Response:
     )
 
 
+@accepts_query()
 async def correct_update(request: Request) -> Response:
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
@@ -456,6 +472,7 @@ async def correct_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query()
 async def retract_update(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -469,6 +486,7 @@ async def retract_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query()
 async def flag_update(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -485,6 +503,7 @@ async def flag_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query("min_version")
 async def update_revisions(request: Request) -> Response:
     principal = await optional_principal(request)
     show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
@@ -518,6 +537,7 @@ async def update_revisions(request: Request) -> Response:
 # -- raw history ------------------------------------------------------------------------
 
 
+@accepts_query("after", "limit")
 async def story_history(request: Request) -> Response:
     await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)

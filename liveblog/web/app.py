@@ -18,6 +18,7 @@ from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.errors import EXCEPTION_HANDLERS
+from liveblog.web.inputs import accepts_query
 from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.security import with_security_headers
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
-    routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
+    routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", accepts_query()(metrics))]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
     return app

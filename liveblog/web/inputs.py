@@ -6,12 +6,14 @@ any command runs, so bad input changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 from liveblog.web.errors import ApiError
 
@@ -104,6 +106,44 @@ def path_uuid(request: Request, name: str, what: str) -> UUID:
         return UUID(request.path_params[name])
     except ValueError:
         raise ApiError(404, "not_found", f"no {what} {request.path_params[name]!r}") from None
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Each routed endpoint → the query parameters it knows (see ``accepts_query``). The
+# OpenAPI test checks the description against it, route by route.
+QUERY_NAMES: dict[Endpoint, frozenset[str]] = {}
+
+
+def accepts_query(*names: str) -> Callable[[Endpoint], Endpoint]:
+    """Declare the query parameters an endpoint knows; any other is ``422
+    unknown_parameter`` (DESIGN §4), so a typo (``?limt=5``) is not silently ignored.
+
+    Every routed endpoint wears this, ``@accepts_query()`` when it knows none.
+    """
+    allowed = frozenset(names)
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def checked(request: Request) -> Response:
+            if request.scope["query_string"]:  # most requests have none: skip parsing
+                reject_unknown_query(request, allowed)
+            return await endpoint(request)
+
+        QUERY_NAMES[checked] = allowed
+        return checked
+
+    return decorate
+
+
+def reject_unknown_query(request: Request, allowed: frozenset[str]) -> None:
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        names = ", ".join(repr(name[:40]) for name in unknown[:5])
+        known = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(
+            422, "unknown_parameter", f"unknown query parameter(s) {names}; known: {known}"
+        )
 
 
 def query_int(

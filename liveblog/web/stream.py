@@ -29,7 +29,8 @@ from liveblog.live.frames import Frame, event_frame, live_text, snapshot_text
 from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
-from liveblog.web.errors import error_response
+from liveblog.web.errors import ApiError, error_response
+from liveblog.web.inputs import accepts_query
 from liveblog.web.paths import story_ref_in
 from liveblog.web.server import LiveWebSocketProtocol
 from projections.states import StoryStates
@@ -354,6 +355,7 @@ async def _ignore_incoming(websocket: WebSocket) -> None:
                 return
 
 
+@accepts_query("since")
 async def live_sse(request: Request) -> Response:
     since = request.headers.get("last-event-id") or request.query_params.get("since")
     session = Session(request.app.state, request.path_params["story"], since)
@@ -400,7 +402,20 @@ def _sse(message: Message) -> bytes:
     return f"{head}data: {message.text}\n\n".encode()
 
 
+@accepts_query("since")
+async def live_without_upgrade(request: Request) -> Response:
+    """A plain HTTP ``GET`` of the WebSocket's path: say what it is rather than 404."""
+    raise ApiError(
+        426, "upgrade_required",
+        "this is a WebSocket; connect with Upgrade: websocket, or read the same stream "
+        "as Server-Sent Events at .../live/sse",
+        {"Upgrade": "websocket"},
+    )  # fmt: skip
+
+
 ROUTES = [
-    # WS /api/stories/{story}/live is not routed: the app calls live_websocket itself.
+    # WS /api/stories/{story}/live is not routed: the app calls live_websocket itself,
+    # before routing; this route only ever sees plain HTTP.
+    Route(f"/api/stories/{{story}}{LIVE_SUFFIX}", live_without_upgrade, methods=["GET"]),
     Route("/api/stories/{story}/live/sse", live_sse, methods=["GET"]),
 ]
