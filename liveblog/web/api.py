@@ -45,6 +45,7 @@ from liveblog.web.inputs import (
     required_text,
     text_field,
 )
+from liveblog.web.openapi import DESCRIPTION
 from liveblog.web.paths import story_ref_in
 from liveblog.web.reads import StoryReads
 from liveblog.web.security import PRIVATE, SECURITY_HEADERS
@@ -172,6 +173,14 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready"})
 
 
+OPENAPI_BYTES = dumps(DESCRIPTION)  # made once: the description is data
+
+
+@accepts_query()
+async def openapi_json(request: Request) -> Response:
+    return raw_json_response(OPENAPI_BYTES)
+
+
 # -- stories ----------------------------------------------------------------------------
 
 
@@ -258,7 +267,10 @@ async def story_in_the_past(
 async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     """``?min_version=N``: answer only once the views hold version N (read your writes).
 
-    Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds.
+    Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds,
+    and only for a version the log holds: a client learns N from a write's answer, after
+    the commit, so a version the log lacks (or a story it lacks) is one the client made
+    up, and waiting would not bring it. That is a 404 at once, as for ``at_version``.
     """
     wanted = query_int(request, "min_version", default=None, minimum=1, maximum=2**62)
     if wanted is None:
@@ -266,10 +278,11 @@ async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     head = await in_thread(views_of(request).story_head, story_id)
     if head is not None and head.version >= wanted:
         return wanted
-    if head is None and not await in_thread(newsroom_of(request).story_events, story_id, limit=1):
-        # Not in the views and not in the log: no story to wait for (the views may lag a
-        # story just opened, so the log decides).
-        raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+    newsroom = newsroom_of(request)
+    if not await in_thread(newsroom.story_events, story_id, after=wanted - 1, limit=1):
+        if head is None and not await in_thread(newsroom.story_events, story_id, limit=1):
+            raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+        raise ApiError(404, "not_found", f"the story has no version {wanted} yet")
     follower: Follower = request.app.state.follower
     if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
         raise ApiError(
@@ -568,6 +581,7 @@ def history_json(event: Any) -> dict[str, Any]:
 ROUTES = [
     Route("/healthz", healthz),
     Route("/readyz", readyz),
+    Route("/api/openapi.json", openapi_json, methods=["GET"]),
     Route("/api/stories", create_story, methods=["POST"]),
     Route("/api/stories", list_stories, methods=["GET"]),
     Route("/api/stories/{story}", get_story, methods=["GET"]),
