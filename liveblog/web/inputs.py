@@ -32,9 +32,11 @@ async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any
         )
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # ASCII digits only: "²" is a digit to str.isdigit(), not to int(). uvicorn's
+        # parsers refuse such headers, but not every server does.
+        if not (declared.isascii() and declared.isdigit()):
             raise ApiError(400, "bad_request", "Content-Length is not a number")
-        if int(declared) > MAX_REQUEST_BYTES:
+        if len(declared) > len(str(MAX_REQUEST_BYTES)) or int(declared) > MAX_REQUEST_BYTES:
             raise _too_large()
     body = bytearray()
     async for chunk in request.stream():
