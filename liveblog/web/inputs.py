@@ -7,7 +7,7 @@ any command runs, so bad input changes nothing.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -141,11 +141,16 @@ def accepts_query(*names: str) -> Callable[[Endpoint], Endpoint]:
 def reject_unknown_query(request: Request, allowed: frozenset[str]) -> None:
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
-        names = ", ".join(repr(name[:40]) for name in unknown[:5])
-        known = ", ".join(sorted(allowed)) or "none"
-        raise ApiError(
-            422, "unknown_parameter", f"unknown query parameter(s) {names}; known: {known}"
-        )
+        raise unknown_parameter(unknown, allowed)
+
+
+def unknown_parameter(unknown: list[str], allowed: Iterable[str]) -> ApiError:
+    """The 422 for query parameters a route does not know; names cut short."""
+    names = ", ".join(repr(name[:40]) for name in unknown[:5])
+    known = ", ".join(sorted(allowed)) or "none"
+    return ApiError(
+        422, "unknown_parameter", f"unknown query parameter(s) {names}; known: {known}"
+    )
 
 
 def query_int(

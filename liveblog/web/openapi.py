@@ -479,7 +479,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/stories/{story}/live": {
         "get": operation(
-            "The live stream (WebSocket; docs/live-protocol.md). A plain HTTP GET is 426.",
+            "The live stream (WebSocket; docs/live-protocol.md). A plain HTTP GET is 426; "
+            "a handshake with an unknown query parameter is refused with 422.",
             parameters=(
                 STORY,
                 query("since", {"type": "string"}, "the last version received: resume"),

@@ -3,12 +3,16 @@ every route of the app's route table, whoever asks and whatever the method."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from starlette.routing import Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from liveblog.settings import Settings
 from liveblog.web.app import create_app
@@ -68,3 +72,20 @@ def test_the_walk_covers_the_routes_that_matter() -> None:
     assert ("POST", "/api/stories/{story}/updates/{update}/corrections") in ROUTES
     assert ("GET", "/metrics") in ROUTES
     assert len(ROUTES) >= 18
+
+
+async def test_the_live_websocket_refuses_an_unknown_query_parameter_with_422(
+    client: httpx.Client, shared_server: SharedServer
+) -> None:
+    url = f"{shared_server.server.ws_url}/api/stories/{SLUG}/live"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(f"{url}?since=0&bogus=1", open_timeout=10):
+            pass
+    response = refused.value.response
+    assert response.status_code == 422
+    assert orjson.loads(response.body)["error"]["code"] == "unknown_parameter"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # since alone is known: the stream opens and starts with its snapshot.
+    async with connect(f"{url}?since=0", open_timeout=10) as socket:
+        first = orjson.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert first["type"] in ("snapshot", "event")
