@@ -35,6 +35,7 @@ from liveblog.web import commands
 from liveblog.web.auth import optional_principal, require_role
 from liveblog.web.errors import ApiError
 from liveblog.web.inputs import (
+    accepts_query,
     bool_field,
     if_match_number,
     path_uuid,
@@ -44,8 +45,10 @@ from liveblog.web.inputs import (
     required_text,
     text_field,
 )
+from liveblog.web.openapi import DESCRIPTION
 from liveblog.web.paths import story_ref_in
 from liveblog.web.reads import StoryReads
+from liveblog.web.security import PRIVATE, SECURITY_HEADERS
 from liveblog.web.threads import in_thread
 from projections.story import StoryView
 from projections.views import ReadViews
@@ -159,18 +162,29 @@ async def views_caught_up(request: Request, outcome: Outcome) -> bool:
 # -- health -----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+@accepts_query()
 async def readyz(request: Request) -> Response:
     await in_thread(newsroom_of(request).recorder.max_notification_id)
     return json_response({"status": "ready"})
 
 
+OPENAPI_BYTES = dumps(DESCRIPTION)  # made once: the description is data
+
+
+@accepts_query()
+async def openapi_json(request: Request) -> Response:
+    return raw_json_response(OPENAPI_BYTES)
+
+
 # -- stories ----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def create_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     payload = await read_json_object(request, {"slug", "title", "summary"})
@@ -186,6 +200,7 @@ async def create_story(request: Request) -> Response:
     return response
 
 
+@accepts_query("status")
 async def list_stories(request: Request) -> Response:
     status = request.query_params.get("status")
     if status not in (None, "live", "closed"):
@@ -194,6 +209,7 @@ async def list_stories(request: Request) -> Response:
     return raw_json_response(dumps({"stories": [orjson.Fragment(doc) for doc in docs]}))
 
 
+@accepts_query("at_version", "at", "min_version")
 async def get_story(request: Request) -> Response:
     story_id = story_id_of(request)
     wanted = 0
@@ -245,13 +261,16 @@ async def story_in_the_past(
     else:
         moment = parse_rfc3339(at_raw or "")
         story = await in_thread(reads_of(request).story_at, story_id, moment)
-    return json_response(story_json(story), headers={"Cache-Control": "no-store"})
+    return json_response(story_json(story), headers=PRIVATE)
 
 
 async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     """``?min_version=N``: answer only once the views hold version N (read your writes).
 
-    Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds.
+    Waits on the feed's signal, never on a sleep loop, for up to MIN_VERSION_WAIT seconds,
+    and only for a version the log holds: a client learns N from a write's answer, after
+    the commit, so a version the log lacks (or a story it lacks) is one the client made
+    up, and waiting would not bring it. That is a 404 at once, as for ``at_version``.
     """
     wanted = query_int(request, "min_version", default=None, minimum=1, maximum=2**62)
     if wanted is None:
@@ -259,6 +278,11 @@ async def wait_for_min_version(request: Request, story_id: UUID) -> int:
     head = await in_thread(views_of(request).story_head, story_id)
     if head is not None and head.version >= wanted:
         return wanted
+    newsroom = newsroom_of(request)
+    if not await in_thread(newsroom.story_events, story_id, after=wanted - 1, limit=1):
+        if head is None and not await in_thread(newsroom.story_events, story_id, limit=1):
+            raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+        raise ApiError(404, "not_found", f"the story has no version {wanted} yet")
     follower: Follower = request.app.state.follower
     if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
         raise ApiError(
@@ -306,11 +330,12 @@ def cached_story_answer(hub: Hub, scope: Scope) -> tuple[int, RawHeaders, bytes]
             break
     matches = etags_in(wanted)
     if tag.decode() in matches or "*" in matches:
-        return 304, [(b"etag", tag)], b""
+        return 304, [(b"etag", tag), *SECURITY_HEADERS], b""
     headers = [
         (b"etag", tag),
         (b"content-length", str(len(body)).encode()),
         (b"content-type", b"application/json"),
+        *SECURITY_HEADERS,
     ]
     return 200, headers, body
 
@@ -325,6 +350,7 @@ def parse_rfc3339(raw: str) -> datetime:
     return moment
 
 
+@accepts_query()
 async def edit_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -341,6 +367,7 @@ async def edit_story(request: Request) -> Response:
     return await story_response(request, outcome)
 
 
+@accepts_query()
 async def close_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     command = newsroom_of(request).close_story_command(story_id_of(request), actor=principal.actor)
@@ -348,6 +375,7 @@ async def close_story(request: Request) -> Response:
     return await story_response(request, outcome)
 
 
+@accepts_query()
 async def reopen_story(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     command = newsroom_of(request).reopen_story_command(
@@ -360,6 +388,7 @@ async def reopen_story(request: Request) -> Response:
 # -- updates ----------------------------------------------------------------------------
 
 
+@accepts_query()
 async def post_update(request: Request) -> Response:
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
@@ -394,6 +423,7 @@ async def post_update(request: Request) -> Response:
     return await update_response(request, outcome, outcome.update_id, 201, headers)
 
 
+@accepts_query("before", "limit", "key_events", "min_version")
 async def list_updates(request: Request) -> Response:
     story_id = story_id_of(request)
     limit = query_int(
@@ -433,6 +463,7 @@ async def list_updates(request: Request) -> Response:
     )
 
 
+@accepts_query()
 async def correct_update(request: Request) -> Response:
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
@@ -454,6 +485,7 @@ async def correct_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query()
 async def retract_update(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -467,6 +499,7 @@ async def retract_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query()
 async def flag_update(request: Request) -> Response:
     principal = await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -483,6 +516,7 @@ async def flag_update(request: Request) -> Response:
     return await update_response(request, outcome, update_id)
 
 
+@accepts_query("min_version")
 async def update_revisions(request: Request) -> Response:
     principal = await optional_principal(request)
     show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
@@ -508,12 +542,15 @@ async def update_revisions(request: Request) -> Response:
             item["title"] = row.title
             item["body"] = row.body
         revisions.append(item)
-    return json_response({"update_id": str(update_id), "revisions": revisions})
+    # What an editor sees holds superseded text: for that one reader only.
+    headers = PRIVATE if show_bodies else None
+    return json_response({"update_id": str(update_id), "revisions": revisions}, headers=headers)
 
 
 # -- raw history ------------------------------------------------------------------------
 
 
+@accepts_query("after", "limit")
 async def story_history(request: Request) -> Response:
     await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
@@ -522,7 +559,7 @@ async def story_history(request: Request) -> Response:
     events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
     rendered = [history_json(event) for event in events]
     next_after = events[-1].originator_version if len(events) == limit else None
-    return json_response({"events": rendered, "next": next_after})
+    return json_response({"events": rendered, "next": next_after}, headers=PRIVATE)
 
 
 def history_json(event: Any) -> dict[str, Any]:
@@ -544,6 +581,7 @@ def history_json(event: Any) -> dict[str, Any]:
 ROUTES = [
     Route("/healthz", healthz),
     Route("/readyz", readyz),
+    Route("/api/openapi.json", openapi_json, methods=["GET"]),
     Route("/api/stories", create_story, methods=["POST"]),
     Route("/api/stories", list_stories, methods=["GET"]),
     Route("/api/stories/{story}", get_story, methods=["GET"]),

@@ -20,10 +20,12 @@ from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
+from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.metrics import metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.reads import StoryReads
+from liveblog.web.security import with_security_headers
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
 
@@ -84,6 +86,9 @@ class LiveblogApp(Starlette):
                 scope["app"] = self
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
+        elif scope["type"] == "http":
+            # Outside Starlette's own middleware, so its 500s carry them too.
+            send = with_security_headers(send)
         await super().__call__(scope, receive, send)
 
     async def _screen(
@@ -148,7 +153,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
-    routes = [*API_ROUTES, *PEOPLE_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
+    routes = [
+        *API_ROUTES,
+        *PEOPLE_ROUTES,
+        *STREAM_ROUTES,
+        Route("/metrics", accepts_query()(metrics)),
+    ]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)

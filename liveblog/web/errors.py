@@ -10,7 +10,7 @@ import logging
 
 from eventsourcing.persistence import PersistenceError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from liveblog.domain import (
@@ -112,6 +112,18 @@ async def handle_store_unavailable(request: Request, exc: Exception) -> Response
     )
 
 
+async def handle_client_disconnect(request: Request, _: Exception) -> Response:
+    """The client went away while sending its body: an everyday event on phone networks,
+    not a fault of ours. One line in the log, no traceback, and nothing changed (bodies
+    are read whole before any command runs). The answer cannot reach anyone; 499 is what
+    nginx logs for it, should a server send it anyway."""
+    log.warning(
+        "client went away before sending its whole body: %s %s",
+        request.method, request.url.path,
+    )  # fmt: skip
+    return error_response(499, "client_closed_request", "the request body was cut short")
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "something went wrong on our side")
@@ -122,5 +134,6 @@ EXCEPTION_HANDLERS = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     PersistenceError: handle_store_unavailable,
+    ClientDisconnect: handle_client_disconnect,
     Exception: handle_unexpected,
 }

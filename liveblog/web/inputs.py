@@ -6,17 +6,21 @@ any command runs, so bad input changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
 import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 
 from liveblog.web.errors import ApiError
 
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 8
+# Versions and revisions stay far below 10**18: a longer number in If-Match names nothing.
+MAX_TAG_DIGITS = 18
 
 
 async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
@@ -28,9 +32,11 @@ async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any
         )
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # ASCII digits only: "²" is a digit to str.isdigit(), not to int(). uvicorn's
+        # parsers refuse such headers, but not every server does.
+        if not (declared.isascii() and declared.isdigit()):
             raise ApiError(400, "bad_request", "Content-Length is not a number")
-        if int(declared) > MAX_REQUEST_BYTES:
+        if len(declared) > len(str(MAX_REQUEST_BYTES)) or int(declared) > MAX_REQUEST_BYTES:
             raise _too_large()
     body = bytearray()
     async for chunk in request.stream():
@@ -104,6 +110,49 @@ def path_uuid(request: Request, name: str, what: str) -> UUID:
         raise ApiError(404, "not_found", f"no {what} {request.path_params[name]!r}") from None
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Each routed endpoint → the query parameters it knows (see ``accepts_query``). The
+# OpenAPI test checks the description against it, route by route.
+QUERY_NAMES: dict[Endpoint, frozenset[str]] = {}
+
+
+def accepts_query(*names: str) -> Callable[[Endpoint], Endpoint]:
+    """Declare the query parameters an endpoint knows; any other is ``422
+    unknown_parameter`` (DESIGN §4), so a typo (``?limt=5``) is not silently ignored.
+
+    Every routed endpoint wears this, ``@accepts_query()`` when it knows none.
+    """
+    allowed = frozenset(names)
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def checked(request: Request) -> Response:
+            if request.scope["query_string"]:  # most requests have none: skip parsing
+                reject_unknown_query(request, allowed)
+            return await endpoint(request)
+
+        QUERY_NAMES[checked] = allowed
+        return checked
+
+    return decorate
+
+
+def reject_unknown_query(request: Request, allowed: frozenset[str]) -> None:
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        raise unknown_parameter(unknown, allowed)
+
+
+def unknown_parameter(unknown: list[str], allowed: Iterable[str]) -> ApiError:
+    """The 422 for query parameters a route does not know; names cut short."""
+    names = ", ".join(repr(name[:40]) for name in unknown[:5])
+    known = ", ".join(sorted(allowed)) or "none"
+    return ApiError(
+        422, "unknown_parameter", f"unknown query parameter(s) {names}; known: {known}"
+    )
+
+
 def query_int(
     request: Request, name: str, *, default: int | None, minimum: int, maximum: int
 ) -> int | None:
@@ -127,11 +176,20 @@ def query_bool(request: Request, name: str) -> bool:
 
 
 def if_match_number(request: Request, prefix: str) -> int | None:
-    """``If-Match: "v12"`` (story version) or ``"r3"`` (update revision) → 12 or 3."""
+    """``If-Match: "v12"`` (story version) or ``"r3"`` (update revision) → 12 or 3.
+
+    A tag of our shape whose number no revision can have (digits other than ASCII ones,
+    which ``str.isdigit`` accepts and ``int`` refuses or reads; more digits than any
+    version reaches, which ``int`` refuses past 4,300) matches nothing: the condition
+    fails, 412. Anything else is not an If-Match we understand: 400.
+    """
     raw = request.headers.get("if-match")
     if raw is None:
         return None
     tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.startswith(prefix) or not tag[len(prefix) :].isdigit():
+    number = tag[len(prefix) :]
+    if not tag.startswith(prefix) or not number.isdigit():
         raise ApiError(400, "bad_request", f'If-Match must look like "{prefix}<number>"')
-    return int(tag[len(prefix) :])
+    if not number.isascii() or len(number) > MAX_TAG_DIGITS:
+        raise ApiError(412, "precondition_failed", f"If-Match names no {prefix} that can exist")
+    return int(number)

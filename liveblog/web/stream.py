@@ -32,12 +32,14 @@ from liveblog.live.frames import Frame, event_frame, live_text, public_backlog, 
 from liveblog.live.hub import Hub, Reader, ReaderEnded, write_now
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
-from liveblog.web.errors import error_response
+from liveblog.web.errors import ApiError, error_response
+from liveblog.web.inputs import accepts_query, unknown_parameter
 from liveblog.web.paths import story_ref_in
+from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.server import LiveWebSocketProtocol
 from projections.states import StoryStates
 from projections.views import ReadViews
-from projections.wire import DEFAULT_PAGE_SIZE
+from projections.wire import DEFAULT_PAGE_SIZE, dumps
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
@@ -231,6 +233,37 @@ def live_story_ref(scope: Scope) -> str | None:
     return story_ref_in(scope, LIVE_SUFFIX)
 
 
+# The query parameters the live stream knows, on the WebSocket and as SSE.
+LIVE_QUERY = ("since",)
+
+
+def unknown_query(scope: Scope) -> list[str]:
+    """Query parameter names the live WebSocket does not know (DESIGN §4: a 422)."""
+    raw: bytes = scope.get("query_string", b"")
+    if not raw:
+        return []
+    names = {name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)}
+    return sorted(names - set(LIVE_QUERY))
+
+
+async def refuse_handshake(scope: Scope, send: Send, error: ApiError) -> None:
+    """Answer a WebSocket handshake with an HTTP error, where the server lets us (the
+    ASGI ``websocket.http.response`` extension: uvicorn's implementations do); else
+    close before accepting, which servers answer with 403."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
+        return
+    body = dumps({"error": {"code": error.code, "message": error.message}})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+    ]
+    start = {"type": "websocket.http.response.start", "status": error.status, "headers": headers}
+    await send(start)
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 def query_since(scope: Scope) -> str | None:
     """``since`` from the query string; the last one wins, as in Starlette's QueryParams."""
     raw: bytes = scope.get("query_string", b"")
@@ -252,6 +285,10 @@ async def live_websocket(
     waits in costs memory: this skips Starlette's middleware and routing, and on
     ``LiveWebSocketProtocol`` a caught-up reader waits in this one coroutine, no tasks.
     """
+    unknown = unknown_query(scope)
+    if unknown:
+        await refuse_handshake(scope, send, unknown_parameter(unknown, LIVE_QUERY))
+        return
     protocol = getattr(send, "__self__", None)
     if isinstance(protocol, LiveWebSocketProtocol):
         await DirectSocket(protocol, send).run(state, story_ref, query_since(scope))
@@ -410,6 +447,7 @@ async def _ignore_incoming(websocket: WebSocket) -> None:
                 return
 
 
+@accepts_query(*LIVE_QUERY)
 async def live_sse(request: Request) -> Response:
     since = request.headers.get("last-event-id") or request.query_params.get("since")
     session = Session(request.app.state, request.path_params["story"], since)
@@ -456,7 +494,20 @@ def _sse(message: Message) -> bytes:
     return f"{head}data: {message.text}\n\n".encode()
 
 
+@accepts_query(*LIVE_QUERY)
+async def live_without_upgrade(request: Request) -> Response:
+    """A plain HTTP ``GET`` of the WebSocket's path: say what it is rather than 404."""
+    raise ApiError(
+        426, "upgrade_required",
+        "this is a WebSocket; connect with Upgrade: websocket, or read the same stream "
+        "as Server-Sent Events at .../live/sse",
+        {"Upgrade": "websocket"},
+    )  # fmt: skip
+
+
 ROUTES = [
-    # WS /api/stories/{story}/live is not routed: the app calls live_websocket itself.
+    # WS /api/stories/{story}/live is not routed: the app calls live_websocket itself,
+    # before routing; this route only ever sees plain HTTP.
+    Route(f"/api/stories/{{story}}{LIVE_SUFFIX}", live_without_upgrade, methods=["GET"]),
     Route("/api/stories/{story}/live/sse", live_sse, methods=["GET"]),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import SharedServer, Tokens
+from tests.e2e.server import LiveServer
 
 SLUG = "bad-input"
 MISSING_UPDATE = "00000000-0000-4000-8000-000000000000"
@@ -25,7 +28,7 @@ class Case:
     who: str | None = "editor"  # which token to send; None for none, "bogus" for a bad one
     json: Any = None
     content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | bytes] = field(default_factory=dict)
 
 
 UPDATES = f"/api/stories/{SLUG}/updates"
@@ -74,6 +77,21 @@ CASES = [
          json={"reason": "r" * 2_001}),
     Case("malformed If-Match", "POST", f"{ONE}/corrections", 400, "bad_request",
          json={"body": "y", "note": "n"}, headers={"If-Match": "three"}),
+    # Headers arrive as latin-1: "²" (0xB2) is a digit to str.isdigit(), not to int().
+    Case("If-Match with a superscript digit", "POST", f"{ONE}/corrections", 412,
+         "precondition_failed", json={"body": "y", "note": "n"},
+         headers={"If-Match": '"r²"'.encode("latin-1")}),
+    Case("If-Match with 5,000 digits", "POST", f"{ONE}/corrections", 412,
+         "precondition_failed", json={"body": "y", "note": "n"},
+         headers={"If-Match": '"r' + "9" * 5_000 + '"'}),
+    Case("If-Match in UTF-8", "POST", f"{ONE}/corrections", 400, "bad_request",
+         json={"body": "y", "note": "n"}, headers={"If-Match": '"r²"'.encode()}),
+    Case("story If-Match with a superscript digit", "PATCH", f"/api/stories/{SLUG}", 412,
+         "precondition_failed", json={"title": "t"},
+         headers={"If-Match": '"v¹"'.encode("latin-1")}),
+    Case("story If-Match with 5,000 digits", "PATCH", f"/api/stories/{SLUG}", 412,
+         "precondition_failed", json={"title": "t"},
+         headers={"If-Match": '"v' + "1" * 5_000 + '"'}),
     Case("stale If-Match", "POST", f"{ONE}/corrections", 409, "conflict",
          json={"body": "y", "note": "n"}, headers={"If-Match": '"r7"'}),
     Case("flag without flags", "PATCH", ONE, 422, "invalid_field", json={}),
@@ -87,6 +105,18 @@ CASES = [
     Case("bad page size", "GET", f"{UPDATES}?limit=0", 422, "invalid_query"),
     Case("bad at_version", "GET", f"/api/stories/{SLUG}?at_version=x", 422, "invalid_query"),
     Case("bad at", "GET", f"/api/stories/{SLUG}?at=yesterday", 422, "invalid_query"),
+    Case("min_version of an unknown story", "GET", "/api/stories/no-such-story?min_version=1",
+         404, "not_found"),
+    Case("min_version of an unknown story's page", "GET",
+         "/api/stories/no-such-story/updates?min_version=1", 404, "not_found"),
+    Case("min_version of an unknown story's revisions", "GET",
+         f"/api/stories/no-such-story/updates/{MISSING_UPDATE}/revisions?min_version=1", 404,
+         "not_found"),
+    Case("unknown query parameter", "GET", f"{UPDATES}?limt=5", 422, "unknown_parameter"),
+    Case("unknown query parameter on a write", "POST", f"{UPDATES}?draft=1", 422,
+         "unknown_parameter", json={"body": "x"}),
+    Case("plain GET of the live WebSocket", "GET", f"/api/stories/{SLUG}/live", 426,
+         "upgrade_required"),
     Case("unknown route", "GET", "/api/nothing-here", 404, "not_found"),
     Case("wrong method", "DELETE", f"/api/stories/{SLUG}", 405, "method_not_allowed"),
 ]  # fmt: skip
@@ -122,7 +152,7 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
 ) -> None:
     client, tokens = shared
     before = client.get(f"/api/stories/{SLUG}").json()
-    headers = dict(case.headers)
+    headers: dict[str, str | bytes] = dict(case.headers)
     token = {"editor": tokens.editor, "reporter": tokens.reporter, "bogus": "lb_bogus"}.get(
         case.who or ""
     )
@@ -135,7 +165,10 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
         case.path.replace("{update}", story_with_update),
         json=case.json,
         content=case.content,
-        headers=headers,
+        # As bytes: some values are not ASCII, which httpx would refuse to encode.
+        headers=[
+            (k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()
+        ],
     )
     assert response.status_code == case.status, response.text
     assert response.headers["content-type"] == "application/json"
@@ -145,3 +178,30 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
     assert "Traceback" not in response.text
     after = client.get(f"/api/stories/{SLUG}").json()
     assert after == before
+
+
+DISCONNECT_LINE = "client went away before sending its whole body: POST /api/stories"
+
+
+def test_a_client_that_goes_away_mid_body_is_one_line_in_the_log(
+    server: LiveServer, tokens: Tokens
+) -> None:
+    head = (
+        "POST /api/stories HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {tokens.editor}\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: 1000\r\n"
+        "\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head + b'{"slug": "half-sent", "title": "only half')
+    deadline = time.monotonic() + 10
+    while DISCONNECT_LINE not in server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the log file for an outcome that has no other signal
+    log = server.log_path.read_text()
+    assert log.count(DISCONNECT_LINE) == 1, log
+    assert "Traceback" not in log
+    assert "Exception in ASGI application" not in log
+    # Nothing was stored, and the server goes on serving.
+    assert httpx.get(f"{server.base_url}/api/stories/half-sent").status_code == 404

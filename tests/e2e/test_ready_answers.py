@@ -15,10 +15,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from liveblog.web.security import SECURITY_HEADERS
 from tests.e2e.conftest import SharedServer
 from tests.e2e.test_read_api import open_story, post
 
 TIMEOUT = 10.0
+SECURITY_HEADER_NAMES = {name.decode() for name, _ in SECURITY_HEADERS}
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ def test_a_304_and_a_200_are_framed_with_uvicorns_headers_on_one_connection(
             assert status == b"HTTP/1.1 304 Not Modified"
             assert headers["etag"] == tag
             assert body == b""
-            assert set(headers) == {"date", "server", "etag"}
+            assert set(headers) == {"date", "server", "etag", *SECURITY_HEADER_NAMES}
             wire.send(request("/api/stories/ready-framing"))
             status, headers, body = wire.response()
             assert status == b"HTTP/1.1 200 OK"

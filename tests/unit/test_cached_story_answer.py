@@ -11,6 +11,7 @@ from liveblog.domain import story_id_for_slug
 from liveblog.live.frames import Frame
 from liveblog.live.hub import Hub
 from liveblog.web.api import cached_story_answer
+from liveblog.web.security import SECURITY_HEADERS
 
 BODY = b'{"id":"x","version":3}'
 SLUG = "osh-floods"
@@ -41,7 +42,7 @@ async def test_a_cached_story_is_answered_with_its_etag_and_bytes(hub: Hub, ref:
     assert answer == (
         200,
         [(b"etag", b'"v3"'), (b"content-length", str(len(BODY)).encode()),
-         (b"content-type", b"application/json")],
+         (b"content-type", b"application/json"), *SECURITY_HEADERS],
         BODY,
     )  # fmt: skip
 
@@ -50,7 +51,7 @@ async def test_a_cached_story_is_answered_with_its_etag_and_bytes(hub: Hub, ref:
 async def test_a_matching_if_none_match_gets_304_with_no_body(hub: Hub, given: bytes) -> None:
     answer = cached_story_answer(hub, scope(f"/api/stories/{SLUG}", (b"if-none-match", given)))
 
-    assert answer == (304, [(b"etag", b'"v3"')], b"")
+    assert answer == (304, [(b"etag", b'"v3"'), *SECURITY_HEADERS], b"")
 
 
 @pytest.mark.parametrize("given", [b'"v2"', b"v3", b'"v33"', b""])

@@ -1,0 +1,531 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``GET /api/openapi.json``.
+
+Plain data built in code: JSON Schema for the shapes of DESIGN §4 (Story, Update, the
+error), and one entry per route and method. ``tests/unit/test_openapi.py`` walks the
+app's route table (and the unrouted live WebSocket) and fails when a route is missing
+here, when this names a route that does not exist, or when an operation's query
+parameters differ from those its endpoint declares with ``accepts_query``.
+``tests/e2e/test_openapi_fuzz.py`` runs schemathesis against a real server with it.
+
+To add a route: add its ``Route`` (with ``@accepts_query(...)`` on the endpoint), then an
+entry in ``PATHS`` below: ``PATHS["/api/things/{thing}"]["get"] = operation(...)`` with
+its summary, who may call it (``role``), its parameters (the query ones must equal what
+``accepts_query`` declares), its request body schema if any, and its answers. Errors
+need no listing: every operation answers ``ERROR`` for any 4xx/5xx (``default``). Reuse
+the schemas in ``SCHEMAS`` with ``ref("Name")``; answers may gain fields (clients ignore
+fields they do not know), request bodies may not (unknown fields are 422).
+
+Titles, summaries, notes, reasons and names are plain text: clients escape them.
+``body`` is HTML the server sanitized with an allow-list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveblog.domain import MAX_BODY, MAX_NOTE, MAX_REASON, MAX_SLUG, MAX_SUMMARY, MAX_TITLE
+from liveblog.web.inputs import MAX_TAG_DIGITS
+from projections.wire import MAX_PAGE_SIZE
+
+Schema = dict[str, Any]
+
+MAX_VERSION = 2**62
+PLAIN = "Plain text: clients escape it before showing it as HTML."
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
+    """An object with these properties, all required but ``optional``; answers may grow."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+    }
+
+
+def body_of(properties: dict[str, Schema], *, required: tuple[str, ...] = ()) -> Schema:
+    """A request body: only these properties (others are 422 unknown_field)."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
+
+
+def text(limit: int, description: str = PLAIN, min_length: int = 0) -> Schema:
+    return {
+        "type": "string",
+        "maxLength": limit,
+        "minLength": min_length,
+        "description": description,
+    }
+
+
+TIME: Schema = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}
+UUID_TEXT: Schema = {"type": "string", "format": "uuid"}
+VERSION: Schema = {"type": "integer", "minimum": 1}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": {
+        "type": "object",
+        "properties": {
+            "error": obj({"code": {"type": "string"}, "message": {"type": "string"}}),
+        },
+        "required": ["error"],
+    },
+    "Person": obj({"id": {"type": "string"}, "name": text(200)}),
+    "Correction": obj({"at": TIME, "note": text(MAX_NOTE), "by": ref("Person")}),
+    "Retraction": obj({"at": TIME, "reason": text(MAX_REASON), "by": ref("Person")}),
+    "Update": obj(
+        {
+            "id": UUID_TEXT,
+            "story_id": UUID_TEXT,
+            "title": text(MAX_TITLE),
+            "body": {
+                "type": "string",
+                "description": "HTML, sanitized by the server with an allow-list; empty "
+                "once retracted.",
+            },
+            "author": ref("Person"),
+            "key_event": {"type": "boolean"},
+            "pinned": {"type": "boolean"},
+            "status": {"enum": ["published", "retracted"]},
+            "published_at": TIME,
+            "updated_at": TIME,
+            "revision": VERSION,
+            "corrections": {"type": "array", "items": ref("Correction")},
+            "retraction": nullable(ref("Retraction")),
+        }
+    ),
+    "WrittenUpdate": {
+        "allOf": [
+            ref("Update"),
+            obj({"story_version": {**VERSION, "description": "for ?min_version"}}),
+        ]
+    },
+    "StoryFields": obj(
+        {
+            "id": UUID_TEXT,
+            "slug": {"type": "string", "maxLength": MAX_SLUG},
+            "title": text(MAX_TITLE),
+            "summary": text(MAX_SUMMARY),
+            "status": {"enum": ["live", "closed"]},
+            "version": VERSION,
+            "created_at": TIME,
+            "updated_at": TIME,
+            "coverage_start": TIME,
+            "coverage_end": nullable(TIME),
+        }
+    ),
+    "KeyEvent": obj({"id": UUID_TEXT, "title": text(MAX_TITLE), "published_at": TIME}),
+    "Story": {
+        "allOf": [
+            ref("StoryFields"),
+            obj(
+                {
+                    "pinned": {"type": "array", "items": ref("Update")},
+                    "key_events": {"type": "array", "items": ref("KeyEvent")},
+                    "updates": {
+                        "type": "array",
+                        "items": ref("Update"),
+                        "description": "the newest page, newest first",
+                    },
+                    "next": nullable({**UUID_TEXT, "description": "?before= for the next page"}),
+                }
+            ),
+        ]
+    },
+    "ListedStory": {
+        "allOf": [
+            ref("StoryFields"),
+            obj(
+                {
+                    "update_count": {"type": "integer", "minimum": 0},
+                    "last_update_at": nullable(TIME),
+                }
+            ),
+        ]
+    },
+    "StoryList": obj({"stories": {"type": "array", "items": ref("ListedStory")}}),
+    "UpdatePage": obj(
+        {"updates": {"type": "array", "items": ref("Update")}, "next": nullable(UUID_TEXT)}
+    ),
+    "Revision": obj(
+        {
+            "revision": VERSION,
+            "at": TIME,
+            "note": nullable(text(MAX_NOTE)),
+            "by": ref("Person"),
+            "title": text(MAX_TITLE),
+            "body": {"type": "string", "description": "sanitized HTML"},
+        },
+        optional=("title", "body"),
+    ),
+    "Revisions": obj(
+        {
+            "update_id": UUID_TEXT,
+            "revisions": {
+                "type": "array",
+                "items": ref("Revision"),
+                "description": "oldest first; title and body of superseded or retracted "
+                "revisions for editors only",
+            },
+        }
+    ),
+    "HistoryEvent": obj(
+        {
+            "version": VERSION,
+            "type": {"type": "string", "description": "e.g. update.posted"},
+            "at": TIME,
+            "actor": ref("Person"),
+            "data": {"type": "object"},
+        }
+    ),
+    "History": obj(
+        {
+            "events": {"type": "array", "items": ref("HistoryEvent")},
+            "next": nullable({"type": "integer", "minimum": 1, "description": "?after="}),
+        }
+    ),
+    "Status": obj({"status": {"type": "string"}}),
+}
+
+
+def path_param(name: str, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1},
+    }
+
+
+def query(name: str, schema: Schema, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def header(name: str, schema: Schema, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+STORY = path_param("story", "the story's id or slug")
+UPDATE = path_param("update", "the update's id")
+MIN_VERSION = query(
+    "min_version",
+    {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+    "answer once this process can read at least this story version (read your writes); "
+    "404 if the story has no such version",
+)
+
+
+def if_match(prefix: str, what: str) -> Schema:
+    return header(
+        "If-Match",
+        {"type": "string", "pattern": f'^"{prefix}[0-9]{{1,{MAX_TAG_DIGITS}}}"$'},
+        f'"{prefix}<{what}>" you edited: 409 if it is no longer current',
+    )
+
+
+def json_content(schema: Schema) -> dict[str, Schema]:
+    return {"application/json": {"schema": schema}}
+
+
+ERROR: Schema = {
+    "description": 'Any error: {"error": {"code", "message"}} (DESIGN §4)',
+    "content": json_content(ref("Error")),
+}
+
+
+def operation(
+    summary: str,
+    *,
+    role: str | None = None,
+    optional_auth: bool = False,
+    parameters: tuple[Schema, ...] = (),
+    request: Schema | None = None,
+    answers: dict[str, tuple[str, Schema | None]],
+) -> Schema:
+    """One operation; ``answers`` maps a status to its description and JSON schema (None:
+    no body). ``role`` is the least role that may call it (None: anyone)."""
+    responses: dict[str, Schema] = {}
+    for status, (description, schema) in answers.items():
+        responses[status] = {"description": description}
+        if schema is not None:
+            responses[status]["content"] = json_content(schema)
+    responses["default"] = ERROR
+    op: Schema = {"summary": summary, "parameters": list(parameters), "responses": responses}
+    if role is not None:
+        op["description"] = f"Needs a token with the {role} role (or above)."
+        op["security"] = [{"bearer": []}]
+    elif optional_auth:
+        op["security"] = [{}, {"bearer": []}]
+    else:
+        op["security"] = []
+    if request is not None:
+        op["requestBody"] = {"required": True, "content": json_content(request)}
+    return op
+
+
+STORY_BODY = ("Story", ref("Story"))
+UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/healthz": {"get": operation("Liveness", answers={"200": ("alive", ref("Status"))})},
+    "/readyz": {
+        "get": operation("Readiness: the store answers", answers={"200": ("ready", ref("Status"))})
+    },
+    "/metrics": {
+        "get": {
+            **operation("Prometheus metrics", answers={}),
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "default": ERROR,
+            },
+        }
+    },
+    "/api/openapi.json": {
+        "get": operation("This description", answers={"200": ("OpenAPI 3.1", {"type": "object"})})
+    },
+    "/api/stories": {
+        "get": operation(
+            "The stories, oldest first",
+            parameters=(query("status", {"enum": ["live", "closed"]}, "only these"),),
+            answers={"200": ("the stories", ref("StoryList"))},
+        ),
+        "post": operation(
+            "Open a story",
+            role="editor",
+            request=body_of(
+                {
+                    "slug": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_SLUG,
+                        "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$",
+                    },
+                    "title": text(MAX_TITLE, min_length=1),
+                    "summary": text(MAX_SUMMARY),
+                },
+                required=("slug", "title"),
+            ),
+            answers={"201": STORY_BODY},
+        ),
+    },
+    "/api/stories/{story}": {
+        "get": operation(
+            "The story with its newest page of updates (ETag; If-None-Match → 304); with "
+            "at_version or at, editors only, as readers saw it then",
+            optional_auth=True,
+            parameters=(
+                STORY,
+                query(
+                    "at_version",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+                    "editors: the story as it was at this version",
+                ),
+                query(
+                    "at",
+                    {"type": "string", "format": "date-time"},
+                    "editors: the story as it was at this moment (RFC 3339)",
+                ),
+                MIN_VERSION,
+                header("If-None-Match", {"type": "string"}, 'e.g. "v12"'),
+            ),
+            answers={"200": STORY_BODY, "304": ("not modified", None)},
+        ),
+        "patch": operation(
+            "Change the title or summary",
+            role="editor",
+            parameters=(STORY, if_match("v", "version")),
+            request=body_of(
+                {"title": text(MAX_TITLE, min_length=1), "summary": text(MAX_SUMMARY)}
+            ),
+            answers={"200": STORY_BODY},
+        ),
+    },
+    "/api/stories/{story}/close": {
+        "post": operation(
+            "Close the story", role="editor", parameters=(STORY,), answers={"200": STORY_BODY}
+        )
+    },
+    "/api/stories/{story}/reopen": {
+        "post": operation(
+            "Reopen the story", role="editor", parameters=(STORY,), answers={"200": STORY_BODY}
+        )
+    },
+    "/api/stories/{story}/updates": {
+        "get": operation(
+            "Older pages of updates, newest first",
+            parameters=(
+                STORY,
+                query("before", UUID_TEXT, "the previous page's next"),
+                query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                    "page size",
+                ),
+                query("key_events", {"type": "boolean"}, "only key events"),
+                MIN_VERSION,
+            ),
+            answers={"200": ("a page", ref("UpdatePage"))},
+        ),
+        "post": operation(
+            "Post an update",
+            role="reporter",
+            parameters=(
+                STORY,
+                header(
+                    "Idempotency-Key",
+                    {"type": "string", "minLength": 1, "maxLength": 200},
+                    "a retry with the same key returns the same update",
+                ),
+            ),
+            request=body_of(
+                {
+                    "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
+                    "title": text(MAX_TITLE),
+                    "key_event": {"type": "boolean", "description": "editors only"},
+                    "pinned": {"type": "boolean", "description": "editors only"},
+                },
+                required=("body",),
+            ),
+            answers={"201": UPDATE_BODY},
+        ),
+    },
+    "/api/stories/{story}/updates/{update}": {
+        "patch": operation(
+            "Pin or unpin, mark or unmark as a key event",
+            role="editor",
+            parameters=(STORY, UPDATE),
+            request=body_of({"pinned": {"type": "boolean"}, "key_event": {"type": "boolean"}}),
+            answers={"200": UPDATE_BODY},
+        ),
+    },
+    "/api/stories/{story}/updates/{update}/corrections": {
+        "post": operation(
+            "Correct an update (its author, or an editor): a new revision with a public note",
+            role="reporter",
+            parameters=(STORY, UPDATE, if_match("r", "revision")),
+            request=body_of(
+                {
+                    "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
+                    "note": text(MAX_NOTE, min_length=1),
+                },
+                required=("body", "note"),
+            ),
+            answers={"200": UPDATE_BODY},
+        ),
+    },
+    "/api/stories/{story}/updates/{update}/retraction": {
+        "post": operation(
+            "Retract an update: readers see a tombstone with the reason",
+            role="editor",
+            parameters=(STORY, UPDATE),
+            request=body_of({"reason": text(MAX_REASON, min_length=1)}, required=("reason",)),
+            answers={"200": UPDATE_BODY},
+        ),
+    },
+    "/api/stories/{story}/updates/{update}/revisions": {
+        "get": operation(
+            "Every revision of an update; old bodies for editors only (then private)",
+            optional_auth=True,
+            parameters=(STORY, UPDATE, MIN_VERSION),
+            answers={"200": ("the revisions", ref("Revisions"))},
+        ),
+    },
+    "/api/stories/{story}/events": {
+        "get": operation(
+            "The story's raw history (private)",
+            role="editor",
+            parameters=(
+                STORY,
+                query(
+                    "after",
+                    {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
+                    "events after this version",
+                ),
+                query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "at most this many",
+                ),
+            ),
+            answers={"200": ("the events", ref("History"))},
+        ),
+    },
+    "/api/stories/{story}/live": {
+        "get": operation(
+            "The live stream (WebSocket; docs/live-protocol.md). A plain HTTP GET is 426; "
+            "a handshake with an unknown query parameter is refused with 422.",
+            parameters=(
+                STORY,
+                query("since", {"type": "string"}, "the last version received: resume"),
+            ),
+            answers={"101": ("switching to the WebSocket protocol", None)},
+        ),
+    },
+    "/api/stories/{story}/live/sse": {
+        "get": {
+            **operation(
+                "The live stream as Server-Sent Events (id: = version)",
+                parameters=(
+                    STORY,
+                    query("since", {"type": "string"}, "the last version received: resume"),
+                    header("Last-Event-ID", {"type": "string"}, "as since"),
+                ),
+                answers={},
+            ),
+            "responses": {
+                "200": {
+                    "description": "an endless event stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "default": ERROR,
+            },
+        },
+    },
+}
+
+# The live WebSocket is not routed (LiveblogApp answers it before routing); the plain
+# HTTP route on its path only answers 426. The coverage test knows both.
+WEBSOCKET_PATHS = ("/api/stories/{story}/live",)
+
+DESCRIPTION: Schema = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "liveblog",
+        "version": "0.1.0",
+        "description": "Event-sourced newsroom live blogs (DESIGN §4). Titles, summaries, "
+        "notes, reasons and names are plain text that clients must escape; update bodies "
+        "are HTML sanitized by the server. Answers may gain fields: ignore the unknown.",
+    },
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}
