@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -10,6 +11,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.utils import Environment, EnvType
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+LOG_FORMATS = ("json", "text")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -23,11 +27,23 @@ class Settings:
     # before use ("fast-forward"), so several processes can share one database.
     aggregate_cache_size: int = 500
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The log's shape for ``liveblog serve``: one JSON object a line, or plain text.
+    log_format: str = "json"
+    # Log a line for every story GET answered from the hub's cache too (see web/access.py).
+    access_log_cached: bool = False
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        return cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        log_format = (env.get("LIVEBLOG_LOG_FORMAT") or "json").strip().lower()
+        if log_format not in LOG_FORMATS:
+            msg = f"LIVEBLOG_LOG_FORMAT must be json or text, not {log_format!r}"
+            raise SettingsError(msg)
+        return cls(
+            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            log_format=log_format,
+            access_log_cached=_flag(env, "LIVEBLOG_ACCESS_LOG_CACHED"),
+        )
 
     @property
     def backend(self) -> str:
@@ -53,7 +69,10 @@ class Settings:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         elif backend == "sqlite":
             path = sqlite_path(self.database_url)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Only the default store's directory (./var) is made: any other URL names a
+            # directory that exists (``liveblog.startup`` says so at start-up if not).
+            if self.database_url == DEFAULT_DATABASE_URL:
+                path.parent.mkdir(parents=True, exist_ok=True)
             env.update(
                 PERSISTENCE_MODULE="liveblog.sqlite_store:SQLiteFactory",
                 SQLITE_DBNAME=str(path),
@@ -63,6 +82,16 @@ class Settings:
             env.update(postgres_env(self.database_url))
         env.update(self.extra_env)
         return env
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    msg = f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {raw!r}"
+    raise SettingsError(msg)
 
 
 def sqlite_path(url: str) -> Path:
@@ -84,11 +113,16 @@ def postgres_env(url: str) -> dict[str, str]:
     if not dbname:
         msg = "a postgresql URL needs a database name: postgresql://user@host:5432/db"
         raise SettingsError(msg)
+    try:
+        port = parts.port or 5432
+    except ValueError as error:  # not a number, or out of range
+        msg = f"the port in the postgresql URL is not valid: {error}"
+        raise SettingsError(msg) from error
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": "5",

@@ -15,10 +15,12 @@ from starlette.types import Receive, Scope, Send
 
 from liveblog.bootstrap import build
 from liveblog.settings import Settings
+from liveblog.store_lock import StoreLock, hold_serving
+from liveblog.web.access import AccessLog
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.errors import EXCEPTION_HANDLERS
-from liveblog.web.metrics import metrics
+from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import live_story_ref, live_websocket
@@ -36,7 +38,12 @@ class LiveblogApp(Starlette):
     and routing it passed through stays on its stack for as long, in memory, and costs
     time on every join. Its path is matched here, before any of them. So is a plain
     ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
+
+    The routed path runs inside ``access.routed`` (request id, access log, metrics); the
+    fast path only counts its answer and adds the request id (``AccessLog.ready``).
     """
+
+    access: AccessLog
 
     def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
         """The answer to a plain ``GET`` of a story whose current render the hub holds
@@ -47,7 +54,11 @@ class LiveblogApp(Starlette):
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return None
         hub = getattr(self.state, "hub", None)
-        return None if hub is None else cached_story_answer(hub, scope)
+        answer = None if hub is None else cached_story_answer(hub, scope)
+        if answer is None:
+            return None
+        status, headers, body = answer
+        return status, self.access.ready(scope, status, headers), body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self.ready_answer(scope)
@@ -62,41 +73,64 @@ class LiveblogApp(Starlette):
                 scope["app"] = self
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
+        if scope["type"] == "http":
+            await self.access.routed(scope, receive, send, super().__call__)
+            return
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, serving_lock: StoreLock | None = None
+) -> Starlette:
+    """The app; ``serving_lock`` is the store's serving lock if the caller took it already
+    (``liveblog serve`` does, to refuse at once while a rebuild runs), else start-up takes it.
+    """
     settings = settings or Settings.from_environ()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
-        parts.hub.bind(asyncio.get_running_loop())
-        await run_in_threadpool(parts.follower.start)
-        # Reads come from the views, which the follower fills from the log. Until it has
-        # caught up with what the log held at start-up, a story stored before the start
-        # would answer 404 (or an old version): wait for it, within a bound.
-        caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
-        if not caught_up:
-            log.warning(
-                "the views had not caught up with the log after %.0f s; serving anyway",
-                STARTUP_CATCH_UP_SECONDS,
-            )
-        app.state.parts = parts
-        app.state.hub = parts.hub
-        app.state.newsroom = parts.newsroom
-        app.state.credentials = parts.credentials
-        app.state.views = parts.views
-        app.state.follower = parts.follower
-        app.state.reads = StoryReads(parts.newsroom)
-        log.info("liveblog ready on %s", settings.backend)
+        lock = serving_lock
+        if lock is None:
+            lock = await run_in_threadpool(hold_serving, settings)
         try:
-            yield
+            async with _serving(app, settings):
+                yield
         finally:
-            await run_in_threadpool(parts.close)
+            lock.release()
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
+    app.state.http_metrics = HttpMetrics(app.state)
+    app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
+    """The parts, built, caught up and on ``app.state`` while the app serves."""
+    parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
+    parts.hub.bind(asyncio.get_running_loop())
+    await run_in_threadpool(parts.follower.start)
+    # Reads come from the views, which the follower fills from the log. Until it has
+    # caught up with what the log held at start-up, a story stored before the start
+    # would answer 404 (or an old version): wait for it, within a bound.
+    caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
+    if not caught_up:
+        log.warning(
+            "the views had not caught up with the log after %.0f s; serving anyway",
+            STARTUP_CATCH_UP_SECONDS,
+        )
+    app.state.parts = parts
+    app.state.hub = parts.hub
+    app.state.newsroom = parts.newsroom
+    app.state.credentials = parts.credentials
+    app.state.views = parts.views
+    app.state.follower = parts.follower
+    app.state.reads = StoryReads(parts.newsroom)
+    log.info("liveblog ready on %s", settings.backend)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(parts.close)

@@ -21,6 +21,8 @@ async def optional_principal(request: Request) -> Principal | None:
     principal = credentials.trusted(secret) or await in_thread(credentials.authenticate, secret)
     if principal is None:
         raise ApiError(401, "unauthorized", "the token is unknown or revoked")
+    # For the access log (``liveblog.web.access``), which names the person, never the token.
+    request.state.principal = principal
     return principal
 
 

@@ -105,6 +105,10 @@ def server_config(
         ws_ping_interval=PING_SECONDS,
         ws_ping_timeout=PING_SECONDS,
         log_level=log_level,
+        # Logging is liveblog's (``liveblog.logs``, set up by ``liveblog serve``): uvicorn's
+        # lines go through it, and the access log is ``liveblog.access``, not uvicorn's.
+        log_config=None,
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
