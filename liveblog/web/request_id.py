@@ -19,13 +19,14 @@ HEADER = b"x-request-id"
 MAX_LENGTH = 64
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,%d}" % MAX_LENGTH)
 
-_PREFIX = os.urandom(4).hex()
+_PREFIX = os.urandom(4).hex().encode() + b"-"
 _counter = itertools.count(1)
 
 
 def new_request_id() -> bytes:
     # next() on itertools.count is atomic under the GIL: worker threads may call this too.
-    return f"{_PREFIX}-{next(_counter):x}".encode()
+    # bytes %-formatting: half the time of an f-string and an encode.
+    return b"%s%x" % (_PREFIX, next(_counter))
 
 
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> bytes:
