@@ -8,8 +8,12 @@ import logging
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from liveblog.logs import configure_logging
 from liveblog.settings import Settings, SettingsError
@@ -141,3 +145,34 @@ def test_requests_are_labelled_by_class_and_odd_methods_share_a_label() -> None:
     assert found["liveblog_http_ready_answers_total", (("status", "304"),)] == 1
     # No live stats before start-up: the app's parts do not exist yet.
     assert not any(name.startswith("liveblog_live_") for name, _ in found)
+
+
+async def test_a_500_carries_a_request_id_and_is_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(Settings(database_url="memory://"))
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(Route("/boom/{thing}", boom))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    caplog.set_level(logging.INFO, logger="liveblog.access")
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/boom/1", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal"
+    assert response.headers["x-request-id"] == "boom-1"
+    lines = [r for r in caplog.records if r.name == "liveblog.access"]
+    assert len(lines) == 1
+    fields = lines[0].fields  # type: ignore[attr-defined]
+    assert (fields["status"], fields["route"], fields["request_id"]) == (
+        500,
+        "/boom/{thing}",
+        "boom-1",
+    )
+    found = samples(app.state.http_metrics)
+    assert (
+        found["liveblog_http_errors_total", (("route", "/boom/{thing}"), ("status_class", "5xx"))]
+        == 1
+    )
