@@ -78,3 +78,4 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # the root's level (uvicorn then sets its own)

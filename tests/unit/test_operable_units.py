@@ -45,11 +45,17 @@ def test_made_request_ids_differ() -> None:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    """configure_logging changes these loggers process-wide: put them back afterwards."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "liveblog"]
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(list(x.handlers), x.level, x.propagate) for x in loggers]
+    # Another test may have left uvicorn's loggers at another level (uvicorn.Config does).
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.mark.usefixtures("restore_logging")
