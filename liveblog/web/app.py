@@ -89,48 +89,47 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
+        parts.hub.bind(asyncio.get_running_loop())
+        await run_in_threadpool(parts.follower.start)
+        # Reads come from the views, which the follower fills from the log. Until it has
+        # caught up with what the log held at start-up, a story stored before the start
+        # would answer 404 (or an old version): wait for it, within a bound.
+        caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
+        if not caught_up:
+            log.warning(
+                "the views had not caught up with the log after %.0f s; serving anyway",
+                STARTUP_CATCH_UP_SECONDS,
+            )
+        app.state.parts = parts
+        app.state.hub = parts.hub
+        app.state.newsroom = parts.newsroom
+        app.state.credentials = parts.credentials
+        app.state.views = parts.views
+        app.state.follower = parts.follower
+        app.state.reads = StoryReads(parts.newsroom)
+        log.info("liveblog ready on %s", settings.backend)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(parts.close)
+
+    @contextlib.asynccontextmanager
+    async def holding_the_store(app: Starlette) -> AsyncIterator[None]:
+        """The lifespan, within the store's serving lock (see ``liveblog.store_lock``)."""
         lock = serving_lock
         if lock is None:
             lock = await run_in_threadpool(hold_serving, settings)
         try:
-            async with _serving(app, settings):
+            async with lifespan(app):
                 yield
         finally:
             lock.release()
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
-    app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
     app.state.settings = settings
     app.state.http_metrics = HttpMetrics(app.state)
     app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     return app
-
-
-@contextlib.asynccontextmanager
-async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    """The parts, built, caught up and on ``app.state`` while the app serves."""
-    parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
-    parts.hub.bind(asyncio.get_running_loop())
-    await run_in_threadpool(parts.follower.start)
-    # Reads come from the views, which the follower fills from the log. Until it has
-    # caught up with what the log held at start-up, a story stored before the start
-    # would answer 404 (or an old version): wait for it, within a bound.
-    caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
-    if not caught_up:
-        log.warning(
-            "the views had not caught up with the log after %.0f s; serving anyway",
-            STARTUP_CATCH_UP_SECONDS,
-        )
-    app.state.parts = parts
-    app.state.hub = parts.hub
-    app.state.newsroom = parts.newsroom
-    app.state.credentials = parts.credentials
-    app.state.views = parts.views
-    app.state.follower = parts.follower
-    app.state.reads = StoryReads(parts.newsroom)
-    log.info("liveblog ready on %s", settings.backend)
-    try:
-        yield
-    finally:
-        await run_in_threadpool(parts.close)
