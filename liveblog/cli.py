@@ -1,5 +1,10 @@
 """``liveblog serve | demo | rebuild | token | person``: thin entry points over the app and
-applications."""
+applications.
+
+Each command first checks the store (``liveblog.startup``): a bad ``LIVEBLOG_DATABASE_URL``
+or a store that cannot be reached ends the command with one line on standard error,
+``liveblog: error: ...``, and exit code 2 (bad configuration) or 1 (unreachable, busy).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,35 @@ from uuid import UUID
 
 from liveblog.domain import DomainError
 from liveblog.people import Role, person_id_for_name
-from liveblog.settings import Settings
+from liveblog.settings import Settings, SettingsError
+from liveblog.startup import EXIT_BAD_CONFIG, EXIT_UNREACHABLE, StartupError, check_store
+from liveblog.store_lock import StoreBusy
 from liveblog.tokens import Credentials, PersonInfo, PersonNotFound, TokenInfo, parse_lifetime
 from projections.views import ALL_VIEWS
 from projections.wire import rfc3339
 
 
+def _checked_settings() -> Settings:
+    """The settings, once the store they name has been seen to open (else StartupError)."""
+    settings = Settings.from_environ()
+    check_store(settings)
+    return settings
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from liveblog.logs import configure_logging
+    from liveblog.store_lock import hold_serving
     from liveblog.web.app import create_app
     from liveblog.web.server import LiveblogServer, server_config
 
-    settings = Settings.from_environ()
+    settings = _checked_settings()
+    configure_logging(settings.log_format, args.log_level)
+    # Taken before uvicorn starts, so a running rebuild is reported in one line, not as a
+    # failed lifespan's traceback; the app holds it until it shuts down.
+    serving_lock = hold_serving(settings)
     if args.demo:
         _prepare_demo(settings, args.host, args.port)
-    app = create_app(settings)
+    app = create_app(settings, serving_lock=serving_lock)
     config = server_config(
         app,
         host=args.host,
@@ -78,7 +98,7 @@ def _demo(_: argparse.Namespace) -> int:
     from liveblog.demo import seed_demo
     from liveblog.newsroom import Newsroom
 
-    settings = Settings.from_environ()
+    settings = _checked_settings()
     with Newsroom(env=settings.eventsourcing_env()) as newsroom:
         story_id = seed_demo(newsroom)
         version = newsroom.get_story(story_id).version
@@ -90,12 +110,24 @@ def _rebuild(args: argparse.Namespace) -> int:
     from liveblog.bootstrap import build_views
     from liveblog.newsroom import Newsroom
     from liveblog.rebuild import progress_bar, rebuild
+    from liveblog.store_lock import hold_rebuilding
 
-    settings = Settings.from_environ()
+    settings = _checked_settings()
     names = [args.projection] if args.projection else list(ALL_VIEWS)
-    with Newsroom(env=settings.eventsourcing_env()) as newsroom:
-        views = build_views(newsroom)
-        result = rebuild(newsroom, views, names=names, progress=progress_bar())
+    try:
+        lock = hold_rebuilding(settings)
+    except StoreBusy as busy:
+        if not args.force:
+            raise
+        print(f"liveblog: warning: {busy}; rebuilding anyway (--force)", file=sys.stderr)
+        lock = None
+    try:
+        with Newsroom(env=settings.eventsourcing_env()) as newsroom:
+            views = build_views(newsroom)
+            result = rebuild(newsroom, views, names=names, progress=progress_bar())
+    finally:
+        if lock is not None:
+            lock.release()
     print(
         f"rebuilt {', '.join(names)} from {result.events:,} events"
         f" in {result.seconds:.1f}s ({result.rate:,.0f} events/s)"
@@ -104,7 +136,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _credentials() -> Credentials:
-    return Credentials(env=Settings.from_environ().eventsourcing_env())
+    return Credentials(env=_checked_settings().eventsourcing_env())
 
 
 def _token_create(args: argparse.Namespace) -> int:
@@ -253,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild", help="drop the read views and rebuild them from the log (servers stopped)"
     )
     rebuild.add_argument("--projection", choices=ALL_VIEWS, help="only this view")
+    rebuild.add_argument(
+        "--force", action="store_true",
+        help="rebuild even while a server serves the store (its views will be rewritten under it)",
+    )  # fmt: skip
     rebuild.set_defaults(run=_rebuild)
 
     token = commands.add_parser("token", help="manage API tokens")
@@ -293,7 +329,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DomainError, CommandError) as refused:
         print(f"liveblog: {refused}", file=sys.stderr)
         return 1
+    except (SettingsError, StartupError, StoreBusy) as error:
+        print(f"liveblog: error: {error}", file=sys.stderr)
+        return _exit_code(error)
     return result
+
+
+def _exit_code(error: Exception) -> int:
+    if isinstance(error, StartupError):
+        return error.exit_code
+    return EXIT_BAD_CONFIG if isinstance(error, SettingsError) else EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ _PER = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0,
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+LOG_FORMATS = ("json", "text")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
 
 class SettingsError(ValueError):
     """The environment names something liveblog cannot use."""
@@ -54,14 +58,24 @@ class Settings:
     # Writes a second per token, after a burst of ``write_burst``; None: no limit.
     write_rate: float | None = 1.0  # DEFAULT_WRITE_RATE
     write_burst: int = DEFAULT_WRITE_BURST
+    # The log's shape for ``liveblog serve``: one JSON object a line, or plain text.
+    log_format: str = "json"
+    # Log a line for every story GET answered from the hub's cache too (see web/access.py).
+    access_log_cached: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        log_format = (env.get("LIVEBLOG_LOG_FORMAT") or "json").strip().lower()
+        if log_format not in LOG_FORMATS:
+            msg = f"LIVEBLOG_LOG_FORMAT must be json or text, not {log_format!r}"
+            raise SettingsError(msg)
         settings = cls(
             database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
             write_rate=parse_rate(env.get("LIVEBLOG_WRITE_RATE") or DEFAULT_WRITE_RATE),
             write_burst=parse_burst(env.get("LIVEBLOG_WRITE_BURST") or str(DEFAULT_WRITE_BURST)),
+            log_format=log_format,
+            access_log_cached=_flag(env, "LIVEBLOG_ACCESS_LOG_CACHED"),
         )
         return replace(settings, **limits_from_environ(env))
 
@@ -89,7 +103,10 @@ class Settings:
             env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         elif backend == "sqlite":
             path = sqlite_path(self.database_url)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Only the default store's directory (./var) is made: any other URL names a
+            # directory that exists (``liveblog.startup`` says so at start-up if not).
+            if self.database_url == DEFAULT_DATABASE_URL:
+                path.parent.mkdir(parents=True, exist_ok=True)
             env.update(
                 PERSISTENCE_MODULE="liveblog.sqlite_store:SQLiteFactory",
                 SQLITE_DBNAME=str(path),
@@ -169,6 +186,16 @@ def parse_burst(raw: str) -> int:
     return int(raw)
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    msg = f"{name} must be 1 or 0 (or true/false, yes/no, on/off), not {raw!r}"
+    raise SettingsError(msg)
+
+
 def sqlite_path(url: str) -> Path:
     """The file of a sqlite URL: ``sqlite:///var/x.db`` is relative, ``sqlite:////x.db`` not."""
     parts = urlsplit(url)
@@ -188,11 +215,16 @@ def postgres_env(url: str) -> dict[str, str]:
     if not dbname:
         msg = "a postgresql URL needs a database name: postgresql://user@host:5432/db"
         raise SettingsError(msg)
+    try:
+        port = parts.port or 5432
+    except ValueError as error:  # not a number, or out of range
+        msg = f"the port in the postgresql URL is not valid: {error}"
+        raise SettingsError(msg) from error
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_CONNECT_TIMEOUT": "5",

@@ -16,13 +16,15 @@ from starlette.types import Receive, Scope, Send
 from liveblog.bootstrap import build
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
+from liveblog.store_lock import StoreLock, hold_serving
+from liveblog.web.access import AccessLog
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
-from liveblog.web.metrics import metrics
+from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.reads import StoryReads
 from liveblog.web.security import with_security_headers
@@ -46,11 +48,15 @@ class LiveblogApp(Starlette):
     time on every join. Its path is matched here, before any of them. So is a plain
     ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
 
-    Before all of that, the per-address connection limit (``liveblog.web.limits``).
+    Before all of that, the per-address connection limit (``liveblog.web.limits``). The
+    routed path runs inside ``access.routed`` (request id, access log, metrics), with the
+    security headers added to whatever it sends; the fast path only counts its answer and
+    adds the request id (``AccessLog.ready``; the security headers are in the answer).
     """
 
     gate: ConnectionGate = ConnectionGate(0)  # create_app sets the configured one
     header_timeout_seconds: float = Settings.header_timeout_seconds
+    access: AccessLog
 
     def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
         """The answer to a plain ``GET`` of a story whose current render the hub holds
@@ -61,7 +67,11 @@ class LiveblogApp(Starlette):
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return None
         hub = getattr(self.state, "hub", None)
-        return None if hub is None else cached_story_answer(hub, scope)
+        answer = None if hub is None else cached_story_answer(hub, scope)
+        if answer is None:
+            return None
+        status, headers, body = answer
+        return status, self.access.ready(scope, status, headers), body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gate = self.gate
@@ -86,9 +96,10 @@ class LiveblogApp(Starlette):
                 scope["app"] = self
                 await live_websocket(self.state, scope, receive, send, story_ref)
                 return
-        elif scope["type"] == "http":
-            # Outside Starlette's own middleware, so its 500s carry them too.
-            send = with_security_headers(send)
+        if scope["type"] == "http":
+            # Outside Starlette's own middleware, so its 500s carry the headers too.
+            await self.access.routed(scope, receive, with_security_headers(send), super().__call__)
+            return
         await super().__call__(scope, receive, send)
 
     async def _screen(
@@ -121,7 +132,12 @@ class LiveblogApp(Starlette):
             gate.release(key)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, serving_lock: StoreLock | None = None
+) -> Starlette:
+    """The app; ``serving_lock`` is the store's serving lock if the caller took it already
+    (``liveblog serve`` does, to refuse at once while a rebuild runs), else start-up takes it.
+    """
     settings = settings or Settings.from_environ()
 
     @contextlib.asynccontextmanager
@@ -152,6 +168,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await run_in_threadpool(parts.close)
 
+    @contextlib.asynccontextmanager
+    async def holding_the_store(app: Starlette) -> AsyncIterator[None]:
+        """The lifespan, within the store's serving lock (see ``liveblog.store_lock``)."""
+        lock = serving_lock
+        if lock is None:
+            lock = await run_in_threadpool(hold_serving, settings)
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            lock.release()
+
     handlers: Any = EXCEPTION_HANDLERS
     routes = [
         *API_ROUTES,
@@ -159,9 +187,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *STREAM_ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]
-    app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
     app.state.settings = settings
+    app.state.http_metrics = HttpMetrics(app.state)
+    app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
+    app.state.gate = app.gate  # for /metrics
     app.header_timeout_seconds = settings.header_timeout_seconds
     # Per token, in this process (see liveblog/web/auth.py, which applies it).
     app.state.write_limiter = (

@@ -35,6 +35,8 @@ async def optional_principal(request: Request) -> Principal | None:
             raise ApiError(
                 401, "unauthorized", refused.message, {"WWW-Authenticate": "Bearer"}
             ) from None
+    # For the access log (``liveblog.web.access``), which names the person, never the token.
+    request.state.principal = principal
     return principal
 
 

@@ -117,6 +117,10 @@ def server_config(
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; liveblog
         # believes it only from LIVEBLOG_TRUSTED_PROXIES (liveblog.web.clients).
         proxy_headers=False,
+        # Logging is liveblog's (``liveblog.logs``, set up by ``liveblog serve``): uvicorn's
+        # lines go through it, and the access log is ``liveblog.access``, not uvicorn's.
+        log_config=None,
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
