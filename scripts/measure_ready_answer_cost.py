@@ -68,6 +68,8 @@ def main() -> None:
     app = create_app(Settings(database_url="memory://"))
     assert isinstance(app, LiveblogApp)
     app.state.hub = hub
+    access = app.access
+    assert access is not None  # create_app made it
     requests = [("no X-Request-ID", scope()), ("with X-Request-ID", scope(SENT_ID))]
     for label, request in requests:
         assert app.ready_answer(request) is not None
@@ -75,7 +77,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             before.append(per_call_ns(lambda r=request: before_change(app, r)))
             after.append(per_call_ns(lambda r=request: app.ready_answer(r)))
-            alone.append(per_call_ns(lambda r=request: app.access.ready(r, 200, [])))
+            alone.append(per_call_ns(lambda r=request: access.ready(r, 200, [])))
         b, a = statistics.median(before), statistics.median(after)
         print(
             f"{label:18}  before {b:6.0f} ns   after {a:6.0f} ns   added {a - b:5.0f} ns"

@@ -56,7 +56,7 @@ class LiveblogApp(Starlette):
 
     gate: ConnectionGate = ConnectionGate(0)  # create_app sets the configured one
     header_timeout_seconds: float = Settings.header_timeout_seconds
-    access: AccessLog
+    access: AccessLog | None = None  # create_app sets it; an app made bare logs nothing
 
     def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
         """The answer to a plain ``GET`` of a story whose current render the hub holds
@@ -71,7 +71,8 @@ class LiveblogApp(Starlette):
         if answer is None:
             return None
         status, headers, body = answer
-        return status, self.access.ready(scope, status, headers), body
+        access = self.access
+        return status, headers if access is None else access.ready(scope, status, headers), body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gate = self.gate
@@ -98,7 +99,11 @@ class LiveblogApp(Starlette):
                 return
         if scope["type"] == "http":
             # Outside Starlette's own middleware, so its 500s carry the headers too.
-            await self.access.routed(scope, receive, with_security_headers(send), super().__call__)
+            secured = with_security_headers(send)
+            if self.access is None:
+                await super().__call__(scope, receive, secured)
+            else:
+                await self.access.routed(scope, receive, secured, super().__call__)
             return
         await super().__call__(scope, receive, send)
 

@@ -26,7 +26,7 @@ GENERATED_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]+$")
 def token_and_person(database_url: str, name: str, role: str) -> tuple[str, str]:
     """A new token and the id of its person, as ``liveblog token create`` prints them."""
     output = run_cli(database_url, "token", "create", "--name", name, "--role", role)
-    found = re.search(r", id (\S+):", output)
+    found = re.search(r", person (\S+);", output)
     assert found is not None, output
     return output.strip().splitlines()[-1], found.group(1)
 
