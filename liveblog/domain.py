@@ -12,6 +12,7 @@ it on load), so old events keep loading.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,9 +86,57 @@ def update_id_for_key(story_id: UUID, actor_id: str, idempotency_key: str) -> UU
     return uuid5(LIVEBLOG_NAMESPACE, f"update:{story_id}:{actor_id}:{idempotency_key}")
 
 
+# Newsroom text (DESIGN §3) holds none of these: the C0 controls but tab and newline (CR
+# is normalised to LF first, see ``newsroom_newlines``), lone surrogates (a JSON "\ud800"
+# escape makes one) and the non-characters U+FDD0..U+FDEF and U+xFFFE, U+xFFFF of every
+# plane. No newsroom means to type them; U+0000 cannot even be stored in a PostgreSQL
+# text column, and one such event stopped the views of every story (the read side now
+# copes, see ``clean_text``, but nothing new may record one).
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
+    chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)
+)
+UNSAFE_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff" + _NONCHARACTERS + "]")
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def newsroom_newlines(text: str) -> str:
+    """CRLF and a lone CR as LF: line ends as a textarea's value gives them.
+
+    A CR is a C0 control, but Windows tools and HTML form posts send CRLF line ends in
+    ordinary text: refusing them would refuse honest copy, so they are made LF instead.
+    """
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` (once its newlines are normalised) not newsroom text, or None."""
+    found = UNSAFE_CHARACTER.search(newsroom_newlines(text))
+    if found is None:
+        return None
+    return (
+        f"must not contain U+{ord(found.group()):04X} (control characters other than tab"
+        " and newline, lone surrogates and non-characters are not allowed)"
+    )
+
+
+def clean_text(text: str) -> str:
+    """``text`` made newsroom text: newlines normalised, each character the rule refuses
+    replaced with U+FFFD. For reading events recorded before the rule (see DESIGN §3)."""
+    if UNSAFE_CHARACTER.search(text) is None:
+        return text
+    return UNSAFE_CHARACTER.sub(REPLACEMENT_CHARACTER, newsroom_newlines(text))
+
+
 def check_text(field: str, value: str, *, limit: int, required: bool = True) -> str:
+    """``value`` as it is to be recorded (newlines normalised), or ``InvalidField``."""
     if not isinstance(value, str):
         raise InvalidField(field, "must be a string")
+    value = newsroom_newlines(value)
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidField(field, problem)
     if required and not value.strip():
         raise InvalidField(field, "must not be empty")
     if len(value) > limit:
@@ -112,7 +161,7 @@ def check_at(at: datetime | None, *, not_before: datetime | None = None) -> date
 
 
 def check_slug(slug: str) -> str:
-    check_text("slug", slug, limit=MAX_SLUG)
+    slug = check_text("slug", slug, limit=MAX_SLUG)
     allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
     if not set(slug) <= allowed or slug.startswith("-") or slug.endswith("-"):
         raise InvalidField("slug", "use lowercase letters, digits and inner hyphens")
@@ -290,9 +339,9 @@ class Story(Aggregate):
         at: datetime | None = None,
     ) -> Story:
         """Open a story; ``at`` sets the event's time (seeding history), default now."""
-        check_slug(slug)
-        check_text("title", title, limit=MAX_TITLE)
-        check_text("summary", summary, limit=MAX_SUMMARY, required=False)
+        slug = check_slug(slug)
+        title = check_text("title", title, limit=MAX_TITLE)
+        summary = check_text("summary", summary, limit=MAX_SUMMARY, required=False)
         return cls._create(
             cls.Opened,
             id=story_id_for_slug(slug),
@@ -341,6 +390,9 @@ class Story(Aggregate):
         A retried post (same id, hence same Idempotency-Key and actor) records nothing.
         The same id with other content is a reused key, which is a conflict.
         """
+        # Checked first: a retry's texts must compare as they were recorded (normalised).
+        title = check_text("title", title, limit=MAX_TITLE, required=False)
+        body = check_text("body", body, limit=MAX_BODY)
         existing = self.updates.get(str(update_id))
         if existing is not None:
             if existing.first_digest != post_digest(title, body):
@@ -348,8 +400,6 @@ class Story(Aggregate):
             return False
         if self.closed:
             raise StoryClosed("the story is closed")
-        check_text("title", title, limit=MAX_TITLE, required=False)
-        check_text("body", body, limit=MAX_BODY)
         self._trigger(
             self.UpdatePosted,
             actor,
@@ -376,8 +426,8 @@ class Story(Aggregate):
         record = self._editable(update_id, expected_revision)
         if not as_editor and record.author_id != actor.id:
             raise NotAuthor("only the author or an editor may correct this update")
-        check_text("body", body, limit=MAX_BODY)
-        check_text("note", note, limit=MAX_NOTE)
+        body = check_text("body", body, limit=MAX_BODY)
+        note = check_text("note", note, limit=MAX_NOTE)
         if digest(body) == record.body_digest:
             raise InvalidField("body", "a correction must change the body")
         timestamp = self._check_at(at)
@@ -387,7 +437,7 @@ class Story(Aggregate):
 
     def retract_update(self, *, update_id: UUID, reason: str, actor: Actor) -> None:
         self._editable(update_id, None)
-        check_text("reason", reason, limit=MAX_REASON)
+        reason = check_text("reason", reason, limit=MAX_REASON)
         self._trigger(self.UpdateRetracted, actor, update_id=update_id, reason=reason)
 
     def flag_update(

@@ -117,7 +117,7 @@ class Credentials(Application[UUID]):
 
     def issue(self, *, name: str, role: Role | str) -> tuple[str, Principal]:
         """Make a new token; returns the secret (shown once, never stored) and its owner."""
-        check_text("name", name, limit=MAX_NAME)
+        name = check_text("name", name, limit=MAX_NAME)
         try:
             role = Role(role)
         except ValueError:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from liveblog import tokens
+from liveblog.domain import InvalidField
 from liveblog.settings import Settings
 from liveblog.tokens import Credentials, Principal, Role
 
@@ -89,3 +90,12 @@ def test_trust_is_bounded_in_size(
 
     assert len(credentials._trusted) <= 3
     assert credentials.trusted(secrets[-1]) is not None
+
+
+def test_a_token_name_must_be_newsroom_text(credentials: Credentials) -> None:
+    for name in ("Aida\x00Reporter", "Aida\ud800", "Aida\uffff"):
+        with pytest.raises(InvalidField) as caught:
+            credentials.issue(name=name, role=Role.REPORTER)
+        assert caught.value.field == "name"
+    _, principal = credentials.issue(name="Aida\r\nReporter", role=Role.REPORTER)
+    assert principal.actor.name == "Aida\nReporter"

@@ -1,0 +1,135 @@
+"""Newsroom text (DESIGN §3): what the domain refuses, what it normalises, and how the
+read side shows what older code recorded before the rule."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from liveblog.domain import (
+    InvalidField,
+    Story,
+    check_text,
+    clean_text,
+    text_problem,
+)
+from tests.unit.test_domain import (
+    EDITOR,
+    LIMITS,
+    REPORTER,
+    SLUG,
+    Command,
+    correct,
+    open_story,
+    post,
+)
+
+# One of each kind the rule refuses: C0 controls (but tab and newline), lone surrogates
+# (high and low), and non-characters (the Arabic block's, and U+xFFFE/U+xFFFF of the
+# first, second and last planes).
+REFUSED = [
+    "\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f",
+    "\ud800", "\udbff", "\udc00", "\udfff",
+    "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0001ffff", "\U0010fffe",
+    "\U0010ffff",
+]  # fmt: skip
+# Neighbours of the refused ones that newsroom text may hold.
+ALLOWED = ["\t", "\n", " ", "\x7f", "\ufdcf", "\ufdf0", "\ufffd", "\U0001f600", "\U0010fffd"]
+
+
+@pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
+@pytest.mark.parametrize(("command", "field", "limit"), LIMITS)
+def test_every_text_field_refuses_what_newsroom_text_does_not_hold(
+    command: Command, field: str, limit: int, char: str
+) -> None:
+    story = open_story()
+    with pytest.raises(InvalidField, match=f"must not contain U\\+{ord(char):04X}") as caught:
+        command(story, f"Before{char}after")
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+    assert story.pending_events == []  # (a setup post's events were collected)
+
+
+@pytest.mark.parametrize("char", ALLOWED, ids=[f"U+{ord(c):04X}" for c in ALLOWED])
+@pytest.mark.parametrize(("command", "field", "limit"), LIMITS)
+def test_every_text_field_takes_the_characters_next_to_the_refused_ones(
+    command: Command, field: str, limit: int, char: str
+) -> None:
+    command(open_story(), f"Before{char}after")
+
+
+@pytest.mark.parametrize("char", REFUSED[:3] + REFUSED[7:8] + REFUSED[11:12])
+def test_a_slug_and_a_story_summary_refuse_them_too(char: str) -> None:
+    with pytest.raises(InvalidField) as caught:
+        Story.open(slug=f"a{char}b", title="Title", summary="", actor=EDITOR)
+    assert caught.value.field == "slug"
+    with pytest.raises(InvalidField) as caught:
+        Story.open(slug="a-b", title="Title", summary=f"a{char}b", actor=EDITOR)
+    assert caught.value.field == "summary"
+
+
+def test_a_refused_character_anywhere_in_a_long_text_is_found() -> None:
+    story = open_story()
+    with pytest.raises(InvalidField, match="U\\+0000") as caught:
+        post(story, body="x" * 19_000 + "\x00")
+    assert caught.value.field == "body"
+
+
+def test_crlf_and_a_lone_cr_are_recorded_as_lf() -> None:
+    story = Story.open(slug=SLUG, title="Line\r\nends", summary="one\rtwo\r\n", actor=EDITOR)
+    opened = story.collect_events()[0]
+    assert isinstance(opened, Story.Opened)
+    assert (opened.title, opened.summary) == ("Line\nends", "one\ntwo\n")
+
+    update_id = post(story, title="A\r\nB", body="<p>x</p>\r\n<p>y</p>")
+    correct(story, update_id, body="<p>z</p>\r\n", note="one\r\ntwo")
+    corrected = story.collect_events()[-1]
+    assert isinstance(corrected, Story.UpdateCorrected)
+    assert (corrected.body, corrected.note) == ("<p>z</p>\n", "one\ntwo")
+    story.retract_update(update_id=update_id, reason="a\r\nb", actor=EDITOR)
+    retracted = story.collect_events()[-1]
+    assert isinstance(retracted, Story.UpdateRetracted)
+    assert retracted.reason == "a\nb"
+
+
+def test_a_retried_post_with_crlf_is_the_same_post_not_a_conflict() -> None:
+    story = open_story()
+    update_id = uuid4()
+    first = story.post_update(
+        update_id=update_id, title="T\r\n", body="<p>a</p>\r\n<p>b</p>", key_event=False,
+        pinned=False, actor=REPORTER,
+    )  # fmt: skip
+    story.collect_events()
+    again = story.post_update(
+        update_id=update_id, title="T\r\n", body="<p>a</p>\r\n<p>b</p>", key_event=False,
+        pinned=False, actor=REPORTER,
+    )  # fmt: skip
+    assert (first, again) == (True, False)
+    assert story.pending_events == []
+
+
+def test_an_edit_to_the_same_text_with_crlf_changes_nothing() -> None:
+    story = Story.open(slug=SLUG, title="A\nB", summary="", actor=EDITOR)
+    story.collect_events()
+    with pytest.raises(Exception, match="already so"):
+        story.edit(title="A\r\nB", summary=None, actor=EDITOR)
+
+
+def test_check_text_returns_the_text_to_record() -> None:
+    assert check_text("title", "a\r\nb\rc\td", limit=10) == "a\nb\nc\td"
+    assert text_problem("fine\ttext\n") is None
+    assert text_problem("a\r\nb") is None  # a CR is made LF, not refused
+    problem = text_problem("a\x00b")
+    assert problem is not None
+    assert problem.startswith("must not contain U+0000")
+
+
+def test_clean_text_replaces_what_the_rule_refuses_and_keeps_the_rest() -> None:
+    text = "Keep\ttabs\nand lines"
+    assert clean_text(text) is text  # nothing to clean: the same object, no copy
+    assert clean_text("a\x00b\ud800c\uffffd\r\ne") == "a\ufffdb\ufffdc\ufffdd\ne"
+    for char in REFUSED:
+        cleaned = clean_text(f"x{char}y")
+        assert cleaned == "x\ufffdy"
+        assert text_problem(cleaned) is None
