@@ -3,6 +3,13 @@
 The persisted read models, the live hub's snapshots and time travel all use this fold, so
 there is one definition of "what a story looks like at version N". Pure: events in,
 state out; it imports only ``liveblog.domain``.
+
+Every text an event brings is taken through ``clean_text`` here, on its way into the
+read side: events recorded before the domain refused U+0000 and other characters that
+are not newsroom text (DESIGN §3) still fold, and what they hold reaches the views (in
+whose PostgreSQL text columns a U+0000 cannot be stored), their JSON docs, live readers
+and a rebuild alike, each such character as U+FFFD. Text that the rule allows passes
+unchanged (one regular-expression scan per text), so new events are folded as before.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from liveblog.domain import Story
+from liveblog.domain import Story, clean_text
 
 # The values below are NamedTuples and the two views are slotted dataclasses because a
 # rebuild makes hundreds of thousands of them: a frozen dataclass takes three times as
@@ -96,7 +103,7 @@ class UnknownEvent(ValueError):
 
 
 def _actor(event: Any) -> Person:
-    return Person(event.actor_id, event.actor_name)
+    return Person(event.actor_id, clean_text(event.actor_name))
 
 
 def apply_event(state: StoryView | None, event: Any) -> tuple[StoryView, UpdateView | None]:
@@ -121,9 +128,9 @@ def apply_event(state: StoryView | None, event: Any) -> tuple[StoryView, UpdateV
 def _opened(event: Any, at: datetime) -> StoryView:
     return StoryView(
         id=event.originator_id,
-        slug=event.slug,
-        title=event.title,
-        summary=event.summary,
+        slug=clean_text(event.slug),
+        title=clean_text(event.title),
+        summary=clean_text(event.summary),
         status="live",
         version=event.originator_version,
         created_at=at,
@@ -138,7 +145,7 @@ Applier = Callable[[StoryView, Any, datetime], UpdateView | None]
 
 
 def _edited(state: StoryView, event: Any, at: datetime) -> None:
-    state.title, state.summary = event.title, event.summary
+    state.title, state.summary = clean_text(event.title), clean_text(event.summary)
 
 
 def _closed(state: StoryView, event: Any, at: datetime) -> None:
@@ -151,12 +158,13 @@ def _reopened(state: StoryView, event: Any, at: datetime) -> None:
 
 def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
     by = _actor(event)
+    title, body = clean_text(event.title), clean_text(event.body)
     posted = UpdateView(
         id=event.update_id,
         story_id=state.id,
         sequence=len(state.updates) + 1,
-        title=event.title,
-        body=event.body,
+        title=title,
+        body=body,
         author=by,
         key_event=event.key_event,
         pinned=event.pinned,
@@ -166,7 +174,7 @@ def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
         revision=1,
         corrections=[],
         retraction=None,
-        revisions=[Revision(1, at, event.body, event.title, None, by)],
+        revisions=[Revision(1, at, body, title, None, by)],
     )
     state.updates[posted.id] = posted
     return posted
@@ -185,12 +193,11 @@ def _touched(state: StoryView, event: Any, at: datetime) -> UpdateView:
 def _corrected(state: StoryView, event: Any, at: datetime) -> UpdateView:
     update = _touched(state, event, at)
     by = _actor(event)
+    body, note = clean_text(event.body), clean_text(event.note)
     update.revision += 1
-    update.body = event.body
-    update.corrections.append(Correction(at, event.note, by))
-    update.revisions.append(
-        Revision(update.revision, at, event.body, update.title, event.note, by)
-    )
+    update.body = body
+    update.corrections.append(Correction(at, note, by))
+    update.revisions.append(Revision(update.revision, at, body, update.title, note, by))
     return update
 
 
@@ -201,7 +208,7 @@ def _retracted(state: StoryView, event: Any, at: datetime) -> UpdateView:
     update.body = ""
     update.title = ""
     update.pinned = update.key_event = False
-    update.retraction = Retraction(at, event.reason, _actor(event))
+    update.retraction = Retraction(at, clean_text(event.reason), _actor(event))
     return update
 
 

@@ -3,6 +3,8 @@ read side shows what older code recorded before the rule."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -14,6 +16,7 @@ from liveblog.domain import (
     clean_text,
     text_problem,
 )
+from projections.story import fold
 from tests.unit.test_domain import (
     EDITOR,
     LIMITS,
@@ -133,3 +136,45 @@ def test_clean_text_replaces_what_the_rule_refuses_and_keeps_the_rest() -> None:
         cleaned = clean_text(f"x{char}y")
         assert cleaned == "x\ufffdy"
         assert text_problem(cleaned) is None
+
+
+def _recorded_before_the_rule() -> list[Any]:
+    """A story's events as code before the rule recorded them: U+0000 in every text."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    story_id, update_id = uuid4(), uuid4()
+    by = {"actor_id": "p-1", "actor_name": "Old\x00Name"}
+    made: list[tuple[Any, dict[str, Any]]] = [
+        (Story.Opened, {"originator_topic": "liveblog.domain:Story", "slug": "old",
+                        "title": "T\x00", "summary": "S\x00"}),
+        (Story.Edited, {"title": "T2\x00", "summary": "S2\x00"}),
+        (Story.UpdatePosted, {"update_id": update_id, "title": "U\x00",
+                              "body": "<p>B\x00</p>", "key_event": False, "pinned": False}),
+        (Story.UpdateCorrected, {"update_id": update_id, "body": "<p>C\x00</p>",
+                                 "note": "N\x00"}),
+        (Story.UpdateRetracted, {"update_id": update_id, "reason": "R\x00"}),
+    ]  # fmt: skip
+    return [
+        event_class(originator_id=story_id, originator_version=version, timestamp=at,
+                    **by, **fields)
+        for version, (event_class, fields) in enumerate(made, 1)
+    ]  # fmt: skip
+
+
+def test_the_fold_shows_text_recorded_before_the_rule_with_replacement_characters() -> None:
+    events = _recorded_before_the_rule()
+    state = fold(events[:4])
+    assert state is not None
+    assert (state.title, state.summary) == ("T2\ufffd", "S2\ufffd")
+    (update,) = state.updates.values()
+    assert (update.title, update.body) == ("U\ufffd", "<p>C\ufffd</p>")
+    assert update.author.name == "Old\ufffdName"
+    assert update.corrections[0].note == "N\ufffd"
+    assert [(r.title, r.body, r.note) for r in update.revisions] == [
+        ("U\ufffd", "<p>B\ufffd</p>", None),
+        ("U\ufffd", "<p>C\ufffd</p>", "N\ufffd"),
+    ]
+    state = fold(events[4:], state)
+    assert state is not None
+    (update,) = state.updates.values()
+    assert update.retraction is not None
+    assert update.retraction.reason == "R\ufffd"
