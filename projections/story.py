@@ -120,9 +120,11 @@ def apply_event(state: StoryView | None, event: Any) -> tuple[StoryView, UpdateV
     if event.originator_version != state.version + 1:
         msg = f"event version {event.originator_version} after {state.version}: not contiguous"
         raise ValueError(msg)
+    # The change first: an event it refuses (``UnknownEvent``) leaves the state as it was.
+    touched = _applier(type(event))(state, event, at)
     state.version = event.originator_version
     state.updated_at = at
-    return state, _applier(type(event))(state, event, at)
+    return state, touched
 
 
 def _opened(event: Any, at: datetime) -> StoryView:
