@@ -354,26 +354,32 @@ class Follower:
 
         The states have moved on, so the batch must land: a failure of the store is
         retried until the store is back. Rows that the views refuse are found story by
-        story, and the batch is written once more without those stories.
+        story, and the batch is written once more without those stories. Should the
+        rest still be refused (stories fine alone, not together), every story of the
+        batch is given up, and only the views' positions move: a batch is never tried
+        for ever.
         """
         assert self.views is not None
         views = self.views
         try:
             self._retrying("writing views", functools.partial(views.write, changes))
             return True
+        except Exception:
+            if self._stopping.is_set():
+                raise
+        for story_id, (item, failure) in self._refused_stories(changes, applied).items():
+            self._needs_attention(story_id, item.notification_id, failure)
+        attention = self._attention
+        kept = changes.of_stories(lambda story_id: story_id not in attention)
+        try:
+            self._retrying("writing views", functools.partial(views.write, kept))
         except Exception as error:
             if self._stopping.is_set():
                 raise
-            refused = self._refused_stories(changes, applied) or {
-                # The stories one by one were fine, the batch was not: give up on all of
-                # them rather than try this batch for ever.
-                item.story_id: (item, error)
-                for item in reversed(applied)
-            }
-        for story_id, (item, failure) in refused.items():
-            self._needs_attention(story_id, item.notification_id, failure)
-        kept = changes.of_stories(lambda story_id: story_id not in refused)
-        self._retrying("writing views", functools.partial(views.write, kept))
+            for item in applied:  # the first of each story's events is the one logged
+                self._needs_attention(item.story_id, item.notification_id, error)
+            nothing = changes.of_stories(lambda _: False)
+            self._retrying("writing views", functools.partial(views.write, nothing))
         return False
 
     def _refused_stories(

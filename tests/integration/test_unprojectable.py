@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -29,7 +29,7 @@ from liveblog.newsroom import Newsroom
 from liveblog.rebuild import rebuild
 from liveblog.settings import Settings, sqlite_path
 from projections.story import UnknownEvent
-from projections.views import ReadViews
+from projections.views import ALL_VIEWS, Changes, ReadViews
 from tests.integration.test_feed import TIMEOUT, Processes, Recorder, open_stories
 from tests.integration.test_views import (
     REPORTER,
@@ -274,3 +274,53 @@ def test_what_counts_as_the_stores_failure_and_what_as_the_datas(sqlite_url: str
     close_views(parts.views, parts.newsroom)
     assert follower._store_failed(UnknownEvent("?")) is True
     assert follower._store_failed(ValueError("?")) is True
+
+
+class RefusedTogether(ReadViews):
+    """Views that refuse one story's rows always, and the others' when several are
+    written at once: a test double for failures no database here makes on demand."""
+
+    def __init__(self, views: ReadViews, refused: UUID) -> None:
+        super().__init__(views.datastore, views.dialect)
+        self.refused = refused
+
+    def write(self, changes: Changes, views: Sequence[str] = ALL_VIEWS) -> set[str]:
+        if self.refused in changes.stories or len(changes.stories) > 1:
+            raise DataError("refused")
+        return super().write(changes, views)
+
+    def check_storable(self, changes: Changes, views: Sequence[str] = ALL_VIEWS) -> None:
+        if self.refused in changes.stories:
+            raise DataError("refused")
+        super().check_storable(changes, views)
+
+
+def test_stories_that_fail_only_together_are_all_marked_and_the_feed_goes_on(
+    sqlite_url: str, errors: Errors
+) -> None:
+    processes = Processes(sqlite_url)
+    try:
+        first, _ = processes.build()
+        a, b, c = open_stories(first.newsroom, 3)
+        assert first.follower.catch_up(TIMEOUT)
+        processes.close(first)
+        parts, recorder = processes.build(start=False)
+        parts.follower.views = RefusedTogether(parts.views, b)
+        for story_id in (a, b, c):
+            parts.newsroom.post_update(story_id, body="<p>Together.</p>", actor=REPORTER)
+
+        parts.follower.start()
+        assert parts.follower.catch_up(TIMEOUT)  # it does not retry the batch for ever
+        marked = parts.follower.stories_needing_attention()
+        assert {(m.story_id, m.error) for m in marked} == {
+            (a, "DataError"),
+            (b, "DataError"),
+            (c, "DataError"),
+        }
+        assert len(errors.lines) == 3
+        assert parts.follower.reconnects == 0  # settled in one pass, not by reading again
+        assert recorder.versions() == {}
+        top = parts.newsroom.recorder.max_notification_id()
+        assert parts.views.position() == top
+    finally:
+        processes.close_all()
