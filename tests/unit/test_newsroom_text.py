@@ -13,10 +13,9 @@ from liveblog.domain import (
     InvalidField,
     Story,
     check_text,
-    clean_text,
     text_problem,
 )
-from projections.story import fold
+from projections.story import fold, storable_text
 from tests.unit.test_domain import (
     EDITOR,
     LIMITS,
@@ -34,11 +33,15 @@ from tests.unit.test_domain import (
 REFUSED = [
     "\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f",
     "\ud800", "\udbff", "\udc00", "\udfff",
-    "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0001ffff", "\U0010fffe",
-    "\U0010ffff",
+    "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0001ffff", "\U0002fffe",
+    "\U0010fffe", "\U0010ffff",
 ]  # fmt: skip
 # Neighbours of the refused ones that newsroom text may hold.
-ALLOWED = ["\t", "\n", " ", "\x7f", "\ufdcf", "\ufdf0", "\ufffd", "\U0001f600", "\U0010fffd"]
+# (U+20000 and up are checked one by one after a fast scan: some of each kind are here.)
+ALLOWED = [
+    "\t", "\n", " ", "\x7f", "\ufdcf", "\ufdf0", "\ufffd", "\U0001f600", "\U0001fffd",
+    "\U00020000", "\U0002fffd", "\U0010fffd",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
@@ -128,14 +131,20 @@ def test_check_text_returns_the_text_to_record() -> None:
     assert problem.startswith("must not contain U+0000")
 
 
-def test_clean_text_replaces_what_the_rule_refuses_and_keeps_the_rest() -> None:
+def test_the_scan_finds_the_first_refused_character_among_allowed_ones() -> None:
+    # Characters whose UTF-8 holds the byte pairs of non-characters, and astral ones the
+    # fast scan hands to the exact one, pass; the refused one after them is named.
+    allowed = "\ufdc0\ufdff\u3ffe\u3fff\U00020000\U0001f600 \xbf\xbe"
+    assert text_problem(allowed) is None
+    assert text_problem(allowed + "\U0002ffff") == text_problem("\U0002ffff")
+    assert text_problem("\ufdc0\ufdd0\x00") == text_problem("\ufdd0")
+
+
+def test_the_fold_makes_u0000_storable_and_leaves_other_text_as_recorded() -> None:
     text = "Keep\ttabs\nand lines"
-    assert clean_text(text) is text  # nothing to clean: the same object, no copy
-    assert clean_text("a\x00b\ud800c\uffffd\r\ne") == "a\ufffdb\ufffdc\ufffdd\ne"
-    for char in REFUSED:
-        cleaned = clean_text(f"x{char}y")
-        assert cleaned == "x\ufffdy"
-        assert text_problem(cleaned) is None
+    assert storable_text(text) is text  # nothing to change: the same object, no copy
+    assert storable_text("a\x00b\x00") == "a\ufffdb\ufffd"
+    assert storable_text("a\x01\uffff\r\n") == "a\x01\uffff\r\n"
 
 
 def _recorded_before_the_rule() -> list[Any]:
