@@ -156,3 +156,18 @@ def test_crlf_line_ends_are_taken_and_recorded_as_lf(
                      json={"body": "<p>c</p>", "note": "one\r\ntwo\rthree"})  # fmt: skip
     assert corrected.status_code == 200, corrected.text
     assert corrected.json()["corrections"][-1]["note"] == "one\ntwo\nthree"
+
+
+# (A C0 control or DEL in a header is refused by the HTTP parser itself, before the app.)
+@pytest.mark.parametrize("key", [b"k\x85ey", b"k\xa0ey"], ids=["NEL", "NBSP"])
+def test_an_idempotency_key_with_a_control_or_space_character_is_a_400(
+    key: bytes, shared: tuple[httpx.Client, Tokens], update_id: str
+) -> None:
+    # The key is only hashed into the update's id, never stored as text; a header can
+    # carry no lone surrogate, and a control character (even a C1 one) is refused.
+    client, tokens = shared
+    headers = [(b"Authorization", f"Bearer {tokens.reporter}".encode()),
+               (b"Idempotency-Key", key)]  # fmt: skip
+    response = client.post(UPDATES, json={"body": "<p>x</p>"}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"

@@ -1,7 +1,7 @@
 """Events that code before the newsroom-text rule recorded (U+0000 in a title, a body, a
-note) still load, project and rebuild, on each backend: the fold shows each such
-character as U+FFFD, so the views (whose PostgreSQL text columns cannot hold U+0000),
-their docs and a rebuild all agree, and no story's feed stops."""
+note) still load, project and rebuild, on each backend: the fold shows U+0000 as U+FFFD,
+so the views (whose PostgreSQL text columns cannot hold U+0000), their docs and a
+rebuild all agree, and no story's feed stops."""
 
 from __future__ import annotations
 
