@@ -286,7 +286,9 @@ class Follower:
                 applied = self._apply(notification)
                 if applied is not None:
                     applied_list.append(applied)
-                    changes.add(applied)  # now: it reads the update as this event left it
+                    # Added at once: it reads the update as this event left it (the
+                    # batch's later events change the same objects in place).
+                    changes.add(applied)
             changes.last_notification_id = batch[-1].id
             if self.views is not None and not self._write_views(changes, applied_list):
                 # Written without the stories that now need attention: so is the rest.
