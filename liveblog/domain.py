@@ -12,6 +12,7 @@ it on load), so old events keep loading.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,9 +86,84 @@ def update_id_for_key(story_id: UUID, actor_id: str, idempotency_key: str) -> UU
     return uuid5(LIVEBLOG_NAMESPACE, f"update:{story_id}:{actor_id}:{idempotency_key}")
 
 
+# Newsroom text (DESIGN §3) holds none of these: the C0 controls but tab and newline (CR
+# is normalised to LF first, see ``newsroom_newlines``), lone surrogates (a JSON "\ud800"
+# escape makes one) and the non-characters U+FDD0..U+FDEF and U+xFFFE, U+xFFFF of every
+# plane. No newsroom means to type them; U+0000 cannot even be stored in a PostgreSQL
+# text column, and one such event stopped the views of every story (the read side now
+# copes, see ``projections.story.storable_text``, but nothing new may record one).
+#
+# Every write scans its texts (in the web layer, then in the domain), so the scan is made
+# cheap for what text almost always is: UTF-8 bytes with none of the
+# refused C0 bytes and none of the byte pairs that every non-character's encoding holds
+# (EF B7 for U+FDD0..U+FDEF, BF BE or BF BF for U+xFFFE and U+xFFFF); a lone surrogate
+# cannot be encoded at all. That is a copy and a few byte searches, in C: about a tenth
+# of the regular expression's time. Text that holds one of those (or a character whose
+# encoding merely contains such a pair) is scanned exactly by ``_SUSPECT``, whose class
+# the engine tests fast: ranges and BMP characters. (The 32 non-characters of planes
+# 1-16 as members of the class made it test each character against a list, 20 times
+# slower; one range stands for them, and a character found there is checked exactly.)
+_ALL_BUT_REFUSED_C0 = bytes(b for b in range(256) if not (b <= 0x08 or 0x0B <= b <= 0x1F))
+_SUSPECT = re.compile(
+    "[\x00-\x08\x0b-\x1f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0010ffff]"
+)
+
+
+def _refused(char: str) -> bool:
+    """Whether a character ``_SUSPECT`` found is one the rule refuses."""
+    code = ord(char)
+    return code <= 0xFFFF or code & 0xFFFE == 0xFFFE
+
+
+def _first_refused(text: str) -> str | None:
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        pass  # a lone surrogate: found below
+    else:
+        if not data.translate(None, _ALL_BUT_REFUSED_C0) and (
+            text.isascii()
+            or not (b"\xef\xb7" in data or b"\xbf\xbe" in data or b"\xbf\xbf" in data)
+        ):
+            return None
+    found = _SUSPECT.search(text)
+    while found is not None:
+        if _refused(found.group()):
+            return found.group()
+        found = _SUSPECT.search(text, found.end())
+    return None
+
+
+def newsroom_newlines(text: str) -> str:
+    """CRLF and a lone CR as LF: line ends as a textarea's value gives them.
+
+    A CR is a C0 control, but Windows tools and HTML form posts send CRLF line ends in
+    ordinary text: refusing them would refuse honest copy, so they are made LF instead.
+    """
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` (once its newlines are normalised) not newsroom text, or None."""
+    found = _first_refused(newsroom_newlines(text))
+    if found is None:
+        return None
+    return (
+        f"must not contain U+{ord(found):04X} (control characters other than tab"
+        " and newline, lone surrogates and non-characters are not allowed)"
+    )
+
+
 def check_text(field: str, value: str, *, limit: int, required: bool = True) -> str:
+    """``value`` as it is to be recorded (newlines normalised), or ``InvalidField``."""
     if not isinstance(value, str):
         raise InvalidField(field, "must be a string")
+    value = newsroom_newlines(value)
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidField(field, problem)
     if required and not value.strip():
         raise InvalidField(field, "must not be empty")
     if len(value) > limit:
@@ -112,7 +188,7 @@ def check_at(at: datetime | None, *, not_before: datetime | None = None) -> date
 
 
 def check_slug(slug: str) -> str:
-    check_text("slug", slug, limit=MAX_SLUG)
+    slug = check_text("slug", slug, limit=MAX_SLUG)
     allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
     if not set(slug) <= allowed or slug.startswith("-") or slug.endswith("-"):
         raise InvalidField("slug", "use lowercase letters, digits and inner hyphens")
@@ -290,9 +366,9 @@ class Story(Aggregate):
         at: datetime | None = None,
     ) -> Story:
         """Open a story; ``at`` sets the event's time (seeding history), default now."""
-        check_slug(slug)
-        check_text("title", title, limit=MAX_TITLE)
-        check_text("summary", summary, limit=MAX_SUMMARY, required=False)
+        slug = check_slug(slug)
+        title = check_text("title", title, limit=MAX_TITLE)
+        summary = check_text("summary", summary, limit=MAX_SUMMARY, required=False)
         return cls._create(
             cls.Opened,
             id=story_id_for_slug(slug),
@@ -341,6 +417,9 @@ class Story(Aggregate):
         A retried post (same id, hence same Idempotency-Key and actor) records nothing.
         The same id with other content is a reused key, which is a conflict.
         """
+        # Checked first: a retry's texts must compare as they were recorded (normalised).
+        title = check_text("title", title, limit=MAX_TITLE, required=False)
+        body = check_text("body", body, limit=MAX_BODY)
         existing = self.updates.get(str(update_id))
         if existing is not None:
             if existing.first_digest != post_digest(title, body):
@@ -348,8 +427,6 @@ class Story(Aggregate):
             return False
         if self.closed:
             raise StoryClosed("the story is closed")
-        check_text("title", title, limit=MAX_TITLE, required=False)
-        check_text("body", body, limit=MAX_BODY)
         self._trigger(
             self.UpdatePosted,
             actor,
@@ -376,8 +453,8 @@ class Story(Aggregate):
         record = self._editable(update_id, expected_revision)
         if not as_editor and record.author_id != actor.id:
             raise NotAuthor("only the author or an editor may correct this update")
-        check_text("body", body, limit=MAX_BODY)
-        check_text("note", note, limit=MAX_NOTE)
+        body = check_text("body", body, limit=MAX_BODY)
+        note = check_text("note", note, limit=MAX_NOTE)
         if digest(body) == record.body_digest:
             raise InvalidField("body", "a correction must change the body")
         timestamp = self._check_at(at)
@@ -387,7 +464,7 @@ class Story(Aggregate):
 
     def retract_update(self, *, update_id: UUID, reason: str, actor: Actor) -> None:
         self._editable(update_id, None)
-        check_text("reason", reason, limit=MAX_REASON)
+        reason = check_text("reason", reason, limit=MAX_REASON)
         self._trigger(self.UpdateRetracted, actor, update_id=update_id, reason=reason)
 
     def flag_update(

@@ -13,20 +13,35 @@ For each batch of notifications the follower applies the events to the process's
 states (the fold), writes the persisted views with their tracking positions, and then
 hands the applied events to its listeners (the live hub) and to the version signal that
 ``?min_version`` waits on.
+
+One event the read side cannot take stops its story only. A failure of the store itself
+(a lost connection, a timeout) is retried with backoff until the store is back, and
+nothing is skipped. A failure caused by the data (an event the fold cannot apply, rows
+the views refuse: a DataError or IntegrityError) marks that story as needing attention
+(``stories_needing_attention``, shown by ``/readyz`` and ``/metrics``) and logs the
+event's position; the batch is written without that story, and every other story goes
+on. The marked story's later events are left out of the views, the live hub and the
+version signal alike, so its readers see it as it stood before the bad event, not a
+story with a hole in it; its writes are still recorded. ``liveblog rebuild`` (once the
+cause is fixed) and a restart bring it back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    DataError,
+    IntegrityError,
     ListenNotifySubscription,
     Notification,
     PersistenceError,
@@ -40,6 +55,8 @@ from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
 
 log = logging.getLogger("liveblog.feed")
+
+T = TypeVar("T")
 
 DEFAULT_POLL_SECONDS = 1.0
 # Updates the follower remembers as it last wrote them, for writes to answer with.
@@ -73,6 +90,26 @@ def next_batch(subscription: Subscription[Any]) -> list[Notification]:
 def wake(subscription: Subscription[Any] | None) -> None:
     if isinstance(subscription, ListenNotifySubscription):
         subscription._has_been_notified.set()
+
+
+@dataclass(frozen=True)
+class Attention:
+    """A story whose projection stopped: the first event of it the read side could not
+    take (``notification_id`` is its position in the log), and the error's type."""
+
+    story_id: UUID
+    notification_id: int
+    error: str
+
+    def as_json(self) -> dict[str, Any]:
+        # The error's type only: its message can quote the database's internals.
+        return {"story_id": str(self.story_id), "position": self.notification_id,
+                "error": self.error}  # fmt: skip
+
+
+def _story_id_of(notification: Notification) -> UUID:
+    originator_id = notification.originator_id
+    return originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
 
 
 class FeedListener(Protocol):
@@ -158,6 +195,10 @@ class Follower:
         self._threads: list[threading.Thread] = []
         # The newest updates as their views rows now hold them (see recent_update).
         self._recent: dict[tuple[UUID, UUID], UpdateView] = {}
+        # Stories whose projection stopped, for the life of the process (see the module's
+        # docstring). Written by the follower's thread only; read by others under the lock.
+        self._attention: dict[UUID, Attention] = {}
+        self._attention_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -240,17 +281,26 @@ class Follower:
     def _process(self, batch: list[Notification]) -> None:
         applied_list: list[Applied] = []
         changes = Changes()
-        for notification in batch:
-            event = self.newsroom.mapper.to_domain_event(notification)
-            if not isinstance(event, STORY_EVENT_TYPES):
-                continue
-            applied = self.states.apply(notification.id, event)
-            if applied is not None:
-                applied_list.append(applied)
-                changes.add(applied)
-        changes.last_notification_id = batch[-1].id
-        if self.views is not None:
-            self._write_views(changes)
+        try:
+            for notification in batch:
+                applied = self._apply(notification)
+                if applied is not None:
+                    applied_list.append(applied)
+                    # Added at once: it reads the update as this event left it (the
+                    # batch's later events change the same objects in place).
+                    changes.add(applied)
+            changes.last_notification_id = batch[-1].id
+            if self.views is not None and not self._write_views(changes, applied_list):
+                # Written without the stories that now need attention: so is the rest.
+                attention = self._attention
+                applied_list = [a for a in applied_list if a.story_id not in attention]
+                changes = changes.of_stories(lambda story_id: story_id not in attention)
+        except BaseException:
+            # The batch is read again from the position before it (``_follow``): its
+            # stories' states, advanced by it, are folded again from the store then.
+            for applied in applied_list:
+                self.states.forget(applied.story_id)
+            raise
         self._remember(changes)
         with self._progress:
             self.position = batch[-1].id
@@ -263,6 +313,25 @@ class Follower:
             except Exception:
                 log.exception("feed listener %r failed", listener)
         self.signal.advance({a.story_id: a.version for a in applied_list})
+
+    def _apply(self, notification: Notification) -> Applied | None:
+        """Fold one notification; None: not a story event, applied already, or of a
+        story that needs attention (this one's failure may have just marked it)."""
+        try:
+            return self._retrying("folding an event", functools.partial(self._fold, notification))
+        except Exception as error:
+            if self._stopping.is_set():
+                raise
+            story_id = _story_id_of(notification)
+            self.states.forget(story_id)  # the event may have changed it half-way
+            self._needs_attention(story_id, notification.id, error)
+            return None
+
+    def _fold(self, notification: Notification) -> Applied | None:
+        event = self.newsroom.mapper.to_domain_event(notification)
+        if not isinstance(event, STORY_EVENT_TYPES) or event.originator_id in self._attention:
+            return None
+        return self.states.apply(notification.id, event)
 
     def recent_update(self, story_id: UUID, update_id: UUID) -> UpdateView | None:
         """An update as the views hold it now, if it changed lately; None: read the views.
@@ -281,17 +350,111 @@ class Follower:
         while len(recent) > RECENT_UPDATES:
             del recent[next(iter(recent))]  # the oldest
 
-    def _write_views(self, changes: Changes) -> None:
-        """Write until it succeeds: the states have moved on, so this batch must land."""
+    def _write_views(self, changes: Changes, applied: Sequence[Applied]) -> bool:
+        """Write the batch: True when all of it, False when without the stories whose
+        rows the views refused (each is marked as needing attention).
+
+        The states have moved on, so the batch must land: a failure of the store is
+        retried until the store is back. Rows that the views refuse are found story by
+        story, and the batch is written once more without those stories. Should the
+        rest still be refused (stories fine alone, not together), every story of the
+        batch is given up, and only the views' positions move: a batch is never tried
+        for ever.
+        """
+        assert self.views is not None
+        views = self.views
+        try:
+            self._retrying("writing views", functools.partial(views.write, changes))
+            return True
+        except Exception:
+            if self._stopping.is_set():
+                raise
+        for story_id, (item, failure) in self._refused_stories(changes, applied).items():
+            self._needs_attention(story_id, item.notification_id, failure)
+        attention = self._attention
+        kept = changes.of_stories(lambda story_id: story_id not in attention)
+        try:
+            self._retrying("writing views", functools.partial(views.write, kept))
+        except Exception as error:
+            if self._stopping.is_set():
+                raise
+            for item in applied:  # the first of each story's events is the one logged
+                self._needs_attention(item.story_id, item.notification_id, error)
+            nothing = changes.of_stories(lambda _: False)
+            self._retrying("writing views", functools.partial(views.write, nothing))
+        return False
+
+    def _refused_stories(
+        self, changes: Changes, applied: Sequence[Applied]
+    ) -> dict[UUID, tuple[Applied, Exception]]:
+        """The batch's stories whose rows the views refuse, with the first of their
+        events in the batch and the error; each story tried alone, and rolled back."""
+        assert self.views is not None
+        first: dict[UUID, Applied] = {}
+        for item in applied:
+            first.setdefault(item.story_id, item)
+        refused: dict[UUID, tuple[Applied, Exception]] = {}
+        for story_id, item in first.items():
+            alone = changes.of_stories(story_id.__eq__)
+            try:
+                self._retrying(
+                    "checking views", functools.partial(self.views.check_storable, alone)
+                )
+            except Exception as error:
+                if self._stopping.is_set():
+                    raise
+                refused[story_id] = (item, error)
+        return refused
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """``call()``, again and again while the store fails; a failure of the data raises."""
         backoff = 0.1
         while True:
             try:
-                assert self.views is not None
-                self.views.write(changes)
-                return
-            except PersistenceError as error:
-                if self._stopping.is_set():
+                return call()
+            except Exception as error:
+                if self._stopping.is_set() or not self._store_failed(error):
                     raise
-                log.warning("writing views failed (%s); retrying in %.1fs", error, backoff)
+                log.warning("%s failed (%s: %s); retrying in %.1fs",
+                            what, type(error).__name__, error, backoff)  # fmt: skip
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _store_failed(self, error: Exception) -> bool:
+        """Whether ``error`` is the store's failure (retry), not the data's (skip a story).
+
+        A DataError or an IntegrityError is the data's. Any other error of the store (a
+        lost connection, a timeout, a pool that is closed) is the store's. Any other
+        error (the fold's ``UnknownEvent``, a ValueError) is the data's only if the store
+        answers now: an outage may show itself as anything, and must never be taken for
+        bad data, or it would mark every story.
+        """
+        if isinstance(error, DataError | IntegrityError):
+            return False
+        if isinstance(error, PersistenceError):
+            return True
+        try:
+            self.newsroom.recorder.max_notification_id()
+        except Exception:
+            return True
+        return False
+
+    def _needs_attention(self, story_id: UUID, notification_id: int, error: Exception) -> None:
+        if story_id in self._attention:
+            return
+        log.error(
+            "story %s needs attention: its event at position %d cannot be projected "
+            "(%s: %s); its later events are left out of the views and the live feed until "
+            "`liveblog rebuild` (once the cause is fixed) and a restart",
+            story_id, notification_id, type(error).__name__, error,
+        )  # fmt: skip
+        with self._attention_lock:
+            self._attention[story_id] = Attention(story_id, notification_id, type(error).__name__)
+
+    def stories_needing_attention(self) -> list[Attention]:
+        """The stories whose projection stopped in this process, in the order found."""
+        with self._attention_lock:
+            return list(self._attention.values())
+
+    def needs_attention(self, story_id: UUID) -> bool:
+        return story_id in self._attention

@@ -61,8 +61,7 @@ def person_id_for_name(name: str) -> UUID:
 
 def check_name(name: str) -> str:
     """A person's display name: newsroom text, not blank, at most MAX_NAME characters."""
-    check_text("name", name, limit=MAX_NAME)
-    return name.strip()
+    return check_text("name", name, limit=MAX_NAME).strip()
 
 
 class Person(Aggregate):

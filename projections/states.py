@@ -59,6 +59,11 @@ class StoryStates:
     def get(self, story_id: UUID) -> StoryView | None:
         return self._states.get(story_id)
 
+    def forget(self, story_id: UUID) -> None:
+        """Drop a story's state (an event failed half-way into it): the next event of the
+        story folds it again from the store."""
+        self._states.pop(story_id, None)
+
     def apply(self, notification_id: int, event: Any) -> Applied | None:
         """Advance the event's story; None when this state already has the event."""
         advanced = self.advance(event)

@@ -61,6 +61,15 @@ class Changes:
             superseded = update.revisions[stored_revisions(update) - 1]
             self.revisions.append((applied.story_id, update.id, superseded))
 
+    def of_stories(self, keep: Callable[[UUID], bool]) -> Changes:
+        """The rows of only the stories that ``keep`` says yes to, at the same position."""
+        return Changes(
+            self.last_notification_id,
+            {story_id: story for story_id, story in self.stories.items() if keep(story_id)},
+            {key: update for key, update in self.updates.items() if keep(key[0])},
+            [revision for revision in self.revisions if keep(revision[0])],
+        )
+
 
 def stored_revisions(update: UpdateView) -> int:
     """How many of ``update.revisions`` (the first ones) the revisions view stores.
@@ -543,8 +552,18 @@ class ReadViews:
         written: set[str] = set()
         if not changes.last_notification_id:
             return written
+        writers = self._row_writers(changes)
+        with self._derived_write() as cursor:
+            for view in views:
+                if self._advance(cursor, view, changes.last_notification_id):
+                    writers[view](cursor)
+                    written.add(view)
+        return written
+
+    def _row_writers(self, changes: Changes) -> dict[str, Callable[[Any], None]]:
+        """Each view's writer of ``changes``' rows, given a cursor."""
         texts = _IdTexts()
-        writers = {
+        return {
             STORY_LIST: lambda cursor: self._write_stories(
                 cursor, [_story_row(s, texts) for s in changes.stories.values()]
             ),
@@ -569,12 +588,18 @@ class ReadViews:
                 ],
             ),
         }
-        with self._derived_write() as cursor:
+
+    def check_storable(self, changes: Changes, views: Sequence[str] = ALL_VIEWS) -> None:
+        """Raise what writing ``changes``' rows would raise; change nothing.
+
+        The rows are written, whatever the views' positions, in a transaction that is
+        rolled back: the follower finds out so which story of a batch the views cannot
+        store (a database names no row in its error).
+        """
+        writers = self._row_writers(changes)
+        with self._transaction(commit=False) as cursor:
             for view in views:
-                if self._advance(cursor, view, changes.last_notification_id):
-                    writers[view](cursor)
-                    written.add(view)
-        return written
+                writers[view](cursor)
 
     @contextlib.contextmanager
     def rebuilding(

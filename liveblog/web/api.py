@@ -156,6 +156,8 @@ async def story_response(request: Request, outcome: Outcome, status: int = 200) 
 
 async def views_caught_up(request: Request, outcome: Outcome) -> bool:
     follower: Follower = request.app.state.follower
+    if follower.needs_attention(outcome.story_id):
+        return False  # its views stopped: waiting would only delay the answer
     return await follower.signal.wait_for(outcome.story_id, outcome.version, MIN_VERSION_WAIT)
 
 
@@ -169,8 +171,13 @@ async def healthz(request: Request) -> Response:
 
 @accepts_query()
 async def readyz(request: Request) -> Response:
+    """Ready while the store answers. Stories whose projection stopped are listed, but
+    keep the process ready: every process stops at the same event, and the other
+    stories must go on being served (DESIGN §9)."""
     await in_thread(newsroom_of(request).recorder.max_notification_id)
-    return json_response({"status": "ready"})
+    follower: Follower = request.app.state.follower
+    attention = [story.as_json() for story in follower.stories_needing_attention()]
+    return json_response({"status": "ready", "stories_needing_attention": attention})
 
 
 OPENAPI_BYTES = dumps(DESCRIPTION)  # made once: the description is data

@@ -7,6 +7,7 @@ any command runs, so bad input changes nothing.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog.domain import text_problem
 from liveblog.web.errors import ApiError
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -46,15 +48,35 @@ async def read_json_object(request: Request, allowed: set[str]) -> dict[str, Any
     try:
         payload = orjson.loads(bytes(body))
     except orjson.JSONDecodeError:
-        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+        payload = _json_orjson_refuses(bytes(body))
     if not isinstance(payload, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     if _depth(payload) > MAX_JSON_DEPTH:
         raise ApiError(400, "malformed_json", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     unknown = sorted(set(payload) - allowed)
     if unknown:
-        raise ApiError(422, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+        # A key may hold a lone surrogate, which no JSON answer can carry: show it escaped.
+        shown = ", ".join(k.encode("utf-8", "backslashreplace").decode() for k in unknown)
+        raise ApiError(422, "unknown_field", f"unknown field(s): {shown}")
     return payload
+
+
+def _json_orjson_refuses(body: bytes) -> Any:
+    """The body parsed by the standard library, or a 400 if it is not JSON either.
+
+    JSON lets a string hold a lone surrogate (``"\\ud800"``); orjson refuses the whole
+    body then. Parsed here, the field that holds it is named by a 422 (see
+    ``text_field``), as for any other character newsroom text does not contain.
+    NaN and Infinity are not JSON, so they stay refused as orjson refuses them.
+    """
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(constant)
 
 
 def _too_large() -> ApiError:
@@ -74,7 +96,13 @@ def _depth(value: Any, level: int = 1) -> int:
 def text_field(
     payload: Mapping[str, Any], name: str, *, limit: int, required: bool = False
 ) -> str | None:
-    """A string field no longer than ``limit``; None when absent and not required."""
+    """A string field of newsroom text (see ``liveblog.domain.text_problem``) no longer
+    than ``limit``; None when absent and not required.
+
+    The domain checks the same rule again, on what it records; checking here too names
+    the field the client sent even where the server changes the text before the domain
+    sees it (an update's body is sanitized, which would silently drop a U+0000).
+    """
     value = payload.get(name)
     if value is None:
         if required:
@@ -82,6 +110,9 @@ def text_field(
         return None
     if not isinstance(value, str):
         raise ApiError(422, "invalid_field", f"{name}: must be a string")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ApiError(422, "invalid_field", f"{name}: {problem}")
     if len(value) > limit:
         raise ApiError(422, "invalid_field", f"{name}: must be at most {limit} characters")
     return value
