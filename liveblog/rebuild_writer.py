@@ -131,7 +131,10 @@ class ProcessChunkWriter:
                 child.wait()
         for pipe in (child.stdin, child.stdout):
             if pipe is not None and not pipe.closed:
-                pipe.close()
+                # Closing flushes what is still buffered: to a child that died, that
+                # raises BrokenPipeError, and the caller is already reporting its death.
+                with contextlib.suppress(OSError):
+                    pipe.close()
         self._stderr.close()
 
     def _gone(self) -> RebuildWriteError:
