@@ -32,9 +32,11 @@ from eventsourcing.persistence import (
     PersistenceError,
     Subscription,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
+from liveblog.postgres_store import ListenSubscription
 from projections.states import Applied, StoryStates
 from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
@@ -54,6 +56,8 @@ class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
 def open_subscription(recorder: ApplicationRecorder, gt: int) -> Subscription[Any]:
     if isinstance(recorder, SQLiteApplicationRecorder):
         return SQLiteSubscription(recorder, gt=gt)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return ListenSubscription(recorder, gt=gt)  # its LISTEN connection may wait
     return recorder.subscribe(gt=gt)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -10,6 +12,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.utils import Environment, EnvType
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/liveblog.sqlite3"
+# How long a request waits for any one database call before it answers 503.
+DEFAULT_DB_DEADLINE_SECONDS = 5.0
+MAX_DB_DEADLINE_SECONDS = 120.0
+DB_DEADLINE_ENV = "LIVEBLOG_DB_DEADLINE_SECONDS"
 
 
 class SettingsError(ValueError):
@@ -22,12 +28,18 @@ class Settings:
     # Aggregates kept in memory per process; each is brought up to date from the store
     # before use ("fast-forward"), so several processes can share one database.
     aggregate_cache_size: int = 500
+    # Every database call on a request path: past this, 503 with Retry-After, and the
+    # thread doing it lets go (see liveblog/deadline.py, liveblog/postgres_store.py).
+    db_deadline_seconds: float = DEFAULT_DB_DEADLINE_SECONDS
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        return cls(database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL)
+        return cls(
+            database_url=env.get("LIVEBLOG_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            db_deadline_seconds=db_deadline(env.get(DB_DEADLINE_ENV)),
+        )
 
     @property
     def backend(self) -> str:
@@ -60,7 +72,7 @@ class Settings:
                 SQLITE_LOCK_TIMEOUT="10",
             )
         else:
-            env.update(postgres_env(self.database_url))
+            env.update(postgres_env(self.database_url, self.db_deadline_seconds))
         env.update(self.extra_env)
         return env
 
@@ -77,7 +89,21 @@ def sqlite_path(url: str) -> Path:
     return Path(raw)
 
 
-def postgres_env(url: str) -> dict[str, str]:
+def db_deadline(raw: str | None) -> float:
+    """``LIVEBLOG_DB_DEADLINE_SECONDS``: seconds, more than 0 and at most 120."""
+    if raw is None or not raw.strip():
+        return DEFAULT_DB_DEADLINE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_DB_DEADLINE_SECONDS:  # also refuses nan and inf
+        msg = f"{DB_DEADLINE_ENV} must be a number of seconds above 0 and at most 120, not {raw!r}"
+        raise SettingsError(msg)
+    return seconds
+
+
+def postgres_env(url: str, deadline: float = DEFAULT_DB_DEADLINE_SECONDS) -> dict[str, str]:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     dbname = unquote(parts.path.lstrip("/"))
@@ -85,13 +111,19 @@ def postgres_env(url: str) -> dict[str, str]:
         msg = "a postgresql URL needs a database name: postgresql://user@host:5432/db"
         raise SettingsError(msg)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's store, with every connection bounded by the deadline.
+        "PERSISTENCE_MODULE": "liveblog.postgres_store:PostgresFactory",
+        DB_DEADLINE_ENV: repr(deadline),
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # How long a thread waits for a pooled connection (whole seconds, for the library).
+        "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(deadline))),
+        # Waiting for the events table's lock (held by a writer the network cut off, until
+        # the server's idle_in_transaction_session_timeout ends its session) is bounded too.
+        "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(deadline))),
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         # With database functions on, a subscriber can skip a concurrently committed
