@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog.deadline import DeadlinePassed
 from liveblog.domain import (
     DomainError,
     InvalidField,
@@ -112,6 +113,13 @@ async def handle_store_unavailable(request: Request, exc: Exception) -> Response
     )
 
 
+async def handle_deadline_passed(request: Request, exc: Exception) -> Response:
+    log.warning("store deadline passed on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, "store_timeout", f"{exc}; try again shortly", {"Retry-After": RETRY_AFTER_SECONDS}
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "something went wrong on our side")
@@ -121,6 +129,7 @@ EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
+    DeadlinePassed: handle_deadline_passed,
     PersistenceError: handle_store_unavailable,
     Exception: handle_unexpected,
 }
