@@ -28,12 +28,13 @@ from liveblog.domain import (
     NothingChanged,
 )
 from liveblog.feed import Follower
+from liveblog.health import HealthMonitor
 from liveblog.live.hub import Hub
 from liveblog.newsroom import Command, Newsroom, Outcome, resolve_story_ref
 from liveblog.tokens import Role
 from liveblog.web import commands
 from liveblog.web.auth import optional_principal, require_role
-from liveblog.web.errors import ApiError
+from liveblog.web.errors import RETRY_AFTER_SECONDS, ApiError
 from liveblog.web.inputs import (
     bool_field,
     if_match_number,
@@ -164,7 +165,11 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    await in_thread(newsroom_of(request).recorder.max_notification_id)
+    """Ready or not, from the health monitor's last check: never waits for the database."""
+    health: HealthMonitor = request.app.state.health
+    readiness = health.readiness()
+    if not readiness.ready:
+        raise ApiError(503, "not_ready", readiness.reason, {"Retry-After": RETRY_AFTER_SECONDS})
     return json_response({"status": "ready"})
 
 

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from liveblog.bootstrap import build
+from liveblog.health import HealthMonitor
 from liveblog.settings import Settings
 from liveblog.web.api import ROUTES as API_ROUTES
 from liveblog.web.api import RawHeaders, cached_story_answer
@@ -22,6 +23,7 @@ from liveblog.web.metrics import metrics
 from liveblog.web.reads import StoryReads
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import live_story_ref, live_websocket
+from liveblog.web.threads import set_deadline
 
 log = logging.getLogger("liveblog.web")
 
@@ -89,14 +91,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.views = parts.views
         app.state.follower = parts.follower
         app.state.reads = StoryReads(parts.newsroom)
+        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.follower)
+        await run_in_threadpool(health.start)
+        app.state.health = health
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield
         finally:
+            await run_in_threadpool(health.stop)
             await run_in_threadpool(parts.close)
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [*API_ROUTES, *STREAM_ROUTES, Route("/metrics", metrics)]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
+    set_deadline(settings.db_deadline_seconds)
     return app
