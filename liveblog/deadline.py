@@ -51,6 +51,25 @@ def within(deadline: float | None) -> Iterator[None]:
         _local.deadline = outer
 
 
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """This thread works for no caller (the feed), yet must not wait in a dead database
+    for ever: its database calls without a deadline are bounded too, more loosely (the
+    store decides how: ``postgres_store.BACKGROUND_HOLDS``). Threads not marked, such as
+    a rebuild's, may hold a connection as long as their work takes."""
+    outer = in_background()
+    _local.background = True
+    try:
+        yield
+    finally:
+        _local.background = outer
+
+
+def in_background() -> bool:
+    marked: bool = getattr(_local, "background", False)
+    return marked
+
+
 def check(what: str = "the database call") -> None:
     """Raise ``DeadlinePassed`` if this thread's deadline has passed."""
     left = remaining()

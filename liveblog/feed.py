@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from liveblog import deadline
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
 from liveblog.postgres_store import ListenSubscription
 from projections.states import Applied, StoryStates
@@ -223,6 +224,10 @@ class Follower:
             wake(self._subscription)
 
     def _follow(self) -> None:
+        with deadline.background():  # bounded in a dead database, yet not by a request's
+            self._follow_log()
+
+    def _follow_log(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
             try:

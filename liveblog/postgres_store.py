@@ -13,10 +13,11 @@ bounds each of these from the database deadline (``LIVEBLOG_DB_DEADLINE_SECONDS`
 - a pooled connection that could not be remade is given up after a second, so the next
   caller who needs one starts a fresh attempt at once (no growing backoff);
 - a connection is held no longer than its thread's deadline (``liveblog.deadline``; a
-  thread without one, such as the feed's, gets ``BACKGROUND_HOLDS`` deadlines): past
-  it, a watchdog shuts its socket down, which wakes the thread stuck in it with an
-  error. TCP timeouts cannot see a proxy or middlebox that accepts and then stalls;
-  this can. The LISTEN connection is exempt: it is meant to wait;
+  thread marked ``deadline.background()``, such as the feed's, gets ``BACKGROUND_HOLDS``
+  deadlines; others, such as a rebuild's, are not watched): past it, a watchdog shuts
+  its socket down, which wakes the thread stuck in it with an error. TCP timeouts
+  cannot see a proxy or middlebox that accepts and then stalls; this can. The LISTEN
+  connection is not watched: it is meant to wait;
 - once a connection breaks, the pool's other connections, made before, are replaced
   (``pool.drain()``), so a database that is back is not first met through dead sockets;
 - a thread waits for a pooled connection only until its deadline, and one whose
@@ -69,8 +70,8 @@ DEFAULT_DEADLINE_SECONDS = 5.0
 # How long the pool keeps trying to remake one lost connection before it gives up; the
 # next caller who waits for a connection then starts a new attempt straight away.
 RECONNECT_GIVE_UP_SECONDS = 1.0
-# A thread with no deadline of its own (the feed, start-up) may hold a connection for
-# this many deadlines, and at least MIN_BACKGROUND_HOLD_SECONDS: its work is larger.
+# A background thread (the feed) may hold a connection for this many deadlines, and at
+# least MIN_BACKGROUND_HOLD_SECONDS: its work (a page of 500 events) is larger.
 BACKGROUND_HOLDS = 3
 MIN_BACKGROUND_HOLD_SECONDS = 10.0
 WATCH_TICK_SECONDS = 0.05
@@ -122,8 +123,8 @@ class BoundedDatastore(PostgresDatastore):
         deadline.check()
         left = deadline.remaining()
         with self._pooled(left) as conn:
-            if _exempt.active:
-                yield conn
+            if left is None and not deadline.in_background():
+                yield conn  # not watched (a tool's long work, the LISTEN connection)
                 return
             until = time.monotonic() + (self.background_hold if left is None else left)
             held = WATCH.hold(conn, until)
@@ -177,18 +178,12 @@ _ERRORS: list[tuple[type[psycopg.Error], type[PersistenceError]]] = [
 
 
 class ListenSubscription(PostgresSubscription):
-    """The library's LISTEN/NOTIFY subscription, whose LISTEN connection may wait."""
+    """The library's LISTEN/NOTIFY subscription, whose pulls are bounded in time (its
+    LISTEN connection, meant to wait, is not)."""
 
-    def _listen(self) -> None:
-        _exempt.active = True
-        super()._listen()
-
-
-class _Exempt(threading.local):
-    active = False
-
-
-_exempt = _Exempt()
+    def _loop_on_pull(self) -> None:
+        with deadline.background():
+            super()._loop_on_pull()
 
 
 class Held:

@@ -7,6 +7,7 @@ outage), and once the proxy passes traffic again the same Newsroom must work aga
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,7 +59,9 @@ def newsroom(fresh_postgres_url: str, proxy: ProxyThread) -> Iterator[Newsroom]:
     app.close()
 
 
-def bounded_call(call: Callable[[], Any], seconds: float | None) -> tuple[Any, float]:
+def bounded_call(
+    call: Callable[[], Any], seconds: float | None, *, background: bool = False
+) -> tuple[Any, float]:
     """``call()`` in a thread under a deadline of ``seconds``; (result or error, elapsed).
 
     The thread is joined for HANG_BOUND at most: a call still running then has hung.
@@ -67,8 +70,9 @@ def bounded_call(call: Callable[[], Any], seconds: float | None) -> tuple[Any, f
 
     def run() -> None:
         until = None if seconds is None else time.monotonic() + seconds
+        marked = deadline.background() if background else contextlib.nullcontext()
         try:
-            with deadline.within(until):
+            with deadline.within(until), marked:
                 outcome.append(call())
         except Exception as error:
             outcome.append(error)
@@ -152,18 +156,38 @@ def test_a_reset_fails_at_once_and_the_store_recovers(
     assert len(first_success(lambda: newsroom.story_events(story_id))) == 1
 
 
-def test_a_thread_without_a_deadline_is_let_go_too(
+def test_a_background_thread_is_let_go_too(
     newsroom: Newsroom, proxy: ProxyThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The feed's thread has no caller waiting; it may hold a connection longer, not for ever.
-    story_id = open_story(newsroom)
+    open_story(newsroom)
     datastore = newsroom.factory.datastore  # type: ignore[attr-defined]
     monkeypatch.setattr(datastore, "background_hold", 0.5)
     proxy.set_mode(Mode.BLACKHOLE)
 
-    result, _ = bounded_call(newsroom.recorder.max_notification_id, None)
+    result, _ = bounded_call(newsroom.recorder.max_notification_id, None, background=True)
 
     assert isinstance(result, PersistenceError)
     proxy.set_mode(Mode.PASS)
     assert first_success(newsroom.recorder.max_notification_id) == 1
-    assert story_id is not None
+
+
+def test_a_tool_thread_is_not_cut_short(
+    newsroom: Newsroom, proxy: ProxyThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild's chunk may take long: without a deadline or the background mark, a call
+    # is never cut, however long it waits; it ends when the database answers.
+    open_story(newsroom)
+    datastore = newsroom.factory.datastore  # type: ignore[attr-defined]
+    monkeypatch.setattr(datastore, "background_hold", 0.2)
+    proxy.set_mode(Mode.BLACKHOLE)
+    outcome: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(newsroom.recorder.max_notification_id()), daemon=True
+    )
+    thread.start()
+    thread.join(1.0)  # five background holds: a background thread would have been cut
+    assert thread.is_alive()
+    proxy.set_mode(Mode.PASS)
+    thread.join(HANG_BOUND)
+    assert outcome == [1]
