@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from starlette.concurrency import run_in_threadpool
+from eventsourcing.persistence import PersistenceError
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -32,12 +32,16 @@ from liveblog.newsroom import Newsroom
 from liveblog.web.errors import error_response
 from liveblog.web.paths import story_ref_in
 from liveblog.web.server import LiveWebSocketProtocol
+from liveblog.web.threads import in_thread
 from projections.states import StoryStates
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
+# A join that cannot read what the reader missed (the store is down or too slow): the
+# client should come back later, with the same ``since``.
+STORE_UNAVAILABLE = (1013, "store unavailable; try again")
 LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
 
@@ -160,9 +164,7 @@ class Session:
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
-            frames = await run_in_threadpool(
-                read_backlog, self.newsroom, self.story_id, plan.since
-            )
+            frames = await in_thread(read_backlog, self.newsroom, self.story_id, plan.since)
             if frames is None:  # the cursor is beyond the story: start again
                 yield await self._snapshot(sequencer, reset=True)
                 return
@@ -173,7 +175,7 @@ class Session:
 
     async def _snapshot(self, sequencer: Sequencer, *, reset: bool) -> Message:
         async def load() -> tuple[int, bytes] | None:
-            page = await run_in_threadpool(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
+            page = await in_thread(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
             return None if page is None else (page.head.version, page.render())
 
         if not reset:
@@ -278,6 +280,10 @@ class DirectSocket:
             with contextlib.suppress(Exception):
                 await self.send({"type": "websocket.close", "code": UNKNOWN_STORY,
                                  "reason": "no such story"})  # fmt: skip
+        except PersistenceError:
+            code, reason = STORE_UNAVAILABLE
+            with contextlib.suppress(Exception):
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except (OSError, ConnectionClosed):
             reader._end(GONE)  # the client went while we sent
         finally:
@@ -343,6 +349,8 @@ async def _send_all(websocket: WebSocket, session: Session) -> None:
         return
     except StoryMissing:
         await websocket.close(UNKNOWN_STORY, "no such story")
+    except PersistenceError:
+        await websocket.close(*STORE_UNAVAILABLE)
 
 
 async def _ignore_incoming(websocket: WebSocket) -> None:
