@@ -49,6 +49,8 @@ class LiveServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # More environment for the server process (say LIVEBLOG_DB_DEADLINE_SECONDS).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -59,7 +61,7 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        env = {**os.environ, "LIVEBLOG_DATABASE_URL": self.database_url}
+        env = {**os.environ, **self.extra_env, "LIVEBLOG_DATABASE_URL": self.database_url}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             liveblog_command("serve", "--host", "127.0.0.1", "--port", str(self.port)),
