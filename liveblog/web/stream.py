@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -164,7 +165,9 @@ class Session:
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
-            frames = await in_thread(read_backlog, self.newsroom, self.story_id, plan.since)
+            frames = await run_in_threadpool(
+                read_backlog, self.newsroom, self.story_id, plan.since
+            )
             if frames is None:  # the cursor is beyond the story: start again
                 yield await self._snapshot(sequencer, reset=True)
                 return
