@@ -43,12 +43,18 @@ def remaining() -> float | None:
 @contextlib.contextmanager
 def within(deadline: float | None) -> Iterator[None]:
     """Database calls in this block must finish by ``deadline`` (monotonic seconds)."""
-    outer = current()
-    _local.deadline = deadline
+    outer = swap(deadline)
     try:
         yield
     finally:
-        _local.deadline = outer
+        swap(outer)
+
+
+def swap(deadline: float | None) -> float | None:
+    """Set this thread's deadline; return the one it had (``within``, without a generator)."""
+    outer = current()
+    _local.deadline = deadline
+    return outer
 
 
 @contextlib.contextmanager

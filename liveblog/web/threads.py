@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from liveblog import deadline
 from liveblog.deadline import DeadlinePassed
@@ -63,21 +63,42 @@ async def within_deadline(
     until = time.monotonic() + seconds
     call = functools.partial(_call_within, until, function, *args, **kwargs)
     future = loop.run_in_executor(_workers, call)
-    timeout = asyncio.timeout(seconds)
+    # One timer that cancels the future (a call not yet started then never starts):
+    # cheaper per call than asyncio.timeout(), which reads are made of.
+    expiry = _Expiry(future)
+    timer = loop.call_later(seconds, expiry.expire)
     try:
-        async with timeout:
-            return await future
-    except TimeoutError:
-        if timeout.expired():
+        return await future
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if expiry.expired and not (task is not None and task.cancelling()):
             msg = f"the database did not answer within {seconds:g} s"
             raise DeadlinePassed(msg) from None
         raise
+    finally:
+        timer.cancel()
+
+
+class _Expiry:
+    __slots__ = ("expired", "future")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.future = future
+        self.expired = False
+
+    def expire(self) -> None:
+        if not self.future.done():
+            self.expired = True
+            self.future.cancel()
 
 
 def _call_within(until: float, function: Callable[..., T], *args: object, **kwargs: object) -> T:
-    with deadline.within(until):
+    outer = deadline.swap(until)
+    try:
         deadline.check()  # waited for a free worker until too late: do not start
         return function(*args, **kwargs)
+    finally:
+        deadline.swap(outer)
 
 
 def start_in_thread(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:

@@ -54,6 +54,29 @@ async def test_a_read_past_its_deadline_answers_deadline_passed(short_deadline: 
     release.set()
 
 
+async def test_many_reads_past_their_deadline_all_answer_deadline_passed(
+    short_deadline: None,
+) -> None:
+    # Never a bare CancelledError, however the deadline's timer and the loop's clock fall.
+    release = threading.Event()
+    calls = [threads.in_thread(release.wait, 30) for _ in range(20)]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    release.set()
+    assert all(isinstance(outcome, DeadlinePassed) for outcome in outcomes), outcomes
+
+
+async def test_cancelling_the_caller_is_a_cancellation_not_a_deadline(
+    short_deadline: None,
+) -> None:
+    release = threading.Event()
+    call = asyncio.ensure_future(threads.in_thread(release.wait, 30))
+    await asyncio.sleep(0.05)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    release.set()
+
+
 async def test_a_read_runs_under_its_deadline_in_its_thread(short_deadline: None) -> None:
     left = await threads.in_thread(deadline.remaining)
     assert left is not None
