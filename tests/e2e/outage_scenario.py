@@ -39,6 +39,8 @@ READERS = 4
 POST_PAUSE = 0.2
 READ_PAUSE = 0.5
 READYZ_PAUSE = 0.25
+# An SSE stream that opened instead of failing would never end: stop waiting after this.
+SSE_GIVE_UP_SECONDS = 20.0
 # How long the scenario waits for things that must happen (recovery, readers catching up).
 SETTLE_SECONDS = 30.0
 STORY = "outage"
@@ -196,6 +198,21 @@ class Scenario:
             record.outcome = "dropped"
         self.seen.joins.append(record)
 
+    async def join_sse(self, story: str) -> None:
+        """A new SSE reader of a story only the store holds: answered, or given up on."""
+        started = self.now()
+        status, retry_after, body = 0, None, None
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(SSE_GIVE_UP_SECONDS):
+                path = f"/api/stories/{story}/live/sse"
+                async with self.http.stream("GET", path) as response:
+                    status, retry_after = response.status_code, response.headers.get("retry-after")
+                    if status != 200:  # a stream that opened never ends: not read
+                        body = orjson.loads(await response.aread())
+        self.seen.answers.append(
+            Answer("sse", started, self.now() - started, status, body, retry_after)
+        )
+
     async def read_live(self, trace: ReaderTrace, stop: asyncio.Event) -> None:
         """A reader that stays: reconnects with ``since`` if it is ever closed."""
         while not stop.is_set():
@@ -323,6 +340,7 @@ async def _run(
             scenario.join(mode.value, STORY, None),
             scenario.join(mode.value, STORY, max(known - 2, 1)),
             scenario.join(mode.value, COLD_STORY, None),
+            scenario.join_sse(COLD_STORY),
             scenario.keep_posting(outage_over),
             scenario.keep_reading(outage_over),
             scenario.keep_probing(outage_over),

@@ -123,6 +123,15 @@ def test_new_joins_are_served_from_the_cache_or_closed_with_1013(outage: Observa
             assert join.first_version == join.since + 1
 
 
+def test_a_new_sse_reader_that_needs_the_store_gets_503(outage: Observations) -> None:
+    streams = [a for a in outage.answers if a.kind == "sse"]
+    assert len(streams) == len(outage.phases)
+    for answer in streams:
+        assert answer.status == 503, answer
+        assert answer.retry_after is not None
+        assert is_error_shape(answer), answer
+
+
 def test_connected_readers_kept_their_sockets_and_ended_exact(outage: Observations) -> None:
     assert outage.readers
     for trace in outage.readers:
