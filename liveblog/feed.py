@@ -47,9 +47,12 @@ from eventsourcing.persistence import (
     PersistenceError,
     Subscription,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from liveblog import deadline
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
+from liveblog.postgres_store import ListenSubscription
 from projections.states import Applied, StoryStates
 from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
@@ -61,7 +64,11 @@ T = TypeVar("T")
 DEFAULT_POLL_SECONDS = 1.0
 # Updates the follower remembers as it last wrote them, for writes to answer with.
 RECENT_UPDATES = 1024
-MAX_BACKOFF_SECONDS = 5.0
+# The longest wait before the feed tries the database again. Short: a database that is
+# back must be followed again within about a second (DESIGN §9); a try costs one
+# connection attempt, itself bounded by the database deadline. A save in this process
+# (the database is back) ends the wait at once.
+MAX_BACKOFF_SECONDS = 1.0
 
 
 class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
@@ -71,6 +78,8 @@ class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
 def open_subscription(recorder: ApplicationRecorder, gt: int) -> Subscription[Any]:
     if isinstance(recorder, SQLiteApplicationRecorder):
         return SQLiteSubscription(recorder, gt=gt)
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return ListenSubscription(recorder, gt=gt)  # its LISTEN connection may wait
     return recorder.subscribe(gt=gt)
 
 
@@ -189,8 +198,12 @@ class Follower:
         self.poll_seconds = poll_seconds
         self.position = 0
         self.reconnects = 0
+        # Why the feed is not following the log right now (for /readyz), or None.
+        self.problem: str | None = None
         self._progress = threading.Condition()
         self._stopping = threading.Event()
+        # Set by a save in this process: a feed waiting to retry tries again now.
+        self._retry_now = threading.Event()
         self._subscription: Subscription[Any] | None = None
         self._threads: list[threading.Thread] = []
         # The newest updates as their views rows now hold them (see recent_update).
@@ -212,6 +225,7 @@ class Follower:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._retry_now.set()
         if self.wake in self.newsroom.after_save:
             self.newsroom.after_save.remove(self.wake)
         subscription = self._subscription
@@ -224,6 +238,7 @@ class Follower:
 
     def wake(self) -> None:
         """Look at the log now (called after every save in this process)."""
+        self._retry_now.set()
         wake(self._subscription)
 
     def wait_for_position(self, notification_id: int, timeout: float) -> bool:
@@ -247,14 +262,21 @@ class Follower:
 
     def _poll(self) -> None:
         while not self._stopping.wait(self.poll_seconds):
-            self.wake()
+            wake(self._subscription)
 
     def _follow(self) -> None:
+        with deadline.background():  # bounded in a dead database, yet not by a request's
+            self._follow_log()
+
+    def _follow_log(self) -> None:
         backoff = 0.1
         while not self._stopping.is_set():
             try:
                 with open_subscription(self.newsroom.recorder, self.position) as subscription:
                     self._subscription = subscription
+                    # Opened: a failure to follow shows again as soon as it recurs, and
+                    # a feed that opens but falls behind shows as lag (liveblog.health).
+                    self.problem = None
                     # Saves made while the subscription was starting woke nobody (its
                     # first pull may have run before them): pull once more now.
                     wake(subscription)
@@ -269,11 +291,13 @@ class Follower:
                 if self._stopping.is_set():
                     break
                 self.reconnects += 1
+                self.problem = f"the feed cannot read the log: {type(error).__name__}"
                 log.warning(
                     "feed subscription failed (%s: %s); resuming after %d in %.1fs",
                     type(error).__name__, error, self.position, backoff,
                 )  # fmt: skip
-                self._stopping.wait(backoff)
+                self._retry_now.clear()
+                self._retry_now.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:
                 self._subscription = None
@@ -411,10 +435,13 @@ class Follower:
         backoff = 0.1
         while True:
             try:
-                return call()
+                result = call()
+                self.problem = None
+                return result
             except Exception as error:
                 if self._stopping.is_set() or not self._store_failed(error):
                     raise
+                self.problem = f"the feed: {what} failed ({type(error).__name__})"
                 log.warning("%s failed (%s: %s); retrying in %.1fs",
                             what, type(error).__name__, error, backoff)  # fmt: skip
                 self._stopping.wait(backoff)

@@ -25,6 +25,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
+from liveblog import deadline
 from liveblog.domain import (
     Actor,
     DomainError,
@@ -382,12 +383,25 @@ class Newsroom(Application[UUID]):
             self._draining.add(story_id)
             return True
 
-    def drain(self, story_id: UUID) -> None:
+    def withdraw(self, job: _Job) -> bool:
+        """Take ``job`` off its story's queue if no batch has taken it yet (it then never
+        runs); False when it is already running or done."""
+        stripe = job.story_key % LOCK_STRIPES
+        with self._queue_locks[stripe]:
+            queue = self._queues[stripe]
+            if job in queue:
+                queue.remove(job)
+                return True
+        return False
+
+    def drain(self, story_id: UUID, batch_seconds: float | None = None) -> None:
         """Run the story's queued commands, batch after batch, until none is left.
 
         One thread per story does this for the web layer: requests queue and await, and
         no thread per request waits for the story's turn (eight of them, each woken in
         turn to find its job done, cost more than the batches they waited for).
+        With ``batch_seconds``, each batch's database calls must finish within that
+        (``liveblog.deadline``): a dead database fails the batch instead of holding it.
         """
         stripe = story_id.int % LOCK_STRIPES
         try:
@@ -397,7 +411,9 @@ class Newsroom(Application[UUID]):
                         if not any(j.story_key == story_id.int for j in self._queues[stripe]):
                             self._draining.discard(story_id)  # under the lock: see submit
                             return
-                    self._run_batch(story_id, self._take_batch(story_id))
+                    until = None if batch_seconds is None else time.monotonic() + batch_seconds
+                    with deadline.within(until):
+                        self._run_batch(story_id, self._take_batch(story_id))
         except BaseException:
             with self._queue_locks[stripe]:  # the next submit starts another drain
                 self._draining.discard(story_id)

@@ -27,6 +27,11 @@ LOG_FORMATS = ("json", "text")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
+# How long a request waits for any one database call before it answers 503.
+DEFAULT_DB_DEADLINE_SECONDS = 5.0
+MAX_DB_DEADLINE_SECONDS = 120.0
+DB_DEADLINE_ENV = "LIVEBLOG_DB_DEADLINE_SECONDS"
+
 
 class SettingsError(ValueError):
     """The environment names something liveblog cannot use."""
@@ -41,6 +46,9 @@ class Settings:
     # A live reader further behind than this many events gets a reset snapshot instead
     # of a backlog read from the store (DESIGN §5, §7): one read never holds more.
     max_backlog: int = 5_000
+    # Every database call on a request path: past this, 503 with Retry-After, and the
+    # thread doing it lets go (see liveblog/deadline.py, liveblog/postgres_store.py).
+    db_deadline_seconds: float = DEFAULT_DB_DEADLINE_SECONDS
     extra_env: dict[str, str] = field(default_factory=dict)
     # What one anonymous client may hold (DESIGN §7); see docs/deploy.md.
     # Open connections per client address (HTTP, WebSocket, SSE); 0: no limit. Generous,
@@ -76,6 +84,7 @@ class Settings:
             write_burst=parse_burst(env.get("LIVEBLOG_WRITE_BURST") or str(DEFAULT_WRITE_BURST)),
             log_format=log_format,
             access_log_cached=_flag(env, "LIVEBLOG_ACCESS_LOG_CACHED"),
+            db_deadline_seconds=db_deadline(env.get(DB_DEADLINE_ENV)),
         )
         return replace(settings, **limits_from_environ(env))
 
@@ -113,7 +122,7 @@ class Settings:
                 SQLITE_LOCK_TIMEOUT="10",
             )
         else:
-            env.update(postgres_env(self.database_url))
+            env.update(postgres_env(self.database_url, self.db_deadline_seconds))
         env.update(self.extra_env)
         return env
 
@@ -208,7 +217,21 @@ def sqlite_path(url: str) -> Path:
     return Path(raw)
 
 
-def postgres_env(url: str) -> dict[str, str]:
+def db_deadline(raw: str | None) -> float:
+    """``LIVEBLOG_DB_DEADLINE_SECONDS``: seconds, more than 0 and at most 120."""
+    if raw is None or not raw.strip():
+        return DEFAULT_DB_DEADLINE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_DB_DEADLINE_SECONDS:  # also refuses nan and inf
+        msg = f"{DB_DEADLINE_ENV} must be a number of seconds above 0 and at most 120, not {raw!r}"
+        raise SettingsError(msg)
+    return seconds
+
+
+def postgres_env(url: str, deadline: float = DEFAULT_DB_DEADLINE_SECONDS) -> dict[str, str]:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     dbname = unquote(parts.path.lstrip("/"))
@@ -221,13 +244,19 @@ def postgres_env(url: str) -> dict[str, str]:
         msg = f"the port in the postgresql URL is not valid: {error}"
         raise SettingsError(msg) from error
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's store, with every connection bounded by the deadline.
+        "PERSISTENCE_MODULE": "liveblog.postgres_store:PostgresFactory",
+        DB_DEADLINE_ENV: repr(deadline),
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(port),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # How long a thread waits for a pooled connection (whole seconds, for the library).
+        "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(deadline))),
+        # Waiting for the events table's lock (held by a writer the network cut off, until
+        # the server's idle_in_transaction_session_timeout ends its session) is bounded too.
+        "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(deadline))),
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         # With database functions on, a subscriber can skip a concurrently committed

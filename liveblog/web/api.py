@@ -28,12 +28,13 @@ from liveblog.domain import (
     NothingChanged,
 )
 from liveblog.feed import Follower
+from liveblog.health import HealthMonitor
 from liveblog.live.hub import Hub
 from liveblog.newsroom import Command, Newsroom, Outcome, resolve_story_ref
 from liveblog.tokens import Role
 from liveblog.web import commands
 from liveblog.web.auth import optional_principal, require_role
-from liveblog.web.errors import ApiError
+from liveblog.web.errors import RETRY_AFTER_SECONDS, ApiError
 from liveblog.web.inputs import (
     accepts_query,
     bool_field,
@@ -171,10 +172,15 @@ async def healthz(request: Request) -> Response:
 
 @accepts_query()
 async def readyz(request: Request) -> Response:
-    """Ready while the store answers. Stories whose projection stopped are listed, but
-    keep the process ready: every process stops at the same event, and the other
-    stories must go on being served (DESIGN §9)."""
-    await in_thread(newsroom_of(request).recorder.max_notification_id)
+    """Ready or not, from the health monitor's last check: never waits for the database.
+
+    Stories whose projection stopped are listed, but keep the process ready: every
+    process stops at the same event, and the other stories must go on being served
+    (DESIGN §9)."""
+    health: HealthMonitor = request.app.state.health
+    readiness = health.readiness()
+    if not readiness.ready:
+        raise ApiError(503, "not_ready", readiness.reason, {"Retry-After": RETRY_AFTER_SECONDS})
     follower: Follower = request.app.state.follower
     attention = [story.as_json() for story in follower.stories_needing_attention()]
     return json_response({"status": "ready", "stories_needing_attention": attention})

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from liveblog.bootstrap import build
+from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
@@ -30,6 +31,7 @@ from liveblog.web.reads import StoryReads
 from liveblog.web.security import with_security_headers
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
+from liveblog.web.threads import set_deadline
 
 log = logging.getLogger("liveblog.web")
 
@@ -167,10 +169,14 @@ def create_app(
         app.state.follower = parts.follower
         app.state.reads = StoryReads(parts.newsroom)
         app.state.backlogs = backlog_reads(parts.newsroom, settings.max_backlog)
+        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.follower)
+        await run_in_threadpool(health.start)
+        app.state.health = health
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield
         finally:
+            await run_in_threadpool(health.stop)
             await run_in_threadpool(parts.close)
 
     @contextlib.asynccontextmanager
@@ -194,6 +200,7 @@ def create_app(
     ]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
     app.state.settings = settings
+    set_deadline(settings.db_deadline_seconds)
     app.state.http_metrics = HttpMetrics(app.state)
     app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from liveblog.deadline import DeadlinePassed
 from liveblog.domain import (
     DomainError,
     InvalidField,
@@ -124,6 +125,13 @@ async def handle_client_disconnect(request: Request, _: Exception) -> Response:
     return error_response(499, "client_closed_request", "the request body was cut short")
 
 
+async def handle_deadline_passed(request: Request, exc: Exception) -> Response:
+    log.warning("store deadline passed on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, "store_timeout", f"{exc}; try again shortly", {"Retry-After": RETRY_AFTER_SECONDS}
+    )
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "something went wrong on our side")
@@ -133,6 +141,7 @@ EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
+    DeadlinePassed: handle_deadline_passed,
     PersistenceError: handle_store_unavailable,
     ClientDisconnect: handle_client_disconnect,
     Exception: handle_unexpected,

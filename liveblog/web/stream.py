@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
-from starlette.concurrency import run_in_threadpool
+from eventsourcing.persistence import PersistenceError
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -37,12 +37,16 @@ from liveblog.web.inputs import accepts_query, unknown_parameter
 from liveblog.web.paths import story_ref_in
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.server import LiveWebSocketProtocol
+from liveblog.web.threads import in_thread
 from projections.states import StoryStates
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE, dumps
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
+# A join that cannot read what the reader missed (the store is down or too slow): the
+# client should come back later, with the same ``since``.
+STORE_UNAVAILABLE = (1013, "store unavailable; try again")
 LIVE_SUFFIX = "/live"
 CLOSE_GRACE_SECONDS = 5.0
 # A catch-up waits for its socket to drain past this much unsent (see send_now).
@@ -84,7 +88,9 @@ def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:
     async def run(
         read: Callable[[UUID, int], list[Frame] | None], story_id: UUID, after: int
     ) -> list[Frame] | None:
-        return await run_in_threadpool(read, story_id, after)
+        # Under the request deadline: in an outage the shared read fails in time, and
+        # every resume that shared it is closed with 1013 (STORE_UNAVAILABLE).
+        return await in_thread(read, story_id, after)
 
     return BacklogReads(
         lambda story_id, after: read_backlog(newsroom, story_id, after),
@@ -211,7 +217,7 @@ class Session:
 
     async def _snapshot(self, sequencer: Sequencer, *, reset: bool) -> Message:
         async def load() -> tuple[int, bytes] | None:
-            page = await run_in_threadpool(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
+            page = await in_thread(self.views.story_page, self.story_id, DEFAULT_PAGE_SIZE)
             return None if page is None else (page.head.version, page.render())
 
         if not reset:
@@ -354,6 +360,10 @@ class DirectSocket:
             with contextlib.suppress(Exception):
                 await self.send({"type": "websocket.close", "code": UNKNOWN_STORY,
                                  "reason": "no such story"})  # fmt: skip
+        except PersistenceError:
+            code, reason = STORE_UNAVAILABLE
+            with contextlib.suppress(Exception):
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except (OSError, ConnectionClosed):
             reader._end(GONE)  # the client went while we sent
         finally:
@@ -436,6 +446,8 @@ async def _send_all(websocket: WebSocket, session: Session) -> None:
         return
     except StoryMissing:
         await websocket.close(UNKNOWN_STORY, "no such story")
+    except PersistenceError:
+        await websocket.close(*STORE_UNAVAILABLE)
 
 
 async def _ignore_incoming(websocket: WebSocket) -> None:

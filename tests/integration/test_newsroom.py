@@ -807,5 +807,6 @@ class TestNewsroomOnPostgreSQL(NewsroomSuite):
 def test_settings_keep_postgres_database_functions_off() -> None:
     env = Settings(database_url="postgresql://postgres@127.0.0.1:5432/test").eventsourcing_env()
 
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    # The library's store, bounded in time (a subclass of the library's factory).
+    assert env["PERSISTENCE_MODULE"] == "liveblog.postgres_store:PostgresFactory"
     assert strtobool(env["POSTGRES_ENABLE_DB_FUNCTIONS"]) is False
