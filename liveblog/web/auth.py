@@ -13,9 +13,6 @@ from liveblog.web.threads import in_thread
 
 # Requests that change something: each one a token makes is counted against its limit.
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-# The answers that only a token's holder may see (editor and admin reads, /api/me):
-# no shared cache may keep them.
-PRIVATE = {"Cache-Control": "private, no-store"}
 
 
 async def optional_principal(request: Request) -> Principal | None:

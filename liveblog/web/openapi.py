@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 description of the HTTP API, served at ``GET /api/openapi.json``.
 
 Plain data built in code: JSON Schema for the shapes of DESIGN §4 (Story, Update, the
-error), and one entry per route and method. ``tests/unit/test_openapi.py`` walks the
-app's route table (and the unrouted live WebSocket) and fails when a route is missing
-here, when this names a route that does not exist, or when an operation's query
-parameters differ from those its endpoint declares with ``accepts_query``.
+error, people and tokens), and one entry per route and method.
+``tests/unit/test_openapi.py`` walks the app's route table (and the unrouted live
+WebSocket) and fails when a route is missing here, when this names a route that does not
+exist, or when an operation's query parameters differ from those its endpoint declares
+with ``accepts_query``.
 ``tests/e2e/test_openapi_fuzz.py`` runs schemathesis against a real server with it.
 
 To add a route: add its ``Route`` (with ``@accepts_query(...)`` on the endpoint), then an
@@ -23,7 +24,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from liveblog.domain import MAX_BODY, MAX_NOTE, MAX_REASON, MAX_SLUG, MAX_SUMMARY, MAX_TITLE
+from liveblog.domain import (
+    MAX_BODY,
+    MAX_NAME,
+    MAX_NOTE,
+    MAX_REASON,
+    MAX_SLUG,
+    MAX_SUMMARY,
+    MAX_TITLE,
+)
+from liveblog.people import Role
+from liveblog.tokens import MAX_LABEL, MAX_LIFETIME, TOKEN_PREFIX
 from liveblog.web.inputs import MAX_TAG_DIGITS
 from projections.wire import MAX_PAGE_SIZE
 
@@ -72,6 +83,14 @@ def text(limit: int, description: str = PLAIN, min_length: int = 0) -> Schema:
 TIME: Schema = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}
 UUID_TEXT: Schema = {"type": "string", "format": "uuid"}
 VERSION: Schema = {"type": "integer", "minimum": 1}
+ROLE: Schema = {
+    "enum": [role.value for role in Role],
+    "description": "lowest first; each role may do all that the ones before it may",
+}
+TOKEN_STATUS: Schema = {
+    "enum": ["active", "revoked", "expired", "inactive"],
+    "description": "inactive: its person is deactivated",
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {
@@ -196,6 +215,57 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Status": obj({"status": {"type": "string"}}),
+    # People and tokens (admins; /api/me for any token). No answer but a token's
+    # creation carries its secret, and none carries its hash.
+    "Me": {"allOf": [ref("Person"), obj({"role": ROLE})]},
+    "PersonAccount": {
+        "allOf": [
+            ref("Person"),
+            obj(
+                {
+                    "role": ROLE,
+                    "active": {
+                        "type": "boolean",
+                        "description": "false: deactivated, every token refused",
+                    },
+                    "created_at": TIME,
+                }
+            ),
+        ]
+    },
+    "People": obj({"people": {"type": "array", "items": ref("PersonAccount")}}),
+    "Token": obj(
+        {
+            "id": UUID_TEXT,
+            "person": ref("Person"),
+            "label": text(MAX_LABEL),
+            "hint": {
+                "type": "string",
+                "maxLength": 4,
+                "description": "the secret's last four characters (empty for old tokens)",
+            },
+            "created_at": TIME,
+            "expires_at": nullable(TIME),
+            "revoked": {"type": "boolean"},
+            "status": TOKEN_STATUS,
+        }
+    ),
+    "Tokens": obj({"tokens": {"type": "array", "items": ref("Token")}}),
+    "NewToken": {
+        "allOf": [
+            ref("Token"),
+            obj(
+                {
+                    "secret": {
+                        "type": "string",
+                        "pattern": f"^{TOKEN_PREFIX}",
+                        "description": "use as Authorization: Bearer <secret>. Shown in "
+                        "this answer only: the server keeps a hash, no list shows it.",
+                    }
+                }
+            ),
+        ]
+    },
 }
 
 
@@ -231,6 +301,8 @@ def header(name: str, schema: Schema, description: str) -> Schema:
 
 STORY = path_param("story", "the story's id or slug")
 UPDATE = path_param("update", "the update's id")
+PERSON = path_param("person", "the person's id")
+TOKEN = path_param("token", "the token's id (not its secret)")
 MIN_VERSION = query(
     "min_version",
     {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
@@ -261,13 +333,17 @@ def operation(
     summary: str,
     *,
     role: str | None = None,
+    any_token: bool = False,
     optional_auth: bool = False,
     parameters: tuple[Schema, ...] = (),
     request: Schema | None = None,
+    request_required: bool = True,
     answers: dict[str, tuple[str, Schema | None]],
 ) -> Schema:
     """One operation; ``answers`` maps a status to its description and JSON schema (None:
-    no body). ``role`` is the least role that may call it (None: anyone)."""
+    no body). ``role`` is the least role that may call it (None: anyone; ``any_token``:
+    anyone with a valid token, whatever its role). A request body is required unless
+    ``request_required`` is False (then no body at all reads as ``{}``)."""
     responses: dict[str, Schema] = {}
     for status, (description, schema) in answers.items():
         responses[status] = {"description": description}
@@ -278,17 +354,22 @@ def operation(
     if role is not None:
         op["description"] = f"Needs a token with the {role} role (or above)."
         op["security"] = [{"bearer": []}]
+    elif any_token:
+        op["description"] = "Needs a valid token, whatever its role."
+        op["security"] = [{"bearer": []}]
     elif optional_auth:
         op["security"] = [{}, {"bearer": []}]
     else:
         op["security"] = []
     if request is not None:
-        op["requestBody"] = {"required": True, "content": json_content(request)}
+        op["requestBody"] = {"required": request_required, "content": json_content(request)}
     return op
 
 
 STORY_BODY = ("Story", ref("Story"))
 UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
+PERSON_BODY = ("the person (private)", ref("PersonAccount"))
+TOKEN_BODY = ("the token, without its secret (private)", ref("Token"))
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {"get": operation("Liveness", answers={"200": ("alive", ref("Status"))})},
@@ -507,6 +588,96 @@ PATHS: dict[str, dict[str, Schema]] = {
                 "default": ERROR,
             },
         },
+    },
+    "/api/me": {
+        "get": operation(
+            "Who this token belongs to (private)",
+            any_token=True,
+            answers={"200": ("the token's person and role", ref("Me"))},
+        ),
+    },
+    "/api/people": {
+        "get": operation(
+            "Every person, by name (private)",
+            role="admin",
+            answers={"200": ("the people", ref("People"))},
+        ),
+        "post": operation(
+            "Register a person (409 if the name is taken, however it is spelt)",
+            role="admin",
+            request=body_of(
+                {
+                    "name": {**text(MAX_NAME, min_length=1), "pattern": "\\S"},
+                    "role": ROLE,
+                },
+                required=("name", "role"),
+            ),
+            answers={"201": PERSON_BODY},
+        ),
+    },
+    "/api/people/{person}": {
+        "get": operation(
+            "A person (private)", role="admin", parameters=(PERSON,), answers={"200": PERSON_BODY}
+        ),
+        "patch": operation(
+            "Change a person's role, or (de)activate them: their tokens follow at once",
+            role="admin",
+            parameters=(PERSON,),
+            request={
+                **body_of({"role": ROLE, "active": {"type": "boolean"}}),
+                "minProperties": 1,
+            },
+            answers={"200": PERSON_BODY},
+        ),
+    },
+    "/api/people/{person}/tokens": {
+        "post": operation(
+            "Issue a token to an active person (409 if deactivated); no body: never expires",
+            role="admin",
+            parameters=(PERSON,),
+            request=body_of(
+                {
+                    "label": text(MAX_LABEL, "for humans, e.g. the device"),
+                    "expires_at": {
+                        **TIME,
+                        "description": "RFC 3339 with a time zone, in the future; not "
+                        "with expires_in",
+                    },
+                    "expires_in": {
+                        "anyOf": [
+                            {"type": "string", "pattern": "^[0-9]{1,7}[dhm]$"},
+                            {"type": "integer", "minimum": 1},
+                        ],
+                        "description": f'"30d", "12h", "90m" or seconds, at most '
+                        f"{MAX_LIFETIME.days} days; not with expires_at",
+                    },
+                }
+            ),
+            request_required=False,
+            answers={"201": ("the token with its secret, shown this once", ref("NewToken"))},
+        ),
+    },
+    "/api/tokens": {
+        "get": operation(
+            "Every token (or one person's), oldest first, without secrets (private)",
+            role="admin",
+            parameters=(query("person", UUID_TEXT, "only this person's tokens"),),
+            answers={"200": ("the tokens", ref("Tokens"))},
+        ),
+    },
+    "/api/tokens/{token}": {
+        "get": operation(
+            "A token, without its secret (private)",
+            role="admin",
+            parameters=(TOKEN,),
+            answers={"200": TOKEN_BODY},
+        ),
+        "delete": operation(
+            "Revoke a token (again changes nothing): refused at once",
+            role="admin",
+            parameters=(TOKEN,),
+            answers={"200": ("the revoked token (private)", ref("Token"))},
+        ),
     },
 }
 

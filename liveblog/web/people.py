@@ -28,9 +28,17 @@ from liveblog.tokens import (
     check_lifetime,
     parse_lifetime,
 )
-from liveblog.web.auth import PRIVATE, require_principal, require_role
+from liveblog.web.auth import require_principal, require_role
 from liveblog.web.errors import ApiError
-from liveblog.web.inputs import bool_field, path_uuid, read_json_object, required_text, text_field
+from liveblog.web.inputs import (
+    accepts_query,
+    bool_field,
+    path_uuid,
+    read_json_object,
+    required_text,
+    text_field,
+)
+from liveblog.web.security import PRIVATE
 from liveblog.web.threads import in_thread
 from projections.wire import dumps, rfc3339
 
@@ -68,12 +76,6 @@ def token_json(token: TokenInfo) -> dict[str, Any]:
     }
 
 
-def only_parameters(request: Request, allowed: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ApiError(422, "unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}")
-
-
 async def admin_call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A Credentials call in a worker thread, its refusals as the API's errors."""
     try:
@@ -89,23 +91,23 @@ def credentials_of(request: Request) -> Credentials:
     return credentials
 
 
+@accepts_query()
 async def me(request: Request) -> Response:
-    only_parameters(request, set())
     principal = await require_principal(request)
     actor = principal.actor
     return private_json({"id": actor.id, "name": actor.name, "role": principal.role.value})
 
 
+@accepts_query()
 async def list_people(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     people = await admin_call(credentials_of(request).people)
     return private_json({"people": [person_json(p) for p in people]})
 
 
+@accepts_query()
 async def create_person(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     payload = await read_json_object(request, {"name", "role"})
     name = required_text(payload, "name", limit=MAX_NAME)
     role = payload.get("role")
@@ -116,18 +118,18 @@ async def create_person(request: Request) -> Response:
     return private_json(person_json(person), 201, headers)
 
 
+@accepts_query()
 async def get_person(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     person = await admin_call(
         credentials_of(request).person, path_uuid(request, "person", "person")
     )
     return private_json(person_json(person))
 
 
+@accepts_query()
 async def edit_person(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     person_id = path_uuid(request, "person", "person")
     payload = await read_json_object(request, {"role", "active"})
     active = bool_field(payload, "active")
@@ -140,9 +142,9 @@ async def edit_person(request: Request) -> Response:
     return private_json(person_json(person))
 
 
+@accepts_query()
 async def create_token(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     person_id = path_uuid(request, "person", "person")
     payload = await optional_json_object(request, {"label", "expires_at", "expires_in"})
     label = text_field(payload, "label", limit=MAX_LABEL) or ""
@@ -195,9 +197,9 @@ def expiry_from(payload: Mapping[str, Any], now: datetime) -> datetime | None:
     return now + lifetime
 
 
+@accepts_query("person")
 async def list_tokens(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, {"person"})
     person_id = None
     raw = request.query_params.get("person")
     if raw is not None:
@@ -209,16 +211,16 @@ async def list_tokens(request: Request) -> Response:
     return private_json({"tokens": [token_json(t) for t in listed]})
 
 
+@accepts_query()
 async def get_token(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     token = await admin_call(credentials_of(request).token, path_uuid(request, "token", "token"))
     return private_json(token_json(token))
 
 
+@accepts_query()
 async def revoke_token(request: Request) -> Response:
     await require_role(request, Role.ADMIN)
-    only_parameters(request, set())
     token_id = path_uuid(request, "token", "token")
     token = await admin_call(credentials_of(request).revoke, token_id)
     return private_json(token_json(token))

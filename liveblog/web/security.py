@@ -26,8 +26,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 _ALWAYS = SECURITY_HEADERS[:2]
 
-# Editor-only answers (the past, history, superseded text) and admin answers (people,
-# tokens): kept by no cache, not even the browser's, and never by a shared one. Pass it
+# Editor-only answers (the past, history, superseded text), /api/me and admin answers
+# (people, tokens): kept by no cache, not even the browser's, and never by a shared one. Pass it
 # as the response's headers.
 PRIVATE = {"Cache-Control": "private, no-store"}
 

@@ -1,14 +1,29 @@
 """schemathesis against a real server, from the description it serves, on both backends.
 
 Every operation is fuzzed with valid and invalid input (bounded and derandomized), once
-with whatever story and update ids schemathesis makes up and once on a real story and
-update, with an editor's token. No answer may be a 5xx or break the description.
+with whatever ids schemathesis makes up and once on a real story, update, person and
+token, with an admin's token (an admin may do all an editor may, and the people and
+token routes are admin only). No answer may be a 5xx or break the description.
+
+The admin routes can take the fuzzer's own rights away: ``DELETE /api/tokens/{token}``
+revokes a token, ``PATCH /api/people/{person}`` demotes or deactivates a person. The
+fuzzing token is kept out of their reach rather than replaced as it falls:
+
+- the made-up ids cannot name it: a token's id is derived from the hash of its secret
+  and a person's from their name, so no generated string is either but by a 2**-122
+  accident;
+- the real ids given to the admin routes are those of a *subject*, a person with a
+  token of their own, made afresh (over the API) for each run, so what one operation
+  does to its subject (deactivated, demoted, revoked) does not decide another's answers.
+
+A fresh token per request would guard the same, at a CLI call (a process) per request.
+The run ends by checking that the fuzzing token is still an admin's.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from liveblog.web.openapi import DESCRIPTION
+from liveblog.web.security import PRIVATE, SECURITY_HEADERS
 from tests.e2e.server import LiveServer, create_token
 
 EXAMPLES_PER_RUN = 12
@@ -37,29 +53,34 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
 ]
+# Answers private to their caller: each 2xx of these says so (DESIGN §7).
+PRIVATE_PATHS = ("/api/me", "/api/people", "/api/tokens")
 # An endless stream: a client reads it until it hangs up, which a fuzzer cannot do.
 UNFUZZED = ("/api/stories/{story}/live/sse",)
 SLUG = "fuzzed"
 
 
+ADMIN = "Fuzz Admin"
+
+
 @dataclass(frozen=True)
 class Target:
     server: LiveServer
-    editor: str
+    admin: str
     update_id: str
 
 
 def start(database_url: str, folder: Path) -> Iterator[Target]:
-    editor = create_token(database_url, "Fuzz Editor", "editor")
+    admin = create_token(database_url, ADMIN, "admin")
     server = LiveServer(database_url, folder / "server.log").start()
     try:
-        auth = {"Authorization": f"Bearer {editor}"}
+        auth = {"Authorization": f"Bearer {admin}"}
         with httpx.Client(base_url=server.base_url, headers=auth, timeout=10) as client:
             opened = client.post("/api/stories", json={"slug": SLUG, "title": "Fuzzed"})
             assert opened.status_code == 201, opened.text
             posted = client.post(f"/api/stories/{SLUG}/updates", json={"body": "<p>one</p>"})
             assert posted.status_code == 201, posted.text
-        yield Target(server, editor, posted.json()["id"])
+        yield Target(server, admin, posted.json()["id"])
     finally:
         server.stop()
 
@@ -80,20 +101,23 @@ def fuzz(target: Target) -> None:
     assert served.headers["content-type"] == "application/json"
     assert served.json() == DESCRIPTION
     schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
-    headers = {"Authorization": f"Bearer {target.editor}"}
+    headers = {"Authorization": f"Bearer {target.admin}"}
     failures: list[str] = []
     seen: Counter[tuple[str, int]] = Counter()
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()
         operations.append(result.ok())
-    assert len(operations) >= 18
+    assert len(operations) >= 27
+    subjects = Subjects(base_url, headers)
     for operation in operations:
         if operation.path in UNFUZZED:
             continue
-        real = {"story": SLUG, "update": target.update_id}
-        fixed = {k: v for k, v in real.items() if "{" + k + "}" in operation.path}
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            real = {"story": SLUG, "update": target.update_id}
+            if "{person}" in operation.path or "{token}" in operation.path:
+                real.update(subjects.fresh())
+            fixed = {k: v for k, v in real.items() if "{" + k + "}" in operation.path}
             for path_parameters in ({}, fixed) if fixed else ({},):
                 strategy = operation.as_strategy(
                     generation_mode=mode, path_parameters=path_parameters or None
@@ -106,9 +130,35 @@ def fuzz(target: Target) -> None:
     succeeded = {label for label, status in seen if status < 300}
     for label in ("GET /api/stories/{story}", "POST /api/stories/{story}/updates",
                   "POST /api/stories/{story}/updates/{update}/corrections",
-                  "GET /api/stories/{story}/events", "POST /api/stories"):  # fmt: skip
+                  "GET /api/stories/{story}/events", "POST /api/stories",
+                  "GET /api/me", "POST /api/people", "PATCH /api/people/{person}",
+                  "POST /api/people/{person}/tokens", "GET /api/tokens",
+                  "DELETE /api/tokens/{token}"):  # fmt: skip
         assert label in succeeded, sorted(seen.items())
-    assert sum(seen.values()) > 300, sorted(seen.items())
+    assert sum(seen.values()) > 500, sorted(seen.items())
+    # ... and it kept its own rights throughout (see the module docstring).
+    me = httpx.get(f"{base_url}/api/me", headers=headers)
+    assert (me.status_code, me.json()["name"], me.json()["role"]) == (200, ADMIN, "admin")
+
+
+class Subjects:
+    """People for the admin routes to fuzz, each with a token: never the fuzzer's own."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.base_url = base_url
+        self.headers = headers
+        self.made = 0
+
+    def fresh(self) -> dict[str, str]:
+        """A new subject's ids, as the path parameters ``person`` and ``token``."""
+        self.made += 1
+        name = f"Fuzz Subject {self.made}"
+        with httpx.Client(base_url=self.base_url, headers=self.headers, timeout=10) as client:
+            person = client.post("/api/people", json={"name": name, "role": "reporter"})
+            assert person.status_code == 201, person.text
+            token = client.post(f"/api/people/{person.json()['id']}/tokens", json={})
+        assert token.status_code == 201, token.text
+        return {"person": person.json()["id"], "token": token.json()["id"]}
 
 
 def run(
@@ -130,6 +180,9 @@ def run(
             base_url=base_url, headers=headers, checks=CHECKS, timeout=10
         )
         seen[(case.operation.label, response.status_code)] += 1
+        # schemathesis keeps each header as a list of values, by lower-case name.
+        answered = {name: ", ".join(values) for name, values in response.headers.items()}
+        check_headers(case.operation.path, response.status_code, answered)
 
     try:
         call()
@@ -140,6 +193,14 @@ def run(
     except (Exception, BaseExceptionGroup) as error:
         return f"{type(error).__name__}: {error}"
     return None
+
+
+def check_headers(path: str, status: int, headers: Mapping[str, str]) -> None:
+    """The security headers on every answer; ``private, no-store`` on the private ones."""
+    for name, value in SECURITY_HEADERS:
+        assert headers.get(name.decode()) == value.decode(), f"{status}: {name!r}"
+    if path.startswith(PRIVATE_PATHS) and status < 300:
+        assert headers.get("cache-control") == PRIVATE["Cache-Control"], f"{status}"
 
 
 def test_the_api_answers_fuzzed_requests_as_described_on_sqlite(sqlite_target: Target) -> None:

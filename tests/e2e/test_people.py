@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from liveblog.tokens import hash_token
+from liveblog.web.people import ROUTES
 from tests.e2e.server import LiveServer, create_token
+from tests.e2e.test_security_headers import EXPECTED as SECURE
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -190,6 +192,37 @@ def test_an_expired_token_is_refused_with_a_clear_message(desk: Desk) -> None:
         "tokens"
     ]
     assert listed["status"] == "expired"
+
+
+# A body for each write of people.ROUTES; a route added there without one fails the walk.
+ROUTE_BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("POST", "/api/people"): {"name": "Uma Walked", "role": "reporter"},
+    ("PATCH", "/api/people/{person}"): {"role": "editor"},
+    ("POST", "/api/people/{person}/tokens"): {"label": "walk"},
+}
+
+
+def test_every_people_and_token_answer_is_private_and_carries_the_security_headers(
+    desk: Desk,
+) -> None:
+    subject = new_token(desk, "Vera Walked")
+    ids = {"{person}": subject["person"]["id"], "{token}": subject["id"]}
+    walked = set()
+    for route in ROUTES:
+        for method in sorted(route.methods or ()):
+            path = route.path
+            for name, value in ids.items():
+                path = path.replace(name, value)
+            body = ROUTE_BODIES[(method, route.path)] if method in ("POST", "PATCH") else None
+            response = admin_request(desk, method, path, json=body)
+
+            what = f"{method} {route.path}"
+            assert response.status_code < 300, f"{what}: {response.text}"
+            assert response.headers.get("cache-control") == "private, no-store", what
+            for name, value in SECURE.items():
+                assert response.headers.get(name) == value, f"{what}: {name}"
+            walked.add(what)
+    assert len(walked) >= 10, walked  # nine routes and Starlette's HEADs
 
 
 @pytest.mark.parametrize(

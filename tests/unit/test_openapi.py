@@ -92,6 +92,33 @@ def test_the_description_loads_as_openapi_3_1_with_every_operation() -> None:
     assert DESCRIPTION["openapi"].startswith("3.1")
 
 
-@pytest.mark.parametrize("name", ["Story", "Update", "Error"])
+@pytest.mark.parametrize(
+    "name", ["Story", "Update", "Error", "Me", "PersonAccount", "Token", "NewToken"]
+)
 def test_the_design_shapes_are_components(name: str) -> None:
     assert name in DESCRIPTION["components"]["schemas"]
+
+
+def test_people_and_token_routes_say_who_may_call_them() -> None:
+    for path, item in DESCRIPTION["paths"].items():
+        if not path.startswith(("/api/people", "/api/tokens")):
+            continue
+        for method, operation in item.items():
+            assert operation["security"] == [{"bearer": []}], f"{method} {path}"
+            assert "admin role" in operation["description"], f"{method} {path}"
+    me = DESCRIPTION["paths"]["/api/me"]["get"]
+    assert me["security"] == [{"bearer": []}]
+    assert "whatever its role" in me["description"]
+
+
+def test_only_a_new_token_carries_its_secret() -> None:
+    schemas = DESCRIPTION["components"]["schemas"]
+    assert "secret" not in schemas["Token"]["properties"]
+    assert "secret" in schemas["NewToken"]["allOf"][1]["required"]
+    issue = DESCRIPTION["paths"]["/api/people/{person}/tokens"]["post"]
+    # No body at all is a token that never expires (tests/e2e/test_people.py).
+    assert issue["requestBody"]["required"] is False
+    assert (
+        issue["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"]
+        is False
+    )
