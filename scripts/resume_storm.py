@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 import orjson
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from liveblog.domain import Actor
 from liveblog.newsroom import Newsroom
@@ -70,14 +71,18 @@ async def timed_gets(
 
 
 async def resume(ws_url: str) -> int:
+    """Messages received up to ``live``; -1 if the server dropped the reader before."""
     messages = 0
-    async with connect(f"{ws_url}/api/stories/{SLUG}/live?since=1", proxy=None,
-                       open_timeout=60, max_size=2**24) as ws:  # fmt: skip
-        while True:
-            message = orjson.loads(await ws.recv(decode=False))
-            messages += 1
-            if message["type"] == "live":
-                return messages
+    try:
+        async with connect(f"{ws_url}/api/stories/{SLUG}/live?since=1", proxy=None,
+                           open_timeout=60, max_size=2**24) as ws:  # fmt: skip
+            while True:
+                message = orjson.loads(await ws.recv(decode=False))
+                messages += 1
+                if message["type"] == "live":
+                    return messages
+    except (OSError, WebSocketException, TimeoutError):
+        return -1
 
 
 def storm(ws_url: str, readers: int, results: Queue[list[int]]) -> None:
@@ -128,7 +133,10 @@ async def measure(base_url: str, ws_url: str, readers: int, pid: int) -> None:
     reads = [metric(text, "liveblog_live_backlog_store_reads_total") for text in (before, after)]
     store_reads = "n/a" if None in reads else f"{(reads[1] or 0) - (reads[0] or 0):.0f}"
     statuses = sorted({status for _, status in storm_timings})
-    print(f"readers {readers}, messages each {min(counts)}..{max(counts)}, storm {wall:.1f} s, "
+    served = [count for count in counts if count >= 0]
+    each = f"{min(served)}..{max(served)}" if served else "none"
+    print(f"readers {readers}, dropped {len(counts) - len(served)}, messages each {each}, "
+          f"storm {wall:.1f} s, "
           f"server CPU {cpu:.1f} s, backlog store reads {store_reads}")  # fmt: skip
     print(f"read API idle:  median {idle_median:.1f} ms, p95 {idle_p95:.1f} ms ({len(idle)} GETs)")
     print(f"read API storm: median {storm_median:.1f} ms, p95 {storm_p95:.1f} ms "
