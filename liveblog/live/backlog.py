@@ -99,6 +99,10 @@ class BacklogReads:
         if newest - since > self.max_frames:
             self.stats.too_far_back += 1
             return None
+        if newest and since > newest:
+            # Beyond the story as this process knows it: a reset, without a read (a
+            # client looping on such a cursor would otherwise fold the story each time).
+            return None
         backlog = self._kept_backlog(story_id, since, ring)
         if backlog is None:
             backlog = await self._shared_read(story_id, since, newest)

@@ -30,6 +30,9 @@ log = logging.getLogger("liveblog.live")
 RING_SIZE = 1_024
 READER_BUFFER = 1_024
 MAX_CHANNELS = 1_000
+# Rewritten backlog frames a channel keeps (see Channel.public): a ring's worth and a
+# kept backlog's (liveblog.live.backlog) fit.
+MAX_REWRITTEN = 8 * RING_SIZE
 # Loads a join may wait for before it takes what it has (its sequencer finds any hole).
 SNAPSHOT_TRIES = 3
 # A reader is too slow once a frame would make more than this wait for it, unsent (its
@@ -242,6 +245,8 @@ class Channel:
         if cached is not None and cached[0] is newest:
             return cached[1]
         public = with_public_text(frame, newest)
+        if len(self.rewritten) >= MAX_REWRITTEN:
+            self.rewritten.clear()  # bounded whatever resumes ask for; remade on demand
         self.rewritten[frame.version] = (newest, public)
         return public
 

@@ -108,6 +108,18 @@ def etag(version: int) -> str:
 async def run_command(request: Request, command: Command) -> Outcome:
     """Run a story command in its story's batch; a no-op answers with the state as is."""
     newsroom = newsroom_of(request)
+    follower: Follower = request.app.state.follower
+    if follower.needs_attention(command.story_id):
+        # Its read side stopped at an event the views could not store: a write now would
+        # be answered but reach no reader (a retraction would leave the text public).
+        # Refuse it, recording nothing, until an operator has rebuilt the views.
+        raise ApiError(
+            503, "story_needs_attention",
+            "this story's read views stopped at an event they could not store, so readers"
+            " would not see this change; nothing was recorded. An operator must run"
+            " `liveblog rebuild` (see /readyz)",
+            {"Retry-After": "60"},
+        )  # fmt: skip
     try:
         return await commands.execute(newsroom, command)
     except NothingChanged:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from liveblog.web.threads import in_thread
 from projections.states import StoryStates
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE, dumps
+
+log = logging.getLogger("liveblog.live")
 
 SSE_HEARTBEAT_SECONDS = 20.0
 UNKNOWN_STORY = 4404
@@ -92,11 +95,19 @@ def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:
         # every resume that shared it is closed with 1013 (STORE_UNAVAILABLE).
         return await in_thread(read, story_id, after)
 
-    return BacklogReads(
-        lambda story_id, after: read_backlog(newsroom, story_id, after),
-        run,
-        max_frames=max_frames,
-    )
+    def read(story_id: UUID, after: int) -> list[Frame] | None:
+        try:
+            return read_backlog(newsroom, story_id, after)
+        except (StoryMissing, PersistenceError):
+            raise
+        except Exception as error:
+            # An event the fold refuses (the story then needs attention): the joins
+            # that shared this read are closed with 1013, not left to a traceback.
+            log.error("reading the backlog of story %s failed: %r", story_id, error)
+            msg = f"the backlog of story {story_id} could not be read"
+            raise PersistenceError(msg) from error
+
+    return BacklogReads(read, run, max_frames=max_frames)
 
 
 class Session:
@@ -196,6 +207,11 @@ class Session:
         assert plan.since is not None
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
         channel = self.hub.channel(self.story_id)
+        if plan.start is Start.STORE and self.follower.needs_attention(self.story_id):
+            # Its stream is paused before an event the views could not store: the store
+            # holds events past the pause, which must not reach readers either.
+            yield await self._snapshot(sequencer, reset=True)
+            return
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
             ring = Span(channel.ring[0].version, channel.newest) if channel.ring else None

@@ -74,7 +74,19 @@ async def test_a_story_the_views_refuse_shows_in_readyz_and_metrics_and_stops_al
     assert (await api.story("healthy"))["version"] == 4
     # The stuck story's readers see it as it was, without a hole: no frame came.
     assert (await api.story("stuck"))["version"] == 1
-    await api.post("stuck", "<p>Also recorded.</p>")
+    # Further writes to it are refused, recording nothing: readers would not see them
+    # (a retraction answered 200 would leave the text public).
+    base = "/api/stories/stuck/updates"
+    refused = [
+        await api.http.post(base, json={"body": "<p>Not recorded.</p>"},
+                            headers=Tokens.header(api.tokens.reporter)),
+        await api.http.post(f"{base}/{posted['id']}/retraction", json={"reason": "Wrong."},
+                            headers=Tokens.header(api.tokens.editor)),
+    ]  # fmt: skip
+    for answer in refused:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "story_needs_attention"
+        assert "retry-after" in answer.headers
     update = await api.post("healthy", "<p>Last.</p>")
     check_update_event(await healthy_reader.next(), 5, "update.posted", update)
     # Frames are published in log order: all before the healthy story's last one are
@@ -92,11 +104,9 @@ async def test_a_story_the_views_refuse_shows_in_readyz_and_metrics_and_stops_al
         ready = (await http.get("/readyz")).json()
         assert ready["stories_needing_attention"] == []
         story = (await http.get("/api/stories/stuck")).json()
-        assert story["version"] == 3
-        assert [u["body"] for u in story["updates"]] == [
-            "<p>Also recorded.</p>",
-            "<p>Recorded, not projected.</p>",
-        ]
+        assert story["version"] == 2  # the refused writes recorded nothing
+        assert [u["body"] for u in story["updates"]] == ["<p>Recorded, not projected.</p>"]
+        assert story["updates"][0]["status"] == "published"
 
 
 # -- text recorded before the rule, served and rebuilt ---------------------------------

@@ -8,9 +8,11 @@ import threading
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import PersistenceError
 
 from liveblog.live.backlog import BacklogReads, Span
 from liveblog.live.frames import Frame
+from liveblog.web.stream import backlog_reads
 
 STORY = uuid4()
 
@@ -143,3 +145,23 @@ async def test_a_failed_read_fails_every_resume_that_shared_it_and_the_next_read
     with pytest.raises(LookupError):
         await backlogs.frames_after(STORY, 1, 10, None)
     assert calls == 2
+
+
+async def test_a_cursor_beyond_the_story_this_process_knows_is_a_reset_without_a_read() -> None:
+    store = FakeStore(newest=100)
+    backlogs = reads_of(store)
+    for _ in range(5):  # a client looping on such a cursor costs no read at all
+        assert await backlogs.frames_after(STORY, 10**9, 100, Span(1, 100)) is None
+    assert store.reads == []
+
+
+async def test_a_backlog_the_fold_refuses_fails_as_a_store_failure_so_joins_close_1013() -> None:
+    class Unfoldable:
+        """A story whose stored events the fold refuses (not a Story event at all)."""
+
+        def story_events(self, story_id: UUID, upto: int | None = None) -> list[object]:
+            return [object()]
+
+    backlogs = backlog_reads(Unfoldable(), max_frames=100)  # type: ignore[arg-type]
+    with pytest.raises(PersistenceError):
+        await backlogs.frames_after(STORY, 0, 0, None)

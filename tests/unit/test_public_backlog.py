@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import orjson
 
 from liveblog.live.frames import PUBLIC_TEXT_FIELDS, Frame, public_backlog, text_print
-from liveblog.live.hub import RING_SIZE, Channel
+from liveblog.live.hub import MAX_REWRITTEN, RING_SIZE, Channel
 
 A = uuid4()
 B = uuid4()
@@ -115,3 +115,15 @@ def test_the_text_print_covers_every_public_text_field() -> None:
         changed = {**base, name: "other"}
         assert text_print(changed) != text_print(base), name
     assert text_print({**base, "pinned": True}) == text_print(base)
+
+
+def test_the_channel_keeps_a_bounded_number_of_rewritten_frames() -> None:
+    channel = Channel()
+    update_id = uuid4()
+    stale = [frame(v, "update.pinned", update(update_id, body=SECRET)) for v in range(1, 20_001)]
+    newest = frame(20_001, "update.retracted", update(update_id, **TOMBSTONE))
+    channel.ring.append(newest)
+    channel.remember_update(update_id, newest)
+    for old in stale:  # resumes asking for frames long gone from the ring
+        assert SECRET not in channel.public(old).text
+    assert len(channel.rewritten) <= MAX_REWRITTEN
