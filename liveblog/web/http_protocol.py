@@ -40,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
 from liveblog.web.limits import ConnectionGate
+from liveblog.web.security import SECURITY_HEADERS
 
 ReadyAnswer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -132,6 +133,8 @@ class LiveHttpProtocol(HttpToolsProtocol):
         self.logger.info("%s: request headers not complete in time; closing", self.client)
         content = [STATUS_LINE[408]]
         for name, value in self.server_state.default_headers:
+            content.extend((name, b": ", value, b"\r\n"))
+        for name, value in SECURITY_HEADERS:
             content.extend((name, b": ", value, b"\r\n"))
         content.extend((
             b"content-type: application/json\r\n",

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from liveblog.settings import Network
 from liveblog.web.clients import address_key, client_address, is_trusted, parse_address
 from liveblog.web.errors import error_response
+from liveblog.web.security import with_security_headers
 
 Peer = tuple[str, int]
 
@@ -122,4 +123,5 @@ async def refuse(scope: Scope, receive: Receive, send: Send, *, close: bool) -> 
     if close:
         headers["Connection"] = "close"
     response = error_response(429, "too_many_connections", TOO_MANY, headers)
-    await response(scope, receive, send)
+    # Answered before the app's own wrapper, so the security headers are added here.
+    await response(scope, receive, with_security_headers(send))

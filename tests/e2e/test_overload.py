@@ -111,6 +111,7 @@ def assert_429(response: httpx.Response) -> None:
     assert response.status_code == 429, response.text
     assert response.json()["error"]["code"] == "too_many_connections"
     assert int(response.headers["retry-after"]) > 0
+    assert response.headers["x-content-type-options"] == "nosniff"  # answered early: still
 
 
 @contextlib.asynccontextmanager
@@ -179,6 +180,7 @@ async def test_sockets_that_never_finish_their_headers_are_closed_with_408(
     for answer in answers:
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:100]
         assert b'"code":"request_timeout"' in answer
+        assert b"x-content-type-options: nosniff\r\n" in answer.lower()
 
 
 async def test_a_connection_that_says_nothing_is_closed_at_the_header_deadline(
