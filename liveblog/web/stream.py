@@ -401,7 +401,10 @@ class DirectSocket:
         is thousands of messages: a storm of resumes would be mostly that overhead.
         """
         write_now(self.protocol, text)
-        if self.protocol.transport.get_write_buffer_size() > CATCH_UP_PENDING_BYTES:
+        # Below the slow-reader bound, so a live frame arriving meanwhile still fits.
+        reader = self.reader
+        bound = CATCH_UP_PENDING_BYTES if reader is None else reader.max_bytes // 2
+        if self.protocol.transport.get_write_buffer_size() > min(bound, CATCH_UP_PENDING_BYTES):
             self.sending = True
             try:
                 await self.protocol.drain()
