@@ -231,6 +231,9 @@ class Credentials(Application[UUID]):
         super().__init__(env)
         # Checked tokens by hash: (principal, trusted until). Only valid tokens are kept.
         self._trusted: dict[str, tuple[Principal, float]] = {}
+        # Bumped by every change that drops trusted entries (revoke, deactivate, role):
+        # a check whose read began before such a change must not trust what it read.
+        self._trust_generation = 0
         # Wall-clock time, for expiry (tests move it); trust lapses by ``monotonic``.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -347,6 +350,7 @@ class Credentials(Application[UUID]):
             return token
 
         token = self._retried(command)
+        self._trust_generation += 1
         self._trusted.pop(token.token_hash, None)
         return self._token_info(token, self._holder(token))
 
@@ -422,6 +426,7 @@ class Credentials(Application[UUID]):
         # Trust runs from before the read: a revocation committed after it is seen by
         # the next read, at most TRUSTED_SECONDS after the revocation itself.
         trusted_until = monotonic() + TRUSTED_SECONDS
+        generation = self._trust_generation
         token = self._get_token(token_id_for_hash(token_hash))
         if token is None or not hmac.compare_digest(token.token_hash, token_hash):
             raise TokenRefused("unknown", "the token is unknown")
@@ -435,6 +440,8 @@ class Credentials(Application[UUID]):
         principal = Principal(
             Actor(token.person_id, holder.name), Role(holder.role), token.id, token.expires_at
         )
+        if generation != self._trust_generation:
+            return principal  # a revocation here raced this read: answer, but trust nothing
         if len(self._trusted) >= MAX_TRUSTED:
             self._trusted.clear()  # rare (thousands of writers); the next read refills
         self._trusted[token_hash] = (principal, trusted_until)
@@ -553,6 +560,7 @@ class Credentials(Application[UUID]):
 
     def _forget(self, matches: Callable[[Principal], bool]) -> None:
         """Drop trusted entries whose principal ``matches``: the next use reads the store."""
+        self._trust_generation += 1
         for token_hash, (principal, _) in list(self._trusted.items()):
             if matches(principal):
                 self._trusted.pop(token_hash, None)

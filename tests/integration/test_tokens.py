@@ -242,6 +242,29 @@ class CredentialsSuite:
 
     # -- revocation --------------------------------------------------------------------------
 
+    def test_a_check_that_raced_a_revocation_here_does_not_trust_the_token(
+        self, credentials: Credentials, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        secret, principal = credentials.issue(name="Aida Reporter", role=Role.REPORTER)
+        assert principal.token_id is not None
+        token_id = principal.token_id
+        real_get = credentials._get_token
+        raced = False
+
+        def read_then_revoke(wanted: UUID) -> Any:
+            nonlocal raced
+            token = real_get(wanted)  # the check reads the token as it was...
+            if not raced:
+                raced = True
+                credentials.revoke(token_id)  # ...and a revocation lands right after
+            return token
+
+        monkeypatch.setattr(credentials, "_get_token", read_then_revoke)
+        credentials.authenticate(secret)  # read before the revocation: still answered
+        monkeypatch.setattr(credentials, "_get_token", real_get)
+        assert credentials.trusted(secret) is None  # but not trusted for 9 s
+        assert refusal(lambda: credentials.authenticate(secret)) == "revoked"
+
     def test_a_revoked_token_is_refused_at_once_in_the_revoking_process(
         self, credentials: Credentials
     ) -> None:
