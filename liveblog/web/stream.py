@@ -331,7 +331,7 @@ class DirectSocket:
     (the protocol's ``connection_lost_waiter`` ends the reader with ``GONE``).
     """
 
-    __slots__ = ("interrupted", "protocol", "reader", "send", "sending", "task")
+    __slots__ = ("interrupted", "pending_limit", "protocol", "reader", "send", "sending", "task")
 
     def __init__(self, protocol: LiveWebSocketProtocol, send: Send) -> None:
         self.protocol = protocol
@@ -340,6 +340,7 @@ class DirectSocket:
         self.task: asyncio.Task[Any] | None = None
         self.sending = False
         self.interrupted = False
+        self.pending_limit = CATCH_UP_PENDING_BYTES  # set from the reader's bound in run
 
     async def run(self, state: State, story_ref: str, since_raw: str | None) -> None:
         protocol = self.protocol
@@ -352,6 +353,11 @@ class DirectSocket:
         self.task = asyncio.current_task()
         reader, plan = session.attach()
         self.reader = reader
+        # A catch-up waits for its socket past this much unsent: below the slow-reader
+        # bound, so a live frame arriving meanwhile still fits. The connection pauses
+        # (and ``drain`` waits) at that mark, not at the library's own write limit.
+        self.pending_limit = min(CATCH_UP_PENDING_BYTES, reader.max_bytes // 2)
+        protocol.transport.set_write_buffer_limits(high=self.pending_limit)
         protocol.connection_lost_waiter.add_done_callback(self.on_lost)
         try:
             async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
@@ -401,10 +407,7 @@ class DirectSocket:
         is thousands of messages: a storm of resumes would be mostly that overhead.
         """
         write_now(self.protocol, text)
-        # Below the slow-reader bound, so a live frame arriving meanwhile still fits.
-        reader = self.reader
-        bound = CATCH_UP_PENDING_BYTES if reader is None else reader.max_bytes // 2
-        if self.protocol.transport.get_write_buffer_size() > min(bound, CATCH_UP_PENDING_BYTES):
+        if self.protocol.transport.get_write_buffer_size() > self.pending_limit:
             self.sending = True
             try:
                 await self.protocol.drain()

@@ -41,6 +41,16 @@ def create_token(database_url: str, name: str, role: str) -> str:
     return output.strip().splitlines()[-1]
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class LiveServer:
     """``liveblog serve`` on 127.0.0.1:<port>; start() waits until /healthz answers."""
@@ -90,15 +100,9 @@ class LiveServer:
         raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown at all, as after a crash."""

@@ -31,7 +31,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from tests.e2e.server import LiveServer, create_token, free_port
+from tests.e2e.server import LiveServer, create_token, free_port, stop_process
 
 pytestmark = pytest.mark.postgres
 
@@ -131,12 +131,7 @@ class Nginx:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
             self.process = None
 
 
