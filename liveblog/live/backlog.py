@@ -56,12 +56,15 @@ class Span:
 # caller's ``run``). None: the story has no such version (the cursor is beyond it).
 StoreRead = Callable[[UUID, int], list[Frame] | None]
 Runner = Callable[[StoreRead, UUID, int], Awaitable[list[Frame] | None]]
+# Whether the story's stream in the store reaches a version (one indexed row, no fold).
+StoreProbe = Callable[[UUID, int], Awaitable[bool]]
 
 
 @dataclass
 class BacklogStats:
     store_reads: int = 0  # reads of the store made for backlogs
     too_far_back: int = 0  # resumes answered with a reset snapshot by the bound
+    probes: int = 0  # cursors beyond what this process knew, checked against the store
 
 
 class BacklogReads:
@@ -72,12 +75,14 @@ class BacklogReads:
         read: StoreRead,
         run: Runner,
         *,
+        reaches: StoreProbe,
         max_frames: int = DEFAULT_MAX_FRAMES,
         max_concurrent: int = MAX_CONCURRENT_READS,
         kept: int = KEPT_BACKLOGS,
     ) -> None:
         self._read = read
         self._run = run
+        self._reaches = reaches
         self.max_frames = max_frames
         self._max_concurrent = max_concurrent
         self._slots: asyncio.Semaphore | None = None  # made on the loop that uses it
@@ -100,9 +105,13 @@ class BacklogReads:
             self.stats.too_far_back += 1
             return None
         if newest and since > newest:
-            # Beyond the story as this process knows it: a reset, without a read (a
-            # client looping on such a cursor would otherwise fold the story each time).
-            return None
+            # Beyond the story as this process knows it. Another process may have
+            # written that version a moment ago (its notification is not here yet), so
+            # ask the store, with a one-row probe: a client looping on a cursor from
+            # nowhere then costs no read of the backlog and no fold.
+            self.stats.probes += 1
+            if not await self._reaches(story_id, since):
+                return None
         backlog = self._kept_backlog(story_id, since, ring)
         if backlog is None:
             backlog = await self._shared_read(story_id, since, newest)

@@ -107,7 +107,13 @@ def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:
             msg = f"the backlog of story {story_id} could not be read"
             raise PersistenceError(msg) from error
 
-    return BacklogReads(read, run, max_frames=max_frames)
+    def reached(story_id: UUID, version: int) -> bool:
+        return bool(newsroom.story_events(story_id, after=version - 1, limit=1))
+
+    async def reaches(story_id: UUID, version: int) -> bool:
+        return await in_thread(reached, story_id, version)
+
+    return BacklogReads(read, run, reaches=reaches, max_frames=max_frames)
 
 
 class Session:

@@ -23,11 +23,16 @@ class FakeStore:
     def __init__(self, newest: int) -> None:
         self.newest = newest
         self.reads: list[int] = []
+        self.probes: list[int] = []
         self.release = threading.Event()
         self.release.set()
         self.running = 0
         self.most_at_once = 0
         self._lock = threading.Lock()
+
+    async def reaches(self, story_id: UUID, version: int) -> bool:
+        self.probes.append(version)
+        return version <= self.newest
 
     def read(self, story_id: UUID, after: int) -> list[Frame] | None:
         with self._lock:
@@ -51,7 +56,7 @@ async def in_thread(read: object, story_id: UUID, after: int) -> list[Frame] | N
 
 
 def reads_of(store: FakeStore, **options: int) -> BacklogReads:
-    return BacklogReads(store.read, in_thread, **options)
+    return BacklogReads(store.read, in_thread, reaches=store.reaches, **options)
 
 
 async def test_concurrent_resumes_of_one_story_share_one_read() -> None:
@@ -138,7 +143,7 @@ async def test_a_failed_read_fails_every_resume_that_shared_it_and_the_next_read
         calls += 1
         raise LookupError("no such story")
 
-    backlogs = BacklogReads(broken, in_thread)
+    backlogs = BacklogReads(broken, in_thread, reaches=FakeStore(10).reaches)
     shared = [asyncio.ensure_future(backlogs.frames_after(STORY, 1, 10, None)) for _ in range(5)]
     for outcome in await asyncio.gather(*shared, return_exceptions=True):
         assert isinstance(outcome, LookupError)
@@ -147,12 +152,27 @@ async def test_a_failed_read_fails_every_resume_that_shared_it_and_the_next_read
     assert calls == 2
 
 
-async def test_a_cursor_beyond_the_story_this_process_knows_is_a_reset_without_a_read() -> None:
+async def test_a_cursor_beyond_the_story_in_the_store_is_a_reset_without_a_read() -> None:
     store = FakeStore(newest=100)
     backlogs = reads_of(store)
-    for _ in range(5):  # a client looping on such a cursor costs no read at all
+    for _ in range(5):  # a client looping on such a cursor costs a probe, never a fold
         assert await backlogs.frames_after(STORY, 10**9, 100, Span(1, 100)) is None
     assert store.reads == []
+    assert store.probes == [10**9] * 5
+
+
+async def test_a_cursor_another_process_wrote_a_moment_ago_is_served_exactly() -> None:
+    # This process knows the story up to 100; another one has just written 101..103,
+    # and the reader, who saw 102 there, moves here before the notification does.
+    store = FakeStore(newest=103)
+    backlogs = reads_of(store)
+    frames = await backlogs.frames_after(STORY, 102, 100, Span(1, 100))
+    assert frames is not None
+    assert [f.version for f in frames] == [103]
+    assert store.probes == [102]
+    assert len(store.reads) == 1
+    at_newest = await backlogs.frames_after(STORY, 103, 100, Span(1, 100))
+    assert at_newest == []  # at the newest version: nothing missed, and no reset
 
 
 async def test_a_backlog_the_fold_refuses_fails_as_a_store_failure_so_joins_close_1013() -> None:
