@@ -46,10 +46,10 @@ from liveblog.web.inputs import (
 )
 from liveblog.web.openapi import DESCRIPTION
 from liveblog.web.paths import story_ref_in
-from liveblog.web.reads import StoryReads
 from liveblog.web.security import PRIVATE, SECURITY_HEADERS
 from liveblog.web.threads import in_thread
 from projections.story import StoryView
+from projections.story_reads import StoryReads
 from projections.views import ReadViews
 from projections.wire import (
     DEFAULT_PAGE_SIZE,

@@ -28,12 +28,12 @@ import pytest
 from starlette.applications import Starlette
 
 from liveblog.domain import Story
+from liveblog.live.backlog import read_backlog
 from liveblog.live.frames import event_frame, live_text, snapshot_text
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 from liveblog.tokens import Role
 from liveblog.web.app import create_app
-from liveblog.web.stream import read_backlog
 from projections.states import StoryStates
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE
