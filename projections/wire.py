@@ -1,19 +1,29 @@
-"""The one place where wire JSON shapes are made (DESIGN §4 and §5).
+"""The one place where the read side's JSON is shaped (DESIGN §4 and §5).
 
-Views from ``projections.story`` go in; plain dicts ready for orjson come out. Times are
-RFC 3339 in UTC with a ``Z``.
+Every story, update, story list, page of updates, revision list and history event the
+API answers is made here, and so is what a live event carries (``data``): from the
+fold's views (``projections.story``), from the documents the read views store (this
+module's text), or from stored events. Plain dicts ready for orjson come out, or bytes
+where stored documents are spliced in without being parsed again. Times are RFC 3339 in
+UTC with a ``Z``. Shaped elsewhere, each in one place: the live protocol's envelopes
+(``type``, ``version``) in ``liveblog.live.frames``, error bodies in
+``liveblog.web.errors``, people and tokens in ``liveblog.web.people``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 from uuid import UUID
 
 import orjson
 
+from liveblog.domain import PUBLIC_EVENT_NAMES
 from projections.story import Person, StoryView, UpdateView
+
+if TYPE_CHECKING:
+    from projections.views.queries import RevisionRow
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -50,9 +60,9 @@ def person_json(person: Person | Sequence[str]) -> dict[str, str]:
 
 
 class UpdateText(NamedTuple):
-    """An update as a rebuild's writer gets it from a frame (``projections.views``): the
-    fields of ``UpdateView`` but its revisions, in order, with the ids and times as the
-    text ``str`` and ``rfc3339`` write, people as ``[id, name]``, and each correction
+    """An update as a rebuild's writer gets it from a frame (``projections.views.rebuilding``):
+    the fields of ``UpdateView`` but its revisions, in order, with the ids and times as
+    the text ``str`` and ``rfc3339`` write, people as ``[id, name]``, and each correction
     (``[at, note, by]``) and the retraction (``[at, reason, by]``) as plain lists."""
 
     id: str
@@ -154,25 +164,120 @@ def story_fields_json(story: StoryView) -> dict[str, Any]:
     }
 
 
-def story_json(story: StoryView, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, Any]:
-    """The Story of DESIGN §4 from a folded state (time travel, and a fallback for writes).
+def listed_story_json(story: StoryView, fields: dict[str, Any]) -> dict[str, Any]:
+    """The story as ``GET /api/stories`` lists it; ``fields`` is its ``story_fields_json``
+    (made once by the caller, which stores both)."""
+    last = next(reversed(story.updates.values()), None)
+    return {
+        **fields,
+        "update_count": len(story.updates),
+        "last_update_at": rfc3339(last.published_at) if last else None,
+    }
 
-    The live read builds the same shape from the stored views (``StoryPage.render``).
+
+def story_list_bytes(listed: Iterable[str]) -> bytes:
+    """``GET /api/stories``: the stories' ``listed_story_json`` documents, as stored."""
+    return orjson.dumps({"stories": [orjson.Fragment(doc) for doc in listed]})
+
+
+def key_event_json(update_id: UUID | str, title: str, published_at: str) -> dict[str, Any]:
+    """One of a Story's ``key_events``."""
+    return {"id": str(update_id), "title": title, "published_at": published_at}
+
+
+def story_bytes(
+    fields_doc: str, pinned: Iterable[str], key_events: Iterable[dict[str, Any]],
+    updates: Iterable[str], next_update: UUID | None,
+) -> bytes:  # fmt: skip
+    """The Story of DESIGN §4 from its parts: the story's fields (``story_fields_json``)
+    and its updates (``update_doc``) as JSON text, its ``key_event_json``s, and the
+    update after which the next page starts (None: this page is the last).
+
+    The story's fields, then its pinned updates and key events, then its first page of
+    updates as ``updates_page_bytes`` makes a page: each part is a JSON object, spliced
+    into one rather than parsed again.
+    """
+    flagged = orjson.dumps(
+        {"pinned": [orjson.Fragment(doc) for doc in pinned], "key_events": list(key_events)}
+    )
+    page = updates_page_bytes(updates, next_update)
+    return fields_doc.encode()[:-1] + b"," + flagged[1:-1] + b"," + page[1:]
+
+
+def folded_story_bytes(story: StoryView, *, limit: int = DEFAULT_PAGE_SIZE) -> bytes:
+    """``story_bytes`` of a folded state (time travel, and a fallback for writes).
+
+    The live read makes the same from the stored views (``ReadViews.story_page``).
     """
     newest_first = list(reversed(story.updates.values()))
     page = newest_first[:limit]
-    cursor = page[-1] if len(newest_first) > limit else None
-    return {
-        **story_fields_json(story),
-        "pinned": [update_json(u) for u in newest_first if u.pinned],
-        "key_events": [
-            {"id": str(u.id), "title": u.title, "published_at": rfc3339(u.published_at)}
-            for u in newest_first
-            if u.key_event
-        ],
-        "updates": [update_json(u) for u in page],
-        "next": None if cursor is None else str(cursor.id),
+    return story_bytes(
+        dumps(story_fields_json(story)).decode(),
+        [update_doc(u) for u in newest_first if u.pinned],
+        [key_event_json(u.id, u.title, rfc3339(u.published_at)) for u in newest_first
+         if u.key_event],
+        [update_doc(u) for u in page],
+        page[-1].id if len(newest_first) > limit else None,
+    )  # fmt: skip
+
+
+def updates_page_bytes(docs: Iterable[str], next_update: UUID | None) -> bytes:
+    """``GET …/updates``: a page of updates' stored docs, and where the next one starts."""
+    return orjson.dumps(
+        {
+            "updates": [orjson.Fragment(doc) for doc in docs],
+            "next": None if next_update is None else str(next_update),
+        }
+    )
+
+
+def written_update_bytes(doc: str, story_version: int) -> bytes:
+    """A write's answer: the Update (its ``update_doc``) and the story's version after it."""
+    return doc.encode()[:-1] + b',"story_version":' + str(story_version).encode() + b"}"
+
+
+def revision_json(revision: RevisionRow, *, with_text: bool) -> dict[str, Any]:
+    """One item of ``GET …/revisions``; its title and body only ``with_text``."""
+    item: dict[str, Any] = {
+        "revision": revision.revision,
+        "at": revision.at,
+        "note": revision.note,
+        "by": {"id": revision.by_id, "name": revision.by_name},
     }
+    if with_text:
+        item["title"] = revision.title
+        item["body"] = revision.body
+    return item
+
+
+def revisions_json(update_id: UUID, revisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET …/revisions``: the update's ``revision_json`` items, oldest first."""
+    return {"update_id": str(update_id), "revisions": revisions}
+
+
+# What every stored story event holds besides its own fields.
+_EVENT_BASE = frozenset({"timestamp", "actor_id", "actor_name"})
+
+
+def history_event_json(event: Any) -> dict[str, Any]:
+    """A stored story event as the raw history shows it (``GET …/events``)."""
+    data = {
+        key: str(value) if isinstance(value, UUID) else value
+        for key, value in vars(event).items()
+        if key not in _EVENT_BASE and not key.startswith("originator_")
+    }
+    return {
+        "version": event.originator_version,
+        "type": PUBLIC_EVENT_NAMES.get(type(event), type(event).__name__),
+        "at": rfc3339(event.timestamp),
+        "actor": {"id": event.actor_id, "name": event.actor_name},
+        "data": data,
+    }
+
+
+def history_json(events: Iterable[Any], next_after: int | None) -> dict[str, Any]:
+    """``GET …/events``: a page of the raw history, and the version the next one is after."""
+    return {"events": [history_event_json(event) for event in events], "next": next_after}
 
 
 def dumps(payload: Any) -> bytes:

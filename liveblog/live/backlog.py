@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from liveblog.live.frames import Frame
+from liveblog.live.frames import Frame, event_frame, public_backlog
+from projections.story_reads import StoryEvents, StoryReads
 
 DEFAULT_MAX_FRAMES = 5_000
 MAX_CONCURRENT_READS = 2
@@ -58,6 +59,16 @@ StoreRead = Callable[[UUID, int], list[Frame] | None]
 Runner = Callable[[StoreRead, UUID, int], Awaitable[list[Frame] | None]]
 # Whether the story's stream in the store reaches a version (one indexed row, no fold).
 StoreProbe = Callable[[UUID, int], Awaitable[bool]]
+
+
+def read_backlog(store: StoryEvents, story_id: UUID, since: int) -> list[Frame] | None:
+    """Frames after ``since`` rebuilt from the store, as the public may see them now
+    (superseded and retracted text replaced); None when ``since`` is beyond the story.
+    Raises ``StoryMissing`` for a story the store does not hold."""
+    applied = StoryReads(store).applied_after(story_id, since)
+    if applied is None:
+        return None
+    return public_backlog([event_frame(a) for a in applied])
 
 
 @dataclass

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,7 +23,6 @@ from liveblog.domain import (
     MAX_SLUG,
     MAX_SUMMARY,
     MAX_TITLE,
-    PUBLIC_EVENT_NAMES,
     NothingChanged,
 )
 from liveblog.feed import Follower
@@ -48,19 +46,23 @@ from liveblog.web.inputs import (
 )
 from liveblog.web.openapi import DESCRIPTION
 from liveblog.web.paths import story_ref_in
-from liveblog.web.reads import StoryReads
 from liveblog.web.security import PRIVATE, SECURITY_HEADERS
 from liveblog.web.threads import in_thread
 from projections.story import StoryView
+from projections.story_reads import StoryReads
 from projections.views import ReadViews
 from projections.wire import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     dumps,
-    rfc3339,
-    story_json,
+    folded_story_bytes,
+    history_json,
+    revision_json,
+    revisions_json,
+    story_list_bytes,
     update_doc,
-    update_json,
+    updates_page_bytes,
+    written_update_bytes,
 )
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -140,20 +142,21 @@ async def update_response(
     Waiting here means a reporter who posts and reloads sees the post; it costs one hop
     of the feed. Should the views lag past the wait, the update is folded from events.
     """
-    suffix = b',"story_version":' + str(outcome.version).encode() + b"}"
+    doc = None
     if await views_caught_up(request, outcome):
         follower: Follower = request.app.state.follower
         recent = follower.recent_update(outcome.story_id, update_id)
         if recent is not None:  # what the views row holds, without reading it
-            return raw_json_response(update_doc(recent).encode()[:-1] + suffix, status, headers)
-        doc = await in_thread(views_of(request).update_doc, outcome.story_id, update_id)
-        if doc is not None:
-            return raw_json_response(doc.encode()[:-1] + suffix, status, headers)
-    story = await story_view(request, outcome.story_id, upto=outcome.version)
-    update = story.updates.get(update_id)
-    if update is None:
-        raise ApiError(404, "not_found", f"no update {update_id} in this story")
-    return raw_json_response(dumps(update_json(update))[:-1] + suffix, status, headers)
+            doc = update_doc(recent)
+        else:
+            doc = await in_thread(views_of(request).update_doc, outcome.story_id, update_id)
+    if doc is None:
+        story = await story_view(request, outcome.story_id, upto=outcome.version)
+        update = story.updates.get(update_id)
+        if update is None:
+            raise ApiError(404, "not_found", f"no update {update_id} in this story")
+        doc = update_doc(update)
+    return raw_json_response(written_update_bytes(doc, outcome.version), status, headers)
 
 
 async def story_response(request: Request, outcome: Outcome, status: int = 200) -> Response:
@@ -164,7 +167,7 @@ async def story_response(request: Request, outcome: Outcome, status: int = 200) 
             version, body = loaded
             return raw_json_response(body, status, {"ETag": etag(version)})
     story = await story_view(request, outcome.story_id, upto=outcome.version)
-    return json_response(story_json(story), status, {"ETag": etag(story.version)})
+    return raw_json_response(folded_story_bytes(story), status, {"ETag": etag(story.version)})
 
 
 async def views_caught_up(request: Request, outcome: Outcome) -> bool:
@@ -231,7 +234,7 @@ async def list_stories(request: Request) -> Response:
     if status not in (None, "live", "closed"):
         raise ApiError(422, "invalid_query", "status: must be live or closed")
     docs = await in_thread(views_of(request).story_list, status)
-    return raw_json_response(dumps({"stories": [orjson.Fragment(doc) for doc in docs]}))
+    return raw_json_response(story_list_bytes(docs))
 
 
 @accepts_query("at_version", "at", "min_version")
@@ -286,7 +289,7 @@ async def story_in_the_past(
     else:
         moment = parse_rfc3339(at_raw or "")
         story = await in_thread(reads_of(request).story_at, story_id, moment)
-    return json_response(story_json(story), headers=PRIVATE)
+    return raw_json_response(folded_story_bytes(story), headers=PRIVATE)
 
 
 async def wait_for_min_version(request: Request, story_id: UUID) -> int:
@@ -477,15 +480,8 @@ async def list_updates(request: Request) -> Response:
         )
     )  # fmt: skip
     page = rows[:page_size]
-    has_more = len(rows) > page_size
-    return raw_json_response(
-        dumps(
-            {
-                "updates": [orjson.Fragment(row.doc) for row in page],
-                "next": str(page[-1].update_id) if has_more else None,
-            }
-        )
-    )
+    next_update = page[-1].update_id if len(rows) > page_size else None
+    return raw_json_response(updates_page_bytes([row.doc for row in page], next_update))
 
 
 @accepts_query()
@@ -553,23 +549,14 @@ async def update_revisions(request: Request) -> Response:
     if status is None:
         raise ApiError(404, "not_found", f"no update {update_id} in this story")
     rows = await in_thread(views.revisions, story_id, update_id)
-    revisions = []
-    for row in rows:
-        item: dict[str, Any] = {
-            "revision": row.revision,
-            "at": row.at,
-            "note": row.note,
-            "by": {"id": row.by_id, "name": row.by_name},
-        }
-        # Readers see the body an update shows now; old bodies are for editors.
-        current = status.status == "published" and row.revision == status.revision
-        if show_bodies or current:
-            item["title"] = row.title
-            item["body"] = row.body
-        revisions.append(item)
+    # Readers see the body an update shows now; old bodies are for editors.
+    shown = status.revision if status.status == "published" else None
+    revisions = [
+        revision_json(row, with_text=show_bodies or row.revision == shown) for row in rows
+    ]
     # What an editor sees holds superseded text: for that one reader only.
     headers = PRIVATE if show_bodies else None
-    return json_response({"update_id": str(update_id), "revisions": revisions}, headers=headers)
+    return json_response(revisions_json(update_id, revisions), headers=headers)
 
 
 # -- raw history ------------------------------------------------------------------------
@@ -582,25 +569,8 @@ async def story_history(request: Request) -> Response:
     after = query_int(request, "after", default=0, minimum=0, maximum=2**62) or 0
     limit = query_int(request, "limit", default=100, minimum=1, maximum=1000) or 100
     events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
-    rendered = [history_json(event) for event in events]
     next_after = events[-1].originator_version if len(events) == limit else None
-    return json_response({"events": rendered, "next": next_after}, headers=PRIVATE)
-
-
-def history_json(event: Any) -> dict[str, Any]:
-    base = {"originator_id", "originator_version", "timestamp", "actor_id", "actor_name"}
-    data = {
-        key: str(value) if isinstance(value, UUID) else value
-        for key, value in vars(event).items()
-        if key not in base and not key.startswith("originator_")
-    }
-    return {
-        "version": event.originator_version,
-        "type": PUBLIC_EVENT_NAMES.get(type(event), type(event).__name__),
-        "at": rfc3339(event.timestamp),
-        "actor": {"id": event.actor_id, "name": event.actor_name},
-        "data": data,
-    }
+    return json_response(history_json(events, next_after), headers=PRIVATE)
 
 
 ROUTES = [

@@ -27,11 +27,11 @@ from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
-from liveblog.web.reads import StoryReads
 from liveblog.web.security import with_security_headers
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
 from liveblog.web.threads import set_deadline
+from projections.story_reads import StoryReads
 
 log = logging.getLogger("liveblog.web")
 

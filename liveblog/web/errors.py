@@ -25,6 +25,7 @@ from liveblog.domain import (
     UpdateRetracted,
 )
 from liveblog.newsroom import SlugTaken, StoryBusy, StoryNotFound
+from projections.story_reads import StoryMissing
 from projections.wire import dumps
 
 log = logging.getLogger("liveblog.web")
@@ -96,6 +97,11 @@ async def handle_domain_error(_: Request, exc: Exception) -> Response:
     return error_response(api.status, api.code, api.message, api.headers)
 
 
+async def handle_story_missing(_: Request, exc: Exception) -> Response:
+    """A read of the store found no such story: 404, as ``StoryNotFound`` answers."""
+    return error_response(404, "not_found", str(exc))
+
+
 async def handle_http_exception(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
@@ -140,6 +146,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
     DomainError: handle_domain_error,
+    StoryMissing: handle_story_missing,
     HTTPException: handle_http_exception,
     DeadlinePassed: handle_deadline_passed,
     PersistenceError: handle_store_unavailable,

@@ -28,8 +28,8 @@ from websockets.legacy.protocol import WebSocketCommonProtocol
 from websockets.protocol import State as WebSocketState
 
 from liveblog.feed import Follower
-from liveblog.live.backlog import BacklogReads, Span
-from liveblog.live.frames import Frame, event_frame, live_text, public_backlog, snapshot_text
+from liveblog.live.backlog import BacklogReads, Span, read_backlog
+from liveblog.live.frames import Frame, live_text, snapshot_text
 from liveblog.live.hub import Hub, Reader, ReaderEnded, write_now
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
@@ -39,7 +39,7 @@ from liveblog.web.paths import story_ref_in
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.server import LiveWebSocketProtocol
 from liveblog.web.threads import in_thread
-from projections.states import StoryStates
+from projections.story_reads import StoryMissing
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE, dumps
 
@@ -58,31 +58,10 @@ CATCH_UP_PENDING_BYTES = 64 * 1024
 FRAMES_PER_TURN = 32
 
 
-class StoryMissing(Exception):
-    """The stream names no story."""
-
-
 @dataclass(frozen=True)
 class Message:
     text: str
     version: int | None  # the SSE id; None for "live", which moves no cursor
-
-
-def read_backlog(newsroom: Newsroom, story_id: UUID, since: int) -> list[Frame] | None:
-    """Frames after ``since`` rebuilt from the store, as the public may see them now
-    (superseded and retracted text replaced); None when ``since`` is beyond the story."""
-    events = newsroom.story_events(story_id)
-    if not events:
-        raise StoryMissing(str(story_id))
-    if since > events[-1].originator_version:
-        return None
-    states = StoryStates(lambda story, upto: newsroom.story_events(story, upto=upto))
-    frames = []
-    for event in events:
-        applied = states.apply(0, event)
-        if applied is not None and applied.version > since:
-            frames.append(event_frame(applied))
-    return public_backlog(frames)
 
 
 def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:

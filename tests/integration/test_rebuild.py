@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 import pytest
 
 import liveblog.rebuild
-import projections.views
+import projections.views.rebuilding
+import projections.views.rows
 from liveblog.bootstrap import Parts
 from liveblog.feed import Follower
 from liveblog.rebuild import progress_bar, rebuild
@@ -131,8 +132,8 @@ class RebuildSuite:
         # Many commits, several multi-row statements each, and updates changed again in
         # later chunks (the scenario corrects and flags them after posting).
         monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 5)
-        monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 11)
-        monkeypatch.setattr(projections.views, "BULK_PARAMETERS", 30)
+        monkeypatch.setattr(projections.views.rebuilding, "REBUILD_CHUNK", 11)
+        monkeypatch.setattr(projections.views.rows, "BULK_PARAMETERS", 30)
 
         result = rebuild(built.parts.newsroom, built.parts.views)
 
@@ -144,7 +145,7 @@ class RebuildSuite:
         self, built: Built, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 5)
-        monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 11)
+        monkeypatch.setattr(projections.views.rebuilding, "REBUILD_CHUNK", 11)
         real_advance = StoryStates.advance
         seen = 0
 

@@ -17,12 +17,13 @@ import orjson
 import pytest
 
 import liveblog.rebuild
-import projections.views
+import projections.views.rebuilding
 from liveblog.bootstrap import Parts
 from liveblog.rebuild import rebuild
 from liveblog.rebuild_writer import ProcessChunkWriter, RebuildWriteError, sqlite_file_of
 from projections.states import StoryStates
-from projections.views import ALL_VIEWS, TIMELINE, ChunkRows, ThreadChunkWriter, make_frame
+from projections.views import ALL_VIEWS, TIMELINE
+from projections.views.rebuilding import ChunkRows, ThreadChunkWriter, make_frame
 from tests.integration.test_feed import Processes, open_stories
 from tests.integration.test_views import write_scenario
 
@@ -140,7 +141,7 @@ def test_a_child_that_dies_makes_the_rebuild_fail_saying_so(
     parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(liveblog.rebuild, "PAGE_SIZE", 2)
-    monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 2)
+    monkeypatch.setattr(projections.views.rebuilding, "REBUILD_CHUNK", 2)
     real_send = ProcessChunkWriter.send
     sent = 0
 

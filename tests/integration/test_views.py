@@ -24,16 +24,9 @@ from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
 from liveblog.settings import Settings
 from projections.states import StoryStates
 from projections.story import StoryView, UpdateView, fold
-from projections.views import (
-    ALL_VIEWS,
-    REVISIONS,
-    STORY_LIST,
-    TIMELINE,
-    Changes,
-    ReadViews,
-    RevisionRow,
-)
-from projections.wire import rfc3339, story_fields_json, update_json
+from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE, Changes, ReadViews
+from projections.views.queries import RevisionRow
+from projections.wire import folded_story_bytes, rfc3339, story_fields_json, update_json
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
 OTHER_REPORTER = Actor(id="reporter-bakyt", name="Bakyt Reporter")
@@ -384,6 +377,20 @@ class ViewsSuite:
         assert [doc["id"] for doc in listed] == [str(i) for i in scenario.story_ids]
         assert [doc["status"] for doc in listed] == ["live", "closed"]
         assert [doc["update_count"] for doc in listed] == [3, 1]
+
+    def test_the_story_from_the_views_is_the_folded_storys_bytes(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        # The live read and time travel answer the same Story: made from stored rows, or
+        # from the fold, it must come out as the same text, page edge included.
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+        for story_id in scenario.story_ids:
+            story = fold(newsroom.story_events(story_id))
+            assert story is not None
+            for limit in (1, 2, 20):
+                page = views.story_page(story_id, limit)
+                assert page is not None
+                assert page.render() == folded_story_bytes(story, limit=limit), limit
 
     def test_views_that_also_store_the_shown_revision_read_the_same(
         self, newsroom: Newsroom, views: ReadViews, scenario: Scenario

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-import projections.views
-from projections.views import ALL_VIEWS, Rebuilding, read_frame
+import projections.views.rebuilding
+from projections.views import ALL_VIEWS
+from projections.views.rebuilding import Rebuilding, read_frame
 
 
 class RecordingWriter:
@@ -48,14 +49,14 @@ def run(top: int, pages: list[int]) -> RecordingWriter:
 
 @pytest.fixture(autouse=True)
 def chunk_of_40(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(projections.views, "REBUILD_CHUNK", 40)
-    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 40)
+    monkeypatch.setattr(projections.views.rebuilding, "REBUILD_CHUNK", 40)
+    monkeypatch.setattr(projections.views.rebuilding, "REBUILD_FIRST_CHUNK", 40)
 
 
 def test_chunks_grow_from_the_first_size_then_halve_towards_the_top(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 10)
+    monkeypatch.setattr(projections.views.rebuilding, "REBUILD_FIRST_CHUNK", 10)
     assert cuts(200, list(range(10, 201, 10))) == [
         (True, 10), (False, 30), (False, 70), (False, 110), (False, 150), (False, 180),
         (False, 190), (False, 200),
@@ -65,9 +66,9 @@ def test_chunks_grow_from_the_first_size_then_halve_towards_the_top(
 def test_two_chunks_at_most_are_outstanding_and_none_after_the_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(projections.views, "REBUILD_FIRST_CHUNK", 10)
+    monkeypatch.setattr(projections.views.rebuilding, "REBUILD_FIRST_CHUNK", 10)
     writer = run(200, list(range(10, 201, 10)))
-    assert writer.most_outstanding == projections.views.CHUNKS_IN_FLIGHT == 2
+    assert writer.most_outstanding == projections.views.rebuilding.CHUNKS_IN_FLIGHT == 2
     assert writer.outstanding == 0
 
 

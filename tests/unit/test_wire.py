@@ -1,7 +1,7 @@
 """``update_doc`` writes exactly ``dumps(update_json(...))``: the views store its text.
 
-A rebuild's frames carry the same values for its writer to store (``projections.views``):
-they must come out as the same text.
+A rebuild's frames carry the same values for its writer to store
+(``projections.views.rebuilding``): they must come out as the same text.
 
 Hypothesis draws updates in every state a fold can leave them in (posted, corrected,
 retracted, flagged), with times in UTC and, for the fallback, in other zones and as
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.story import Correction, Person, Retraction, Revision, UpdateView
-from projections.views import ChunkRows, frame_update, make_frame, read_frame
+from projections.views.rebuilding import ChunkRows, frame_update, make_frame, read_frame
 from projections.wire import (
     UpdateText,
     dumps,

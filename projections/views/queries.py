@@ -1,0 +1,255 @@
+"""The read API's queries of the views, and the rows they answer with.
+
+A row's documents are the stored JSON text of ``projections.wire``: an answer splices
+them in without parsing them again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from projections.views.schema import REVISIONS, STORY_LIST, TIMELINE
+from projections.views.store import ViewStore, rows_of
+from projections.wire import key_event_json, story_bytes
+
+
+@dataclass(frozen=True)
+class StoryHead:
+    version: int
+    fields_doc: str
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    update_id: UUID
+    sequence: int
+    doc: str
+
+
+@dataclass(frozen=True)
+class KeyEventRow:
+    update_id: UUID
+    title: str
+    published_at: str
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    revision: int
+    at: str
+    title: str
+    body: str
+    note: str | None
+    by_id: str
+    by_name: str
+
+
+def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
+    """The revision a published update shows, from its doc (the Update of DESIGN §4).
+
+    Its text is the doc's; its time, note and author are its last correction's, or, if
+    it has none, its publication's and its author (as ``projections.story`` makes them).
+    """
+    if doc["status"] != "published":
+        return None
+    corrections = doc["corrections"]
+    last = corrections[-1] if corrections else None
+    at = doc["published_at"] if last is None else last["at"]
+    by = doc["author"] if last is None else last["by"]
+    note = None if last is None else last["note"]
+    return RevisionRow(doc["revision"], at, doc["title"], doc["body"], note, by["id"],
+                       by["name"])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UpdateStatusRow:
+    sequence: int
+    status: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    """Everything ``GET /api/stories/{story}`` shows, read in one transaction."""
+
+    head: StoryHead
+    pinned: list[str]
+    key_events: list[KeyEventRow]
+    updates: list[TimelineRow]
+    has_more: bool
+
+    def render(self) -> bytes:
+        """The Story JSON of DESIGN §4 (first page of updates), made from stored rows."""
+        return story_bytes(
+            self.head.fields_doc,
+            self.pinned,
+            [key_event_json(k.update_id, k.title, k.published_at) for k in self.key_events],
+            [row.doc for row in self.updates],
+            self.updates[-1].update_id if self.has_more else None,
+        )
+
+
+class ViewQueries(ViewStore):
+    """``ReadViews``' reads."""
+
+    def story_head(self, story_id: UUID) -> StoryHead | None:
+        with self._transaction(commit=False) as cursor:
+            return self._head(cursor, story_id)
+
+    def _head(self, cursor: Any, story_id: UUID) -> StoryHead | None:
+        cursor.execute(
+            self.dialect.sql(
+                "SELECT version, fields_doc FROM {t}liveblog_story_list WHERE story_id = ?"
+            ),
+            (str(story_id),),
+        )
+        row = cursor.fetchone()
+        return None if row is None else StoryHead(int(row["version"]), row["fields_doc"])
+
+    def story_page(self, story_id: UUID, limit: int) -> StoryPage | None:
+        """The story's head, pinned updates, key events and newest page, consistently."""
+        with self._transaction(commit=False, snapshot=True) as cursor:
+            head = self._head(cursor, story_id)
+            if head is None:
+                return None
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT update_id, sequence, pinned, key_event, title, published_at, doc"
+                    " FROM {t}liveblog_timeline WHERE story_id = ? AND (pinned OR key_event)"
+                    " ORDER BY sequence DESC"
+                ),
+                (str(story_id),),
+            )
+            flagged = rows_of(cursor)
+            page = self._timeline(cursor, story_id, None, limit + 1, key_events_only=False)
+        return StoryPage(
+            head=head,
+            pinned=[row["doc"] for row in flagged if row["pinned"]],
+            key_events=[
+                KeyEventRow(UUID(row["update_id"]), row["title"], row["published_at"])
+                for row in flagged
+                if row["key_event"]
+            ],
+            updates=page[:limit],
+            has_more=len(page) > limit,
+        )
+
+    def timeline(
+        self, story_id: UUID, *, before_sequence: int | None, limit: int, key_events_only: bool
+    ) -> list[TimelineRow]:
+        with self._transaction(commit=False) as cursor:
+            return self._timeline(cursor, story_id, before_sequence, limit, key_events_only)
+
+    def _timeline(
+        self, cursor: Any, story_id: UUID, before_sequence: int | None, limit: int,
+        key_events_only: bool,
+    ) -> list[TimelineRow]:  # fmt: skip
+        clauses = ["story_id = ?"]
+        params: list[Any] = [str(story_id)]
+        if before_sequence is not None:
+            clauses.append("sequence < ?")
+            params.append(before_sequence)
+        if key_events_only:
+            clauses.append("key_event")
+        params.append(limit)
+        cursor.execute(
+            self.dialect.sql(
+                "SELECT update_id, sequence, doc FROM {t}liveblog_timeline"
+                f" WHERE {' AND '.join(clauses)} ORDER BY sequence DESC LIMIT ?"
+            ),
+            params,
+        )
+        return [
+            TimelineRow(UUID(row["update_id"]), int(row["sequence"]), row["doc"])
+            for row in rows_of(cursor)
+        ]
+
+    def update_doc(self, story_id: UUID, update_id: UUID) -> str | None:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT doc FROM {t}liveblog_timeline WHERE story_id = ? AND update_id = ?"
+                ),
+                (str(story_id), str(update_id)),
+            )
+            row = cursor.fetchone()
+        return None if row is None else str(row["doc"])
+
+    def update_status(self, story_id: UUID, update_id: UUID) -> UpdateStatusRow | None:
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT sequence, status, revision FROM {t}liveblog_timeline"
+                    " WHERE story_id = ? AND update_id = ?"
+                ),
+                (str(story_id), str(update_id)),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return UpdateStatusRow(int(row["sequence"]), row["status"], int(row["revision"]))
+
+    def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
+        """Every revision of an update, oldest first: those the revisions view stores and,
+        if the update is published, the one it shows, read from its timeline doc.
+
+        Views written before the view stopped storing the shown revision hold it too;
+        the one from the doc replaces it (they are equal).
+        """
+        key = (str(story_id), str(update_id))
+        with self._transaction(commit=False, snapshot=True) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT revision, at, title, body, note, by_id, by_name"
+                    " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
+                ),
+                key,
+            )
+            found = {
+                int(row["revision"]): RevisionRow(
+                    int(row["revision"]), row["at"], row["title"], row["body"], row["note"],
+                    row["by_id"], row["by_name"],
+                )
+                for row in rows_of(cursor)
+            }  # fmt: skip
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT doc FROM {t}liveblog_timeline WHERE story_id = ? AND update_id = ?"
+                ),
+                key,
+            )
+            timeline = cursor.fetchone()
+        shown = None if timeline is None else shown_revision(orjson.loads(timeline["doc"]))
+        if shown is not None:
+            found[shown.revision] = shown
+        return [found[number] for number in sorted(found)]
+
+    def story_list(self, status: str | None) -> list[str]:
+        """List documents of the stories, oldest first, optionally of one status."""
+        statement = "SELECT list_doc FROM {t}liveblog_story_list"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            statement += " WHERE status = ?"
+            params = (status,)
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(self.dialect.sql(statement + " ORDER BY created_at, story_id"), params)
+            return [row["list_doc"] for row in rows_of(cursor)]
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every view, sorted: for comparing a rebuild with the original."""
+        queries = {
+            STORY_LIST: "SELECT * FROM {t}liveblog_story_list ORDER BY story_id",
+            TIMELINE: "SELECT * FROM {t}liveblog_timeline ORDER BY story_id, sequence",
+            REVISIONS: "SELECT * FROM {t}liveblog_revisions"
+            " ORDER BY story_id, update_id, revision",
+        }
+        dumped: dict[str, list[tuple[Any, ...]]] = {}
+        with self._transaction(commit=False) as cursor:
+            for view, query in queries.items():
+                cursor.execute(self.dialect.sql(query))
+                dumped[view] = [tuple(dict(row).values()) for row in rows_of(cursor)]
+        return dumped
