@@ -161,6 +161,23 @@ def test_a_child_that_dies_makes_the_rebuild_fail_saying_so(
     assert 0 < positions[TIMELINE] < (parts.newsroom.recorder.max_notification_id() or 0)
 
 
+def test_a_child_killed_by_the_os_is_reported_with_its_exit_and_closing_then_is_quiet(
+    parts: Parts,
+) -> None:
+    writer = writer_for(parts)
+    try:
+        writer.send(frame(3, drop=True))
+        writer.wait()
+        os.kill(writer.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+        writer.send(frame(5))
+        with pytest.raises(RebuildWriteError, match=f"exited with code -{signal.SIGKILL}"):
+            writer.wait()
+    finally:
+        writer.close()  # nothing buffered for the dead child: it raises nothing
+    assert writer.returncode == -signal.SIGKILL
+    assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, 3)
+
+
 def test_a_fold_that_fails_stops_the_child_after_its_last_chunk(
     parts: Parts, made: list[ProcessChunkWriter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
