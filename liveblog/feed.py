@@ -217,7 +217,6 @@ class Follower:
 
     def start(self) -> None:
         self.position = self.views.position(ALL_VIEWS) if self.views else 0
-        self.newsroom.after_save.append(self.wake)
         for target, name in ((self._follow, "feed"), (self._poll, "feed-poll")):
             thread = threading.Thread(target=target, name=f"liveblog-{name}", daemon=True)
             thread.start()
@@ -226,8 +225,6 @@ class Follower:
     def stop(self) -> None:
         self._stopping.set()
         self._retry_now.set()
-        if self.wake in self.newsroom.after_save:
-            self.newsroom.after_save.remove(self.wake)
         subscription = self._subscription
         if subscription is not None:
             subscription.stop()
@@ -237,7 +234,7 @@ class Follower:
             self._progress.notify_all()
 
     def wake(self) -> None:
-        """Look at the log now (called after every save in this process)."""
+        """Look at the log now (``bootstrap`` has every save in this process call it)."""
         self._retry_now.set()
         wake(self._subscription)
 
