@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from liveblog.sqlite_store import caching_statements
+from liveblog.eventsourcing_adapter import caching_statements
 from projections.views import Dialect, ReadViews
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux's number; Python 3.10+ names it
