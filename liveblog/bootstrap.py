@@ -59,6 +59,8 @@ def build(settings: Settings, *, start_feed: bool = True, poll_seconds: float = 
     views = build_views(newsroom)
     hub = Hub(slow_reader_bytes=settings.slow_reader_bytes)
     follower = Follower(newsroom, views, poll_seconds=poll_seconds, listeners=[hub])
+    # The feed looks at the log as soon as this process saves, not at its next poll.
+    newsroom.after_save.append(follower.wake)
     if start_feed:
         follower.start()
     return Parts(newsroom, credentials, views, follower, hub)

@@ -2,7 +2,8 @@
 
 A single thread follows the log from the views' position with a subscription of the
 library: PostgreSQL's LISTEN/NOTIFY one, the in-memory one, or, for SQLite (which has
-none), one built on ``ListenNotifySubscription``. Every subscription is also woken by our
+none), one built on ``ListenNotifySubscription`` (all opened, read a page at a time and
+woken through ``liveblog.eventsourcing_adapter``). Every subscription is also woken by our
 own saves (in-process) and by a slow poll, because a notification bus is at-most-once:
 a listener that missed a NOTIFY, or another process's write to SQLite, is caught up by
 position. When the subscription fails (say its LISTEN connection was killed), the
@@ -39,20 +40,16 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import (
-    ApplicationRecorder,
     DataError,
     IntegrityError,
-    ListenNotifySubscription,
     Notification,
     PersistenceError,
     Subscription,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from liveblog import deadline
+from liveblog.eventsourcing_adapter import next_batch, open_subscription, wake
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
-from liveblog.postgres_store import ListenSubscription
 from projections.states import Applied, StoryStates
 from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
@@ -69,36 +66,6 @@ RECENT_UPDATES = 1024
 # connection attempt, itself bounded by the database deadline. A save in this process
 # (the database is back) ends the wait at once.
 MAX_BACKOFF_SECONDS = 1.0
-
-
-class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
-    """SQLite has no notifications: this pulls when woken, by our saves or by a poll."""
-
-
-def open_subscription(recorder: ApplicationRecorder, gt: int) -> Subscription[Any]:
-    if isinstance(recorder, SQLiteApplicationRecorder):
-        return SQLiteSubscription(recorder, gt=gt)
-    if isinstance(recorder, PostgresApplicationRecorder):
-        return ListenSubscription(recorder, gt=gt)  # its LISTEN connection may wait
-    return recorder.subscribe(gt=gt)
-
-
-def next_batch(subscription: Subscription[Any]) -> list[Notification]:
-    """The next notification and whatever else the subscription already holds."""
-    first = next(subscription)
-    if not isinstance(subscription, ListenNotifySubscription):
-        return [first]
-    # The library pulls pages of up to 500; take the rest of the page at once, so the
-    # views are written once per page rather than once per event.
-    page = subscription._notifications
-    rest = list(page[subscription._notifications_index :])
-    subscription._notifications_index = len(page)
-    return [first, *rest]
-
-
-def wake(subscription: Subscription[Any] | None) -> None:
-    if isinstance(subscription, ListenNotifySubscription):
-        subscription._has_been_notified.set()
 
 
 @dataclass(frozen=True)
@@ -217,7 +184,6 @@ class Follower:
 
     def start(self) -> None:
         self.position = self.views.position(ALL_VIEWS) if self.views else 0
-        self.newsroom.after_save.append(self.wake)
         for target, name in ((self._follow, "feed"), (self._poll, "feed-poll")):
             thread = threading.Thread(target=target, name=f"liveblog-{name}", daemon=True)
             thread.start()
@@ -226,8 +192,6 @@ class Follower:
     def stop(self) -> None:
         self._stopping.set()
         self._retry_now.set()
-        if self.wake in self.newsroom.after_save:
-            self.newsroom.after_save.remove(self.wake)
         subscription = self._subscription
         if subscription is not None:
             subscription.stop()
@@ -237,7 +201,7 @@ class Follower:
             self._progress.notify_all()
 
     def wake(self) -> None:
-        """Look at the log now (called after every save in this process)."""
+        """Look at the log now (``bootstrap`` has every save in this process call it)."""
         self._retry_now.set()
         wake(self._subscription)
 

@@ -1,9 +1,11 @@
 """The Newsroom application: one method per command, each a small use case.
 
-Commands load the Story, let it decide, and save its new events. A command that loses a
-race on the story's version is retried on the fresh state; one that named a revision
-which no longer holds raises ``RevisionConflict`` instead (the aggregate checks it).
-Everything here is synchronous: the web layer calls it from worker threads.
+A command is made (``x_command(...)``: what to decide on which story) and executed: the
+story is loaded, decides, and its new events are saved, in a batch with the other
+commands on the story that queued meanwhile (``liveblog.group_commit``). A command that
+loses a race on the story's version is decided again on the fresh state; one that named
+a revision which no longer holds raises ``RevisionConflict`` instead (the aggregate
+checks it). Everything here is synchronous: the web layer calls it from worker threads.
 """
 
 from __future__ import annotations
@@ -11,21 +13,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import random
-import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Recording, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
-from liveblog import deadline
 from liveblog.domain import (
     Actor,
     DomainError,
@@ -35,21 +32,24 @@ from liveblog.domain import (
     story_id_for_slug,
     update_id_for_key,
 )
+from liveblog.group_commit import Command, Job, Outcome, StoryBatcher, StoryBusy
 from liveblog.sanitize import sanitize_body
 from liveblog.settings import environment_from_settings
 from liveblog.transcoder import OrjsonTranscoder
 
-T = TypeVar("T")
+# What commands return, and their error when a story is too busy: part of this interface.
+__all__ = [
+    "STORY_EVENT_TYPES",
+    "Command",
+    "Newsroom",
+    "Outcome",
+    "SlugTaken",
+    "StoryBusy",
+    "StoryNotFound",
+    "resolve_story_ref",
+]
 
-# How often a command that lost a race on the story's version is tried again, and the
-# most it first waits before the next try (a random share of it, so racers spread out).
-RACE_ATTEMPTS = 20
-RACE_BACKOFF_SECONDS = 0.01
-RACE_BACKOFF_GROWTH = 16  # the wait's ceiling doubles per lost race, up to 16 times the first
-LOCK_STRIPES = 64
 SNAPSHOT_INTERVAL = 100
-# The most commands saved in one transaction: bounds a batch's latency and size.
-MAX_BATCH = 64
 
 
 class StoryNotFound(DomainError):
@@ -58,31 +58,6 @@ class StoryNotFound(DomainError):
 
 class SlugTaken(DomainError):
     code = "slug_taken"
-
-
-class StoryBusy(DomainError):
-    """Lost the race for the story's next version too many times in a row."""
-
-    code = "busy"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a command did: the story's version after it, and whether it recorded."""
-
-    story_id: UUID
-    version: int
-    recorded: bool
-    update_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class Command:
-    """A decision to make on one story: made anywhere, run in the story's next batch."""
-
-    story_id: UUID
-    run: Callable[[Story], None]
-    update_id: UUID | None = None
 
 
 P = ParamSpec("P")
@@ -105,27 +80,14 @@ class Newsroom(Application[UUID]):
     """Reporters' and editors' commands on stories."""
 
     name = "Newsroom"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Story: SNAPSHOT_INTERVAL}
 
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot the story just saved, as it is in memory, every SNAPSHOT_INTERVAL events.
-
-        The library would rebuild the aggregate from the store (the last snapshot plus up
-        to a hundred events) only to snapshot it; the saved aggregate is that state
-        already, and our per-story lock keeps it unchanged until this returns.
-        """
-        if self.snapshots is None:
-            return
-        for aggregate in processing_event.aggregates.values():
-            if not isinstance(aggregate, Story):
-                continue
-            crossed = any(
-                event.originator_id == aggregate.id
-                and event.originator_version % SNAPSHOT_INTERVAL == 0
-                for event in processing_event.events
-            )
-            if crossed:
-                self.snapshots.put([Story.Snapshot.take(aggregate)])
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.batcher = StoryBatcher(load=self._load, save=self.save, forget=self._forget)
+        # Called after each save, in the saving thread. The write side calls no one by
+        # itself: ``liveblog.bootstrap`` hooks the process's feed here, to look at the
+        # log at once.
+        self.after_save: list[Callable[[], object]] = []
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         return environment_from_settings(name, env, snapshotting=True)
@@ -135,46 +97,56 @@ class Newsroom(Application[UUID]):
         # stays registered so snapshots stored before that still load.
         return OrjsonTranscoder(record_types=(UpdateRecord,), tables={UpdateRecords: UpdateRecord})
 
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        recordings = super().save(*objs, **kwargs)
+        self._take_snapshots_due(objs, recordings)
+        for callback in list(self.after_save):
+            callback()
+        return recordings
+
+    def _take_snapshots_due(
+        self, saved: Sequence[object], recordings: list[Recording[UUID]]
+    ) -> None:
+        """Snapshot each story whose saved events reached a multiple of SNAPSHOT_INTERVAL.
+
+        The story is snapshotted as it is in memory: that is the state just saved, and
+        its turn (``StoryBatcher.turn``) keeps it so until this returns. The library's
+        own snapshotting (``snapshotting_intervals``, left unset) would fold the story
+        again from the store (the last snapshot and up to a hundred events) to do so.
+        """
+        if self.snapshots is None:
+            return
+        due = {
+            r.domain_event.originator_id
+            for r in recordings
+            if r.domain_event.originator_version % SNAPSHOT_INTERVAL == 0
+        }
+        for story in saved:
+            if isinstance(story, Story) and story.id in due:
+                self.snapshots.put([Story.Snapshot.take(story)])
+
     # -- queries used by commands and reads -----------------------------------------
 
     def resolve_story_id(self, ref: str) -> UUID:
         """``{story}`` in a URL is the story's id or its slug."""
         return resolve_story_ref(ref)
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(env)
-        # Commands on one story take turns within a process: no work is wasted on races
-        # between our own threads, and the library's cache is never copied while another
-        # thread fast-forwards it (its deepcopy runs outside its own lock). Races with
-        # other processes remain, and are retried in _run_batch().
-        self._story_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        # Commands waiting for their story's next batch, one queue per lock stripe (see
-        # _change), each with a lock of its own: queueing must not wait for a batch.
-        self._queues: list[list[_Job]] = [[] for _ in range(LOCK_STRIPES)]
-        self._queue_locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
-        # Stories whose queue a drain() is working through (guarded by the queue locks).
-        self._draining: set[UUID] = set()
-        # Called after each save: the process's feed looks at the log at once.
-        self.after_save: list[Callable[[], None]] = []
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        for callback in list(self.after_save):
-            callback()
-
-    def _lock_for(self, story_id: UUID) -> threading.Lock:
-        return self._story_locks[story_id.int % LOCK_STRIPES]
-
     def get_story(self, story_id: UUID) -> Story:
         """A private copy of the story's aggregate as it stands (for reading)."""
-        with self._lock_for(story_id):
+        with self.batcher.turn(story_id):
             return copy.deepcopy(self._load(story_id))
 
     def story_version(self, story_id: UUID) -> int:
         """The story's version as it stands (no copy: cheap on a story of any length)."""
-        with self._lock_for(story_id):
+        with self.batcher.turn(story_id):
             return self._load(story_id).version
 
     def _load(self, story_id: UUID) -> Story:
+        """The cached story itself (to read or change during its turn only)."""
         try:
             story: object = self.repository.get(story_id)
         except AggregateNotFoundError:
@@ -338,199 +310,23 @@ class Newsroom(Application[UUID]):
     retract_update = _executed(retract_update_command)
     flag_update = _executed(flag_update_command)
 
-    # -- the retry loop -------------------------------------------------------------
+    # -- running commands: in the story's next batch (liveblog.group_commit) -------
 
     def execute(self, command: Command) -> Outcome:
-        """Run ``command`` on the fresh story and save it, in a batch with any others.
-
-        Commands on one story queue up while the story's lock is held. Whoever takes the
-        lock next runs every queued command in order on the story and saves all their
-        events in one transaction (group commit): eight reporters posting at once pay
-        for one commit, not eight, and the outcome is the same as running them one by
-        one in that order. A command that finds its job done by another thread returns.
-        """
-        job = _Job(command)
-        story_id = command.story_id
-        self._enqueue(job, claim_drain=False)
-        while True:  # a job with more than MAX_BATCH ahead of it waits another turn
-            with self._lock_for(story_id):
-                if job.done:
-                    break
-                self._run_batch(story_id, self._take_batch(story_id))
-        return job.result()
+        """Run ``command`` now, in a batch with the story's other queued commands."""
+        return self.batcher.execute(command)
 
     def submit(
         self, command: Command, on_done: Callable[[], object] | None = None
-    ) -> tuple[_Job, bool]:
-        """Queue ``command`` for its story's next batch without waiting for it.
+    ) -> tuple[Job, bool]:
+        """Queue ``command`` without waiting (``StoryBatcher.submit``): the event loop's way."""
+        return self.batcher.submit(command, on_done)
 
-        ``on_done`` is called, in the thread that ran the batch, once the job has its
-        outcome or error. True says that no thread is draining the story's queue: the
-        caller must start one (``drain``), as the event loop does. (``execute`` takes
-        its own turn instead, and may run submitted jobs in its batch too.)
-        """
-        job = _Job(command, on_done)
-        return job, self._enqueue(job, claim_drain=True)
-
-    def _enqueue(self, job: _Job, *, claim_drain: bool) -> bool:
-        """Queue ``job``; with ``claim_drain``, True when the caller must start a drain."""
-        story_id = job.command.story_id
-        stripe = story_id.int % LOCK_STRIPES
-        with self._queue_locks[stripe]:  # held for a moment: commands queue while a batch saves
-            self._queues[stripe].append(job)
-            if not claim_drain or story_id in self._draining:
-                return False
-            self._draining.add(story_id)
-            return True
-
-    def withdraw(self, job: _Job) -> bool:
-        """Take ``job`` off its story's queue if no batch has taken it yet (it then never
-        runs); False when it is already running or done."""
-        stripe = job.story_key % LOCK_STRIPES
-        with self._queue_locks[stripe]:
-            queue = self._queues[stripe]
-            if job in queue:
-                queue.remove(job)
-                return True
-        return False
+    def withdraw(self, job: Job) -> bool:
+        return self.batcher.withdraw(job)
 
     def drain(self, story_id: UUID, batch_seconds: float | None = None) -> None:
-        """Run the story's queued commands, batch after batch, until none is left.
-
-        One thread per story does this for the web layer: requests queue and await, and
-        no thread per request waits for the story's turn (eight of them, each woken in
-        turn to find its job done, cost more than the batches they waited for).
-        With ``batch_seconds``, each batch's database calls must finish within that
-        (``liveblog.deadline``): a dead database fails the batch instead of holding it.
-        """
-        stripe = story_id.int % LOCK_STRIPES
-        try:
-            while True:
-                with self._lock_for(story_id):
-                    with self._queue_locks[stripe]:
-                        if not any(j.story_key == story_id.int for j in self._queues[stripe]):
-                            self._draining.discard(story_id)  # under the lock: see submit
-                            return
-                    until = None if batch_seconds is None else time.monotonic() + batch_seconds
-                    with deadline.within(until):
-                        self._run_batch(story_id, self._take_batch(story_id))
-        except BaseException:
-            with self._queue_locks[stripe]:  # the next submit starts another drain
-                self._draining.discard(story_id)
-            raise
-
-    def _take_batch(self, story_id: UUID) -> list[_Job]:
-        """The story's next MAX_BATCH queued jobs, in order, off its queue."""
-        stripe = story_id.int % LOCK_STRIPES
-        queue = self._queues[stripe]
-        with self._queue_locks[stripe]:
-            batch = [j for j in queue if j.story_key == story_id.int][:MAX_BATCH]
-            queue[:] = [j for j in queue if j not in batch]
-        return batch
-
-    def _run_batch(self, story_id: UUID, batch: list[_Job]) -> None:
-        """Run the batch's commands on the story and save; retry the lot on a lost race.
-
-        Held under the story's lock. Every job leaves done: with an outcome or an error.
-        """
-        try:
-            for attempt in range(RACE_ATTEMPTS):
-                if self._try_batch(story_id, [job for job in batch if not job.done]):
-                    return
-                # Let the winner finish, waiting longer each time: a process whose
-                # writers keep coming back at once must not starve the other forever.
-                ceiling = RACE_BACKOFF_SECONDS * min(2**attempt, RACE_BACKOFF_GROWTH)
-                time.sleep(random.uniform(0, ceiling))
-            for job in batch:
-                if not job.done:
-                    job.finish(error=StoryBusy("the story is changing too fast; try again"))
-        finally:
-            for job in batch:
-                if not job.done:  # interrupted (a BaseException went through)
-                    job.finish(error=StoryBusy("the command was interrupted; try again"))
-
-    def _try_batch(self, story_id: UUID, jobs: list[_Job]) -> bool:
-        """One attempt at the jobs; False when another process took the next version.
-
-        Jobs are finished only once the attempt stands: after a lost race every command
-        is decided again on the fresh story, the failed ones too.
-        """
-        try:
-            # The cached aggregate itself, not a copy (copying a story of thousands of
-            # updates costs more than the command): the lock keeps it ours, and a
-            # batch that changed it without saving has it evicted below.
-            story = self._load(story_id)
-        except Exception as error:
-            for job in jobs:
-                job.finish(error=_own_copy(error))
-            return True
-        decided: list[tuple[_Job, Outcome | None, Exception | None]] = []
-        for job in jobs:
-            before = len(story.pending_events)
-            try:
-                job.command.run(story)
-            except Exception as error:
-                if len(story.pending_events) != before:
-                    # Our domain methods check before they change anything, so this
-                    # should not happen; if it does, this half-made change cannot be
-                    # undone alone: fail this command, drop the story, decide the rest again.
-                    self._forget(story_id)
-                    job.finish(error=error)
-                    return False
-                decided.append((job, None, error))
-                continue
-            recorded = len(story.pending_events) != before
-            made = Outcome(story.id, story.version, recorded, job.command.update_id)
-            decided.append((job, made, None))
-        if story.pending_events:
-            try:
-                self.save(story)
-            except IntegrityError:
-                self._forget(story_id)  # another process took this version: decide again
-                return False
-            except Exception as error:
-                self._forget(story_id)
-                decided = [(job, None, _own_copy(error)) for job, _, _ in decided]
-        for job, outcome, failure in decided:
-            job.finish(outcome=outcome, error=failure)
-        return True
-
-
-def _own_copy(error: Exception) -> Exception:
-    """The error one command of a batch raises: its own object, as threads raise it at once.
-
-    One exception object raised in several threads would collect all their tracebacks.
-    """
-    mine = copy.copy(error)
-    mine.__cause__ = error  # the original, with the traceback of where it happened
-    return mine
-
-
-class _Job:
-    """One command waiting in its story's queue, and what became of it."""
-
-    __slots__ = ("command", "done", "error", "on_done", "outcome", "story_key")
-
-    def __init__(self, command: Command, on_done: Callable[[], object] | None = None) -> None:
-        self.command = command
-        self.story_key = command.story_id.int
-        self.on_done = on_done
-        self.done = False
-        self.outcome: Outcome | None = None
-        self.error: BaseException | None = None
-
-    def finish(
-        self, *, outcome: Outcome | None = None, error: BaseException | None = None
-    ) -> None:
-        self.outcome, self.error, self.done = outcome, error, True
-        if self.on_done is not None:
-            self.on_done()
-
-    def result(self) -> Outcome:
-        if self.error is not None:
-            raise self.error
-        assert self.outcome is not None
-        return self.outcome
+        self.batcher.drain(story_id, batch_seconds)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -23,10 +23,8 @@ bounds each of these from the database deadline (``LIVEBLOG_DB_DEADLINE_SECONDS`
 - a thread waits for a pooled connection only until its deadline, and one whose
   deadline has passed gets no connection at all (``DeadlinePassed``).
 
-Borrowed internals (checked against eventsourcing 9.5.6 and psycopg_pool 3.3.3): the
-datastore's pool's ``kwargs`` dict and ``reconnect_timeout``; the datastore's class,
-swapped for a subclass, since the library's factory constructs it itself; and the body of
-its ``get_connection`` (``_pooled``), to pass the pool a timeout.
+What this needs of the library's internals (the pool's options, the datastore's class,
+a copy of its ``get_connection``) is in ``liveblog.eventsourcing_adapter``.
 """
 
 from __future__ import annotations
@@ -41,26 +39,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
-from eventsourcing.persistence import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    InternalError,
-    NotSupportedError,
-    OperationalError,
-    PersistenceError,
-    ProgrammingError,
-)
-from eventsourcing.postgres import PostgresDatastore, PostgresSubscription
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.postgres import PostgresFactory as LibraryPostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Connection
-from psycopg.types.composite import register_composite
 
 from liveblog import deadline
 from liveblog.deadline import DeadlinePassed
+from liveblog.eventsourcing_adapter import pooled_connection, recast, set_pool_options
 
 log = logging.getLogger("liveblog.store")
 
@@ -102,15 +88,13 @@ class PostgresFactory(LibraryPostgresFactory):
 
 def bound(datastore: PostgresDatastore, deadline_seconds: float) -> None:
     """Make ``datastore`` (not yet connected) a ``BoundedDatastore``."""
-    pool = datastore.pool
-    assert isinstance(pool.kwargs, dict)  # the library passes a dict
-    pool.kwargs.update(connection_options(deadline_seconds))
-    pool.reconnect_timeout = RECONNECT_GIVE_UP_SECONDS
-    datastore.__class__ = BoundedDatastore
-    assert isinstance(datastore, BoundedDatastore)
-    datastore.background_hold = max(
-        MIN_BACKGROUND_HOLD_SECONDS, BACKGROUND_HOLDS * deadline_seconds
+    set_pool_options(
+        datastore,
+        connect_options=connection_options(deadline_seconds),
+        reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
     )
+    bounded = recast(datastore, BoundedDatastore)
+    bounded.background_hold = max(MIN_BACKGROUND_HOLD_SECONDS, BACKGROUND_HOLDS * deadline_seconds)
 
 
 class BoundedDatastore(PostgresDatastore):
@@ -122,7 +106,7 @@ class BoundedDatastore(PostgresDatastore):
     def get_connection(self) -> Iterator[Connection[Any]]:
         deadline.check()
         left = deadline.remaining()
-        with self._pooled(left) as conn:
+        with pooled_connection(self, None if left is None else max(left, 0.001)) as conn:
             if left is None and not deadline.in_background():
                 yield conn  # not watched (a tool's long work, the LISTEN connection)
                 return
@@ -130,7 +114,7 @@ class BoundedDatastore(PostgresDatastore):
             held = WATCH.hold(conn, until)
             try:
                 yield conn
-            except Exception as error:  # psycopg's, mapped by _pooled
+            except Exception as error:  # psycopg's, mapped to the library's
                 if held.killed:
                     msg = "the database did not answer within the deadline"
                     raise DeadlinePassed(msg) from error
@@ -140,50 +124,6 @@ class BoundedDatastore(PostgresDatastore):
                 if held.killed or conn.broken:
                     # Whatever broke this one may have broken the others too.
                     self.pool.drain()
-
-    @contextlib.contextmanager
-    def _pooled(self, left: float | None) -> Iterator[Connection[Any]]:
-        """The library's ``get_connection``, except that the wait for a pooled connection
-        ends at the thread's deadline (the library waits ``POSTGRES_CONNECT_TIMEOUT``)."""
-        try:
-            self.pool.open(self.pool_open_timeout is not None, self.pool_open_timeout or 30.0)
-            timeout = None if left is None else max(left, 0.001)
-            with self.pool.connection(timeout=timeout) as conn:
-                for info in self.psycopg_type_adapters.values():
-                    if not conn.adapters.types.get(info.oid):
-                        register_composite(info, conn)
-                yield conn
-        except psycopg.Error as error:
-            raise _library_error(error) from error
-
-
-def _library_error(error: psycopg.Error) -> PersistenceError:
-    """The library's exception for a psycopg one (as ``PostgresDatastore.get_connection``)."""
-    for psycopg_type, library_type in _ERRORS:
-        if isinstance(error, psycopg_type):
-            return library_type(str(error))
-    return PersistenceError(str(error))
-
-
-_ERRORS: list[tuple[type[psycopg.Error], type[PersistenceError]]] = [
-    (psycopg.InterfaceError, InterfaceError),
-    (psycopg.OperationalError, OperationalError),
-    (psycopg.DataError, DataError),
-    (psycopg.IntegrityError, IntegrityError),
-    (psycopg.InternalError, InternalError),
-    (psycopg.ProgrammingError, ProgrammingError),
-    (psycopg.NotSupportedError, NotSupportedError),
-    (psycopg.DatabaseError, DatabaseError),
-]
-
-
-class ListenSubscription(PostgresSubscription):
-    """The library's LISTEN/NOTIFY subscription, whose pulls are bounded in time (its
-    LISTEN connection, meant to wait, is not)."""
-
-    def _loop_on_pull(self) -> None:
-        with deadline.background():
-            super()._loop_on_pull()
 
 
 class Held:

@@ -24,7 +24,7 @@ from liveblog.domain import (
     StoryClosed,
     UpdateNotFound,
 )
-from liveblog.newsroom import Newsroom, Outcome, StoryBusy, StoryNotFound
+from liveblog.newsroom import Command, Newsroom, Outcome, StoryBusy, StoryNotFound
 from liveblog.settings import Settings
 
 REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
@@ -79,19 +79,14 @@ def queued_behind_a_held_turn(
 ) -> list[Future[Outcome]]:
     """Start ``commands`` in threads while the story's turn is held; let go once all queue."""
     pool = ThreadPoolExecutor(max_workers=len(commands))
-    turn = app._lock_for(story_id)
-    with turn:
+    with app.batcher.turn(story_id):
         futures = []
         for command in commands:
             futures.append(pool.submit(command))
             # One at a time, so the queue's order is the order given here.
-            wait_until(lambda: queued(app, story_id) == len(futures))
+            wait_until(lambda: app.batcher.waiting(story_id) == len(futures))
     pool.shutdown(wait=True)
     return futures
-
-
-def queued(app: Newsroom, story_id: UUID) -> int:
-    return sum(1 for job in app._queues[story_id.int % len(app._queues)] if not job.done)
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
@@ -216,7 +211,7 @@ def test_submitted_commands_are_drained_in_batches_by_one_thread(
 ) -> None:
     # The web layer's path: queue without waiting, one drain per story, a callback each.
     called: list[int] = []
-    with app._lock_for(story_id):  # the first drain waits here while all five queue
+    with app.batcher.turn(story_id):  # the first drain waits here while all five queue
         submitted = [
             app.submit(
                 app.post_update_command(story_id, body=f"<p>{n}</p>", actor=REPORTER),
@@ -242,18 +237,15 @@ def test_submitted_commands_are_drained_in_batches_by_one_thread(
 
 
 def test_a_drain_that_fails_lets_the_next_command_start_another(
-    app: CountingNewsroom, story_id: UUID, monkeypatch: pytest.MonkeyPatch
+    app: CountingNewsroom, story_id: UUID
 ) -> None:
-    job, start = app.submit(app.post_update_command(story_id, body="<p>x</p>", actor=REPORTER))
-    assert start
-
-    def broken(story: UUID, jobs: list[Any]) -> bool:
+    def broken(story: Story) -> None:
         raise KeyboardInterrupt  # a BaseException: it goes through the batch's handling
 
-    monkeypatch.setattr(app, "_try_batch", broken)
+    job, start = app.submit(Command(story_id, broken))
+    assert start
     with pytest.raises(KeyboardInterrupt):
         app.drain(story_id)
-    monkeypatch.undo()
 
     assert isinstance(job.error, StoryBusy)  # its waiter is told, not left hanging
     later, start_again = app.submit(

@@ -37,7 +37,7 @@ from liveblog.domain import (
     story_id_for_slug,
     update_id_for_key,
 )
-from liveblog.newsroom import Newsroom, Outcome, SlugTaken, StoryNotFound
+from liveblog.newsroom import SNAPSHOT_INTERVAL, Newsroom, Outcome, SlugTaken, StoryNotFound
 from liveblog.settings import Settings
 from liveblog.transcoder import OrjsonTranscoder
 
@@ -518,6 +518,30 @@ class NewsroomSuite:
         assert state_of(restarted.get_story(story_id)) == state_of(live)
         first = restarted.get_story(story_id).find_update(update_ids[0])
         assert (first.body_digest, first.revision) == (digest("<p>Fixed.</p>"), 2)
+
+    def test_a_snapshot_is_taken_of_the_story_just_saved_without_reading_the_store(
+        self, app: Newsroom, story_id: UUID, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The library would fold the story again from the store (its last snapshot and
+        # the events since) to snapshot it: the story just saved is that state already.
+        for n in range(2, SNAPSHOT_INTERVAL):
+            app.post_update(story_id, body=f"<p>Post {n}.</p>", actor=REPORTER)
+        assert app.snapshots is not None
+        snapshot_reads: list[Any] = []
+        select_events = app.snapshots.recorder.select_events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            snapshot_reads.append(args)
+            return select_events(*args, **kwargs)
+
+        monkeypatch.setattr(app.snapshots.recorder, "select_events", counted)
+        outcome = app.post_update(story_id, body="<p>The hundredth.</p>", actor=REPORTER)
+
+        assert outcome.version == SNAPSHOT_INTERVAL
+        assert snapshot_reads == []
+        monkeypatch.undo()
+        (snapshot,) = app.snapshots.get(story_id)
+        assert snapshot.originator_version == SNAPSHOT_INTERVAL
 
     def test_a_snapshot_stored_record_by_record_still_loads(
         self, app: Newsroom, newsrooms: Newsrooms, story_id: UUID

@@ -8,6 +8,7 @@ writer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -65,6 +66,19 @@ def writer_for(parts: Parts) -> ProcessChunkWriter:
     return ProcessChunkWriter(datastore, list(ALL_VIEWS))
 
 
+@contextlib.contextmanager
+def first_chunk_committed(parts: Parts) -> Iterator[ProcessChunkWriter]:
+    """A child writer that has committed a first chunk (every view at position 3);
+    closed at the end."""
+    writer = writer_for(parts)
+    try:
+        writer.send(frame(3, drop=True))
+        writer.wait()
+        yield writer
+    finally:
+        writer.close()
+
+
 def frame(position: int, *, drop: bool = False) -> bytes:
     """A chunk with no rows that moves every view to ``position``."""
     return make_frame(drop, position, ChunkRows([], [], []))
@@ -106,16 +120,11 @@ def test_the_in_memory_store_has_no_file_for_a_child() -> None:
 def test_a_chunk_the_child_cannot_write_fails_with_its_error_and_keeps_the_last_commit(
     parts: Parts,
 ) -> None:
-    writer = writer_for(parts)
-    try:
-        writer.send(frame(3, drop=True))
-        writer.wait()
+    with first_chunk_committed(parts) as writer:
         writer.send(b"this is not a frame")
         writer.send(frame(9))  # queued behind it: chunks commit in order, so never
         with pytest.raises(RebuildWriteError, match="JSONDecodeError"):
             writer.wait()
-    finally:
-        writer.close()
     assert writer.returncode == 1
     assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, 3)
 
@@ -160,6 +169,18 @@ def test_a_child_that_dies_makes_the_rebuild_fail_saying_so(
     positions = parts.views.positions()
     assert positions == dict.fromkeys(ALL_VIEWS, positions[TIMELINE])
     assert 0 < positions[TIMELINE] < (parts.newsroom.recorder.max_notification_id() or 0)
+
+
+def test_a_child_killed_by_the_os_is_reported_with_its_exit_and_closing_then_is_quiet(
+    parts: Parts,
+) -> None:
+    with first_chunk_committed(parts) as writer:  # closing it raises nothing
+        os.kill(writer.pid, signal.SIGKILL)  # as the kernel's OOM killer would
+        writer.send(frame(5))
+        with pytest.raises(RebuildWriteError, match=f"exited with code -{signal.SIGKILL}"):
+            writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, 3)
 
 
 def test_a_fold_that_fails_stops_the_child_after_its_last_chunk(

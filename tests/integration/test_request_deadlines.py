@@ -108,7 +108,7 @@ async def test_a_command_stuck_in_the_queue_is_withdrawn_at_its_deadline(
     story_id = open_story(newsroom)
     command = newsroom.post_update_command(story_id, body="<p>late</p>", actor=REPORTER)
     # The story's turn is held, as by a batch stuck in a dead database.
-    with newsroom._lock_for(story_id), pytest.raises(DeadlinePassed, match="nothing was saved"):
+    with newsroom.batcher.turn(story_id), pytest.raises(DeadlinePassed, match="nothing was saved"):
         await commands.execute(newsroom, command)
     await asyncio.sleep(0.2)  # a drain that started would run it now; there is none
     assert newsroom.story_version(story_id) == 1

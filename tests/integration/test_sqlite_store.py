@@ -7,9 +7,10 @@ from pathlib import Path
 from eventsourcing.sqlite import SQLiteDatastore
 
 from liveblog.domain import Actor
+from liveblog.eventsourcing_adapter import StatementCachingPool
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
-from liveblog.sqlite_store import SQLiteFactory, StatementCachingPool
+from liveblog.sqlite_store import SQLiteFactory
 
 EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
 
