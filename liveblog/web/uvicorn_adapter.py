@@ -6,8 +6,7 @@ each a subclass that changes as little as it can:
 
 - ``LiveHttpProtocol`` (uvicorn's httptools HTTP connection): a deadline on a request's
   headers (uvicorn has none: a client that dribbles them, slowloris, held its connection
-  for ever), per-address connection counts (``liveblog.web.limits.ConnectionGate``),
-  and ready answers written from the parser's callback (``_start_asgi_task``).
+  for ever) and per-address connection counts (``liveblog.web.limits.ConnectionGate``).
 - ``LiveWebSocketProtocol`` (uvicorn's ``websockets-sansio`` connection, built on the
   ``websockets`` library's maintained Sans-I/O layer): offers the app a ``LiveSocket``
   (``liveblog.live.connection``), which the hub writes caught-up readers' frames to
@@ -19,14 +18,8 @@ Names of uvicorn's relied on (checked against uvicorn 0.54.0; re-read them on up
 - ``uvicorn.protocols.http.httptools_impl``: ``HttpToolsProtocol`` and its
   ``connection_made``, ``connection_lost``, ``handle_websocket_upgrade`` (after which
   ``transport.get_protocol()`` is the WebSocket connection), ``on_message_begin``,
-  ``on_headers_complete``, the private ``_start_asgi_task(cycle, app)`` (called for
-  every request whose headers are complete), and the attributes ``config``, ``app``,
-  ``client``, ``transport``, ``loop``, ``logger``, ``flow.write_paused``,
-  ``server_state.default_headers``; ``RequestResponseCycle`` (``scope``, ``keep_alive``,
-  ``waiting_for_100_continue``, ``access_log``, ``access_logger``, ``default_headers``,
-  ``response_started``, ``response_complete``, ``on_response``); ``STATUS_LINE``.
-- ``uvicorn.protocols.utils``: ``get_client_addr``, ``get_path_with_query_string``.
-- ``uvicorn._types.ASGI3Application`` (a type only).
+  ``on_headers_complete``, and the attributes ``config``, ``client``, ``transport``,
+  ``loop``, ``logger``, ``server_state.default_headers``; ``STATUS_LINE``.
 - ``uvicorn.protocols.websockets.websockets_sansio_impl``: ``WebSocketsSansIOProtocol``
   and its ``handle_connect`` (which builds ``scope`` and schedules the app),
   ``send_receive_event_to_app`` (queues a message for the app and pauses reading),
@@ -46,16 +39,9 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import uvicorn
-from uvicorn._types import ASGI3Application
-from uvicorn.protocols.http.httptools_impl import (
-    STATUS_LINE,
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
-from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from liveblog.live.connection import LIVE_SOCKET
@@ -68,8 +54,6 @@ from liveblog.web.websockets_adapter import (
     message_frames,
 )
 
-ReadyAnswer = tuple[int, list[tuple[bytes, bytes]], bytes]
-
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_BODY = (
     b'{"error":{"code":"request_timeout","message":"the request headers took too long"}}'
@@ -77,29 +61,21 @@ REQUEST_TIMEOUT_BODY = (
 
 
 class LiveHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools connection with a header deadline, per-address connection
-    counts, and the app's ready answers written with no task.
+    """uvicorn's httptools connection with a header deadline and per-address
+    connection counts.
 
     - The header deadline: a timer starts when the connection opens and when a
       request's first byte arrives, and ends when its headers are complete; past it the
       client gets ``408`` and the connection is closed (DESIGN §7).
     - Connection counts: from ``connection_made`` to ``connection_lost``, and, for a
-      WebSocket, until the upgraded connection is lost.
-    - Ready answers: for a ``GET`` of a story whose current render the hub holds, the
-      answer is ready bytes (``LiveblogApp.ready_answer``). uvicorn would start a task
-      for the request, which calls the app, which answers in two messages; this writes
-      the answer at once, as uvicorn's cycle writes a response (the same status line,
-      uvicorn's ``date`` and ``server`` headers, then the app's, the same access-log
-      line). Anything else, or anything but the plain case (keep-alive, no ``Expect:
-      100-continue``, the client reading, the concurrency limit not reached), takes
-      uvicorn's own path unchanged.
+      WebSocket, until the upgraded connection is lost. (The app counts a trusted
+      proxy's requests per forwarded client, and answers a refused connection 429.)
     """
 
     _header_timer: asyncio.TimerHandle | None = None
     _gate: ConnectionGate | None = None
     _counted: str | None = None  # the gate's key this connection is counted under
     _refused = False  # over the per-address limit: the app answers 429 and closes
-    _proxied = False  # the peer is a trusted proxy: the app counts its requests
     _handed_over = False  # upgraded: the WebSocket connection releases the count
 
     # -- the connection's life ---------------------------------------------------------
@@ -111,7 +87,6 @@ class LiveHttpProtocol(HttpToolsProtocol):
             self._gate = gate
             self._counted = gate.open_connection(self.client)
             self._refused = gate.is_refused(self.client)
-            self._proxied = self.client is not None and gate.peer_is_proxy(self.client[0])
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -185,59 +160,6 @@ class LiveHttpProtocol(HttpToolsProtocol):
         ))  # fmt: skip
         self.transport.write(b"".join(content))
         self.transport.close()
-
-    # -- ready answers -----------------------------------------------------------------
-
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        answer = self._ready_answer(cycle, app)
-        if answer is None:
-            super()._start_asgi_task(cycle, app)
-        else:
-            self._write_at_once(cycle, *answer)
-
-    def _ready_answer(
-        self, cycle: RequestResponseCycle, app: ASGI3Application
-    ) -> ReadyAnswer | None:
-        if (
-            app is not self.app  # uvicorn's 503 for the concurrency limit
-            or not cycle.keep_alive
-            or cycle.waiting_for_100_continue
-            or self.flow.write_paused
-            or self._refused  # the app answers 429
-        ):
-            return None
-        if self._proxied and self._gate is not None:
-            client = self._gate.forwarded_client(self.client, cycle.scope["headers"])
-            if client is not None and self._gate.is_full(client):
-                return None
-        ready: Callable[[Any], ReadyAnswer | None] | None = getattr(
-            self.config.app, "ready_answer", None
-        )
-        return None if ready is None else ready(cycle.scope)
-
-    def _write_at_once(
-        self, cycle: RequestResponseCycle, status: int, headers: list[tuple[bytes, bytes]],
-        body: bytes,
-    ) -> None:  # fmt: skip
-        """What ``RequestResponseCycle.send`` writes for a start and a whole body."""
-        scope = cycle.scope
-        if cycle.access_log:
-            cycle.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d',
-                get_client_addr(scope),
-                scope["method"],
-                get_path_with_query_string(scope),
-                scope["http_version"],
-                status,
-            )
-        content = [STATUS_LINE[status]]
-        for name, value in (*cycle.default_headers, *headers):
-            content.extend((name, b": ", value, b"\r\n"))
-        content.append(b"\r\n")
-        content.append(body)
-        self.transport.write(b"".join(content))
-        cycle.response_started = cycle.response_complete = True
-        cycle.on_response()  # keep-alive timer, reading resumed, the next pipelined request
 
 
 class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
