@@ -255,8 +255,14 @@ class UvicornLiveSocket:
         self.protocol.lost_callback = callback
 
     async def close(self, code: int, reason: str, grace: float) -> None:
-        self.protocol.start_closing(code, reason, grace)
-        await self.protocol.wait_lost()
+        protocol = self.protocol
+        protocol.start_closing(code, reason, grace)
+        try:
+            await asyncio.wait_for(protocol.wait_lost(), grace)
+        except TimeoutError:
+            # Closing began elsewhere (uvicorn's keepalive, a close the app sent) and the
+            # socket still holds what it cannot send: drop it rather than wait for ever.
+            protocol.transport.abort()
 
 
 class HookedServer(uvicorn.Server):
