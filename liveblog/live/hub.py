@@ -113,7 +113,7 @@ class Reader:
         # One frame always fits when nothing waits, however big: only a backlog is slow.
         if pending and (pending + size > self.max_bytes or len(buffer or ()) >= self.capacity):
             self.ended_pending = pending
-            self._end(SLOW_CONSUMER)
+            self.end(SLOW_CONSUMER)
             return True
         if buffer is None:
             buffer = self._buffer = deque()
@@ -133,9 +133,11 @@ class Reader:
 
     def close(self, code: int, reason: str) -> None:
         """Ask the connection to close (shutdown); it calls ``mark_closed`` when it has."""
-        self._end((code, reason))
+        self.end((code, reason))
 
-    def _end(self, ending: tuple[int, str]) -> None:
+    def end(self, ending: tuple[int, str]) -> None:
+        """Let go of the reader, once: its writer stops, and its connection is closed with
+        ``ending`` (code, reason) unless it is already gone."""
         if self.ending is None:
             self.ending = ending
             self._buffer = None  # never sent now
@@ -308,7 +310,7 @@ class Hub:
                 elif reader.ending is None:
                     pending = connection.pending_bytes()
                     if pending and pending + size > limit:
-                        reader._end(SLOW_CONSUMER)
+                        reader.end(SLOW_CONSUMER)
                         self._dropped_slow(pending)
                     else:
                         if message is None:
@@ -323,7 +325,7 @@ class Hub:
     def _end_direct(self, channel: Channel, ending: tuple[int, str]) -> None:
         for reader in channel.readers:
             if reader.direct is not None:
-                reader._end(ending)
+                reader.end(ending)
 
     def go_direct(self, reader: Reader, connection: DirectConnection, last_sent: int) -> bool:
         """Let the hub write to a caught-up reader itself; False if it is not caught up.

@@ -389,7 +389,7 @@ class DirectSocket:
             with contextlib.suppress(Exception):
                 await self.send({"type": "websocket.close", "code": code, "reason": reason})
         except OSError:
-            reader._end(GONE)  # the client went while we sent
+            reader.end(GONE)  # the client went while we sent
         finally:
             session.detach()
             socket.on_lost(None)
@@ -434,7 +434,7 @@ class DirectSocket:
 
     def on_lost(self) -> None:
         if self.reader is not None:
-            self.reader._end(GONE)
+            self.reader.end(GONE)
 
 
 async def live_socket(websocket: WebSocket, session: Session) -> None:
