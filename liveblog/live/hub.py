@@ -3,10 +3,11 @@
 The feed calls ``on_applied`` in its own thread; each event is serialized there, once,
 and handed to the event loop, where it joins the story's ring. Readers still catching
 up get it in their bounded buffer; caught-up WebSocket readers get it written straight
-to their connection, all in one loop, as ``websockets.broadcast()`` does. A reader for
-whom too many bytes wait unsent (frames in its buffer plus its socket's write buffer,
-``slow_reader_bytes``), or too many frames, is too slow: it is dropped (and closed with
-1013), so it never slows the others and costs bounded memory. Rings make reconnects
+to their connection (a ``DirectConnection``), all in one loop, as
+``websockets.broadcast()`` does. A reader for whom too many bytes wait unsent (frames in
+its buffer plus its socket's write buffer, ``slow_reader_bytes``), or too many frames, is
+too slow: it is dropped (and closed with 1013), so it never slows the others and costs
+bounded memory. Rings make reconnects
 cheap: a reader that resumes within the ring costs no database query.
 """
 
@@ -19,8 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from websockets.legacy.protocol import WebSocketCommonProtocol, broadcast
-
+from liveblog.live.connection import DirectConnection
 from liveblog.live.frames import Frame, event_frame, snapshot_text, with_public_text
 from liveblog.live.pacer import TurnPacer
 from projections.states import Applied
@@ -39,12 +39,6 @@ SNAPSHOT_TRIES = 3
 # buffered frames plus its socket's write buffer): about a hundred typical frames. The
 # default of ``Settings.slow_reader_bytes`` (LIVEBLOG_SLOW_READER_BYTES).
 SLOW_READER_BYTES = 256 * 1024
-
-
-def write_now(protocol: WebSocketCommonProtocol, text: str) -> None:
-    """Write one text message to an open connection at once, as ``broadcast`` does;
-    nothing is written to one that is closing."""
-    broadcast((protocol,), text)
 
 
 class ReaderEnded(Exception):
@@ -76,13 +70,13 @@ class Reader:
         "_closed_waiter",
         "_waiter",
         "capacity",
+        "connection",
         "direct",
         "ended_pending",
         "ending",
         "max_bytes",
         "on_end",
         "story_id",
-        "transport",
     )  # fmt: skip
 
     def __init__(
@@ -91,18 +85,19 @@ class Reader:
         self.story_id = story_id
         self.capacity = capacity
         self.max_bytes = max_bytes
-        # The connection's transport, when known: what waits in its write buffer counts
-        # against ``max_bytes`` too (a writer stuck on a full socket buffers here).
-        self.transport: asyncio.WriteTransport | None = None
+        # The reader's connection, when the hub may know it: what waits in its write
+        # buffer counts against ``max_bytes`` too (a writer stuck on a full socket
+        # buffers there).
+        self.connection: DirectConnection | None = None
         self._buffered_bytes = 0
         self.ended_pending = 0  # bytes that waited for it when it was dropped as slow
         self.ending: tuple[int, str] | None = None
         # Set by a connection that can stop its writer at once: a slow reader's writer
         # is usually stuck on a full socket and would not see ``ending`` by itself.
         self.on_end: Callable[[], object] | None = None
-        # Once caught up, a WebSocket reader on the websockets protocol is written to by
-        # the hub itself, as websockets.broadcast() does: no task, no buffer, per frame.
-        self.direct: WebSocketCommonProtocol | None = None
+        # Once caught up, a reader with a connection is written to by the hub itself, as
+        # websockets.broadcast() does: no task, no buffer, per frame (``Hub.go_direct``).
+        self.direct: DirectConnection | None = None
         self._buffer: deque[Frame] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
@@ -118,7 +113,7 @@ class Reader:
         # One frame always fits when nothing waits, however big: only a backlog is slow.
         if pending and (pending + size > self.max_bytes or len(buffer or ()) >= self.capacity):
             self.ended_pending = pending
-            self._end(SLOW_CONSUMER)
+            self.end(SLOW_CONSUMER)
             return True
         if buffer is None:
             buffer = self._buffer = deque()
@@ -129,8 +124,8 @@ class Reader:
 
     def pending_bytes(self) -> int:
         """Bytes waiting for this reader: its buffered frames and its socket's buffer."""
-        transport = self.transport
-        written = 0 if transport is None else transport.get_write_buffer_size()
+        connection = self.connection
+        written = 0 if connection is None else connection.pending_bytes()
         return self._buffered_bytes + written
 
     def buffered(self) -> bool:
@@ -138,9 +133,11 @@ class Reader:
 
     def close(self, code: int, reason: str) -> None:
         """Ask the connection to close (shutdown); it calls ``mark_closed`` when it has."""
-        self._end((code, reason))
+        self.end((code, reason))
 
-    def _end(self, ending: tuple[int, str]) -> None:
+    def end(self, ending: tuple[int, str]) -> None:
+        """Let go of the reader, once: its writer stops, and its connection is closed with
+        ``ending`` (code, reason) unless it is already gone."""
         if self.ending is None:
             self.ending = ending
             self._buffer = None  # never sent now
@@ -303,21 +300,22 @@ class Hub:
             if frame.update_id is not None:
                 channel.remember_update(frame.update_id, frame)
             self.stats.frames_published += 1
-            direct: list[WebSocketCommonProtocol] = []
             size, limit = frame.size, self.slow_reader_bytes
+            message: bytes | None = None  # encoded once, for the first direct reader
             for reader in channel.readers:
-                if reader.direct is None:
+                connection = reader.direct
+                if connection is None:
                     if reader.push(frame):
                         self._dropped_slow(reader.ended_pending)
                 elif reader.ending is None:
-                    pending = reader.direct.transport.get_write_buffer_size()
+                    pending = connection.pending_bytes()
                     if pending and pending + size > limit:
-                        reader._end(SLOW_CONSUMER)
+                        reader.end(SLOW_CONSUMER)
                         self._dropped_slow(pending)
                     else:
-                        direct.append(reader.direct)
-            if direct:
-                broadcast(direct, frame.text)
+                        if message is None:
+                            message = frame.text.encode()
+                        connection.write(message)
 
     def _dropped_slow(self, pending: int) -> None:
         stats = self.stats
@@ -327,9 +325,9 @@ class Hub:
     def _end_direct(self, channel: Channel, ending: tuple[int, str]) -> None:
         for reader in channel.readers:
             if reader.direct is not None:
-                reader._end(ending)
+                reader.end(ending)
 
-    def go_direct(self, reader: Reader, protocol: WebSocketCommonProtocol, last_sent: int) -> bool:
+    def go_direct(self, reader: Reader, connection: DirectConnection, last_sent: int) -> bool:
         """Let the hub write to a caught-up reader itself; False if it is not caught up.
 
         Caught up means: nothing buffered, and the reader has exactly the channel's
@@ -338,7 +336,7 @@ class Hub:
         channel = self.channel(reader.story_id)
         if reader.ending is not None or reader.buffered() or last_sent != channel.newest:
             return False
-        reader.direct = protocol
+        reader.direct = connection
         return True
 
     def channel(self, story_id: UUID) -> Channel:
@@ -370,6 +368,10 @@ class Hub:
 
     def reader_count(self) -> int:
         return sum(len(c.readers) for c in self.channels.values())
+
+    def direct_reader_count(self) -> int:
+        """Readers the hub writes to itself (caught up): the fast path, for /metrics."""
+        return sum(r.direct is not None for c in self.channels.values() for r in c.readers)
 
     def cached_snapshot(self, story_id: UUID, at_least: int = 0) -> tuple[int, bytes] | None:
         """The cached Story JSON if it is current here, without waiting for anything."""

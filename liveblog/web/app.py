@@ -62,10 +62,7 @@ class LiveblogApp(Starlette):
 
     def ready_answer(self, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
         """The answer to a plain ``GET`` of a story whose current render the hub holds
-        (see ``cached_story_answer``), or None: the request takes the routed path.
-
-        ``liveblog.web.http_protocol.LiveHttpProtocol`` asks this before it starts a task for
-        the request; the ASGI call below asks it again for other servers."""
+        (see ``cached_story_answer``), or None: the request takes the routed path."""
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return None
         hub = getattr(self.state, "hub", None)

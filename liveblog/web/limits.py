@@ -81,9 +81,6 @@ class ConnectionGate:
             return None
         return client_address(peer[0], headers, self.trusted_proxies)
 
-    def is_full(self, client: str) -> bool:
-        return 0 < self.limit <= self.counts.get(address_key(client), 0)
-
     def acquire(self, key: str) -> bool:
         """Count one more connection for ``key``; False (and not counted) past the limit."""
         count = self.counts.get(key, 0)

@@ -1,91 +1,39 @@
-"""uvicorn's server, except that readers hear "going away" (1001) when it shuts down.
+"""How liveblog runs under uvicorn: one place for its settings, its classes and its GC.
 
-uvicorn closes WebSockets with 1012 on shutdown; our readers should be told 1001 and
-resume elsewhere, so the hub closes them first, then uvicorn does the rest.
-
-``--ws websockets`` runs ``LiveWebSocketProtocol``: uvicorn's own (legacy ``websockets``)
-connection, made cheaper per connection for a server of mostly idle live readers. HTTP
-runs ``LiveHttpProtocol`` (``liveblog.web.http_protocol``): uvicorn's httptools
-connection, which writes a cached story's answer without starting a task.
+``server_config`` is the one place for uvicorn's settings, used by ``liveblog serve`` and
+by the benchmarks' bare baselines. HTTP runs ``LiveHttpProtocol`` and the live WebSocket
+runs ``LiveWebSocketProtocol`` (uvicorn's ``websockets-sansio`` connection, on which the
+hub writes caught-up readers' frames itself): both in ``liveblog.web.uvicorn_adapter``,
+the one module that reaches past uvicorn's public API. ``LiveblogServer`` is uvicorn's
+server, except that readers hear "going away" (1001) when it shuts down: uvicorn closes
+WebSockets with 1012, and our readers should be told 1001 and resume elsewhere, so the
+hub closes them first, then uvicorn does the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
-import socket
-import warnings
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from uvicorn.config import UvicornDeprecationWarning
-from websockets.legacy.server import WebSocketServerProtocol
-from websockets.typing import Data
 
 from liveblog.live.hub import Hub
-from liveblog.web.http_protocol import LiveHttpProtocol
-
-with warnings.catch_warnings():
-    # uvicorn warns, on import, that ``--ws websockets`` will later mean the sans-I/O
-    # implementation. The hub's direct writes need this one, chosen on purpose (see
-    # docs/benchmarks.md); ``--ws websockets-sansio`` stays available.
-    warnings.simplefilter("ignore", UvicornDeprecationWarning)
-    from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+from liveblog.web.uvicorn_adapter import HookedServer, LiveHttpProtocol, LiveWebSocketProtocol
 
 PING_SECONDS = 20.0
 MAX_INBOUND_BYTES = 4 * 1024  # readers have nothing to say
 
+# The WebSocket implementation liveblog runs: uvicorn's connection on the ``websockets``
+# library's Sans-I/O layer, as ``LiveWebSocketProtocol``. ``websockets`` names it too:
+# uvicorn's own ``websockets`` (the library's legacy layer, deprecated) is not used, and
+# uvicorn has announced that name will move to the Sans-I/O one. Any other name uvicorn
+# knows (``wsproto``) runs its class unchanged, the live stream on the plain ASGI path.
+DEFAULT_WS = "websockets-sansio"
+WS_NAMES = (DEFAULT_WS, "websockets")
+
 # The garbage collector's policy for the server process (see ``collect_less``).
 GC_GEN0_THRESHOLD = 20_000
-
-
-class LiveWebSocketProtocol(WebSocketProtocol):
-    """uvicorn's ``websockets`` connection, with less work per connection.
-
-    - ``discard_incoming``: a live stream that does not read says so, and messages are
-      dropped as they arrive (after the 4 KiB cap, which still closes with 1009), so an
-      idle reader needs no task of its own to keep the connection read (pongs, close).
-    - its handler is an object that carries its signature: the legacy server calls
-      ``inspect.signature`` on the handler of every connection (twice, plus a
-      DeprecationWarning, for uvicorn's two-argument method); with the collections it
-      set off, that was 11 % of a join storm's time.
-    """
-
-    discard_incoming = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # uvicorn passes ``self.ws_handler`` to the legacy server: this object, then.
-        self.ws_handler = _Handshaken(self)  # type: ignore[method-assign,assignment]
-        super().__init__(*args, **kwargs)
-
-    async def read_message(self) -> Data | None:
-        while True:
-            message = await super().read_message()
-            if message is None or not self.discard_incoming:
-                return message
-
-
-class _Handshaken:
-    """uvicorn's ``ws_handler``: the handshake is done; hold on until the connection ends."""
-
-    __slots__ = ("connection",)
-    # Found by inspect.signature at once, without looking at any code object.
-    __signature__ = inspect.Signature(
-        [inspect.Parameter("websocket", inspect.Parameter.POSITIONAL_ONLY)]
-    )
-
-    def __init__(self, connection: LiveWebSocketProtocol) -> None:
-        self.connection = connection
-
-    async def __call__(self, websocket: WebSocketServerProtocol) -> None:
-        connection = self.connection
-        connection.handshake_completed_event.set()
-        # The handshake's headers are not needed again: an idle reader need not keep them.
-        connection.request_headers.clear()
-        connection.response_headers.clear()
-        await connection.wait_closed()
 
 
 def server_config(
@@ -93,12 +41,12 @@ def server_config(
     *,
     host: str,
     port: int,
-    ws: str,
+    ws: str = DEFAULT_WS,
     log_level: str = "info",
     keep_alive_seconds: int = 5,
 ) -> uvicorn.Config:
     """How liveblog runs under uvicorn: pings, inbound cap, no compression, deadlines."""
-    protocol: str | type[asyncio.Protocol] = LiveWebSocketProtocol if ws == "websockets" else ws
+    protocol: str | type[asyncio.Protocol] = LiveWebSocketProtocol if ws in WS_NAMES else ws
     return uvicorn.Config(
         app,
         host=host,
@@ -148,17 +96,15 @@ def collect_less() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
-class LiveblogServer(uvicorn.Server):
+class LiveblogServer(HookedServer):
+    """uvicorn's server: the collector's policy once it serves; readers closed with 1001
+    before it closes connections."""
+
     def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
-        super().__init__(config)
+        async def close_readers() -> None:
+            hub: Hub | None = getattr(app.state, "hub", None)
+            if hub is not None:
+                await hub.close_all(1001, "server shutting down")
+
+        super().__init__(config, started=collect_less, stopping=close_readers)
         self.app = app
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        collect_less()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        hub: Hub | None = getattr(self.app.state, "hub", None)
-        if hub is not None:
-            await hub.close_all(1001, "server shutting down")
-        await super().shutdown(sockets)

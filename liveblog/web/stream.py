@@ -23,21 +23,18 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.exceptions import ConnectionClosed
-from websockets.legacy.protocol import WebSocketCommonProtocol
-from websockets.protocol import State as WebSocketState
 
 from liveblog.feed import Follower
 from liveblog.live.backlog import BacklogReads, Span, read_backlog
+from liveblog.live.connection import LIVE_SOCKET, LiveSocket
 from liveblog.live.frames import Frame, live_text, snapshot_text
-from liveblog.live.hub import Hub, Reader, ReaderEnded, write_now
+from liveblog.live.hub import Hub, Reader, ReaderEnded
 from liveblog.live.resume import Plan, Sequencer, Start, Verdict, plan_resume
 from liveblog.newsroom import Newsroom
 from liveblog.web.errors import ApiError, error_response
 from liveblog.web.inputs import accepts_query, unknown_parameter
 from liveblog.web.paths import story_ref_in
 from liveblog.web.security import SECURITY_HEADERS
-from liveblog.web.server import LiveWebSocketProtocol
 from liveblog.web.threads import in_thread
 from projections.story_reads import StoryMissing
 from projections.views import ReadViews
@@ -104,10 +101,10 @@ class Session:
         "hub",
         "newsroom",
         "on_end",
-        "protocol",
         "reader",
         "sequencer",
         "since_raw",
+        "socket",
         "story_id",
         "views",
     )  # fmt: skip
@@ -117,7 +114,7 @@ class Session:
         state: State,
         story_ref: str,
         since_raw: str | None,
-        protocol: WebSocketCommonProtocol | None = None,
+        socket: LiveSocket | None = None,
     ) -> None:
         self.hub: Hub = state.hub
         self.backlogs: BacklogReads = state.backlogs
@@ -126,8 +123,8 @@ class Session:
         self.newsroom: Newsroom = state.newsroom
         self.story_id = self.newsroom.resolve_story_id(story_ref)
         self.since_raw = since_raw
-        # The connection's websockets protocol, when it has one the hub can write to.
-        self.protocol = protocol
+        # The connection, when it is one the hub can write to.
+        self.socket = socket
         self.reader: Reader | None = None
         self.sequencer = Sequencer(0)
         self.on_end: Callable[[], object] | None = None
@@ -136,8 +133,8 @@ class Session:
         """Buffer from now on, and decide what the reader is missing."""
         reader, ring = self.hub.attach(self.story_id)
         reader.on_end = self.on_end
-        if self.protocol is not None:  # its unsent bytes count against the reader's bound
-            reader.transport = self.protocol.transport
+        if self.socket is not None:  # its unsent bytes count against the reader's bound
+            reader.connection = self.socket
         self.reader = reader
         return reader, plan_resume(self.since_raw, ring)
 
@@ -153,10 +150,10 @@ class Session:
         yield Message(live_text(self.sequencer.last_sent), None)
 
     def go_direct(self) -> bool:
-        """Whether the hub now writes this reader's frames itself (caught up, websockets)."""
+        """Whether the hub now writes this reader's frames itself (caught up, a socket)."""
         assert self.reader is not None
-        return self.protocol is not None and self.hub.go_direct(
-            self.reader, self.protocol, self.sequencer.last_sent
+        return self.socket is not None and self.hub.go_direct(
+            self.reader, self.socket, self.sequencer.last_sent
         )
 
     async def next_message(self) -> Message:
@@ -289,16 +286,17 @@ async def live_websocket(
     """``WS /api/stories/{story}/live``, called straight from the app (no routing).
 
     Idle readers are what a server holds most of, and every frame an idle connection
-    waits in costs memory: this skips Starlette's middleware and routing, and on
-    ``LiveWebSocketProtocol`` a caught-up reader waits in this one coroutine, no tasks.
+    waits in costs memory: this skips Starlette's middleware and routing, and where the
+    server offers a ``LiveSocket`` (liveblog's uvicorn connection) a caught-up reader
+    waits in this one coroutine, no tasks.
     """
     unknown = unknown_query(scope)
     if unknown:
         await refuse_handshake(scope, send, unknown_parameter(unknown, LIVE_QUERY))
         return
-    protocol = getattr(send, "__self__", None)
-    if isinstance(protocol, LiveWebSocketProtocol):
-        await DirectSocket(protocol, send).run(state, story_ref, query_since(scope))
+    offered = (scope.get("extensions") or {}).get(LIVE_SOCKET)
+    if offered is not None:
+        await DirectSocket(offered["socket"], send).run(state, story_ref, query_since(scope))
         return
     websocket = WebSocket(scope, receive, send)
     await live_socket(websocket, Session(state, story_ref, query_since(scope)))
@@ -308,18 +306,18 @@ GONE = (1006, "connection lost")
 
 
 class DirectSocket:
-    """A live WebSocket on ``LiveWebSocketProtocol``: one coroutine, then the hub's writes.
+    """A live WebSocket on a ``LiveSocket``: one coroutine, then the hub's writes.
 
-    The connection drops what the reader sends (``discard_incoming``), so nothing here
-    reads. The coroutine sends the catch-up, then hands the reader to the hub and waits
-    until the hub ends it (slow, shutdown: this closes the socket) or the client goes
-    (the protocol's ``connection_lost_waiter`` ends the reader with ``GONE``).
+    The socket drops what the reader sends (``ignore_incoming``), so nothing here reads.
+    The coroutine sends the catch-up, then hands the reader to the hub and waits until
+    the hub ends it (slow, shutdown: this closes the socket) or the client goes (the
+    socket's ``on_lost`` ends the reader with ``GONE``).
     """
 
-    __slots__ = ("interrupted", "pending_limit", "protocol", "reader", "send", "sending", "task")
+    __slots__ = ("interrupted", "pending_limit", "reader", "send", "sending", "socket", "task")
 
-    def __init__(self, protocol: LiveWebSocketProtocol, send: Send) -> None:
-        self.protocol = protocol
+    def __init__(self, socket: LiveSocket, send: Send) -> None:
+        self.socket = socket
         self.send = send
         self.reader: Reader | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -328,22 +326,20 @@ class DirectSocket:
         self.pending_limit = CATCH_UP_PENDING_BYTES  # set from the reader's bound in run
 
     async def run(self, state: State, story_ref: str, since_raw: str | None) -> None:
-        protocol = self.protocol
-        protocol.discard_incoming = True
+        socket = self.socket
+        socket.ignore_incoming()
         await self.send({"type": "websocket.accept"})
-        # uvicorn's own first send waits for the handshake to finish; send_now does not.
-        await protocol.handshake_completed_event.wait()
-        session = Session(state, story_ref, since_raw, protocol)
+        session = Session(state, story_ref, since_raw, socket)
         session.on_end = self.on_end
         self.task = asyncio.current_task()
         reader, plan = session.attach()
         self.reader = reader
         # A catch-up waits for its socket past this much unsent: below the slow-reader
         # bound, so a live frame arriving meanwhile still fits. The connection pauses
-        # (and ``drain`` waits) at that mark, not at the library's own write limit.
+        # (and ``drain`` waits) at that mark, not at the server's own write limit.
         self.pending_limit = min(CATCH_UP_PENDING_BYTES, reader.max_bytes // 2)
-        protocol.transport.set_write_buffer_limits(high=self.pending_limit)
-        protocol.connection_lost_waiter.add_done_callback(self.on_lost)
+        socket.set_pending_limit(self.pending_limit)
+        socket.on_lost(self.on_lost)
         try:
             async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
                 async for message in catching_up:
@@ -371,17 +367,17 @@ class DirectSocket:
             code, reason = STORE_UNAVAILABLE
             with contextlib.suppress(Exception):
                 await self.send({"type": "websocket.close", "code": code, "reason": reason})
-        except (OSError, ConnectionClosed):
-            reader._end(GONE)  # the client went while we sent
+        except OSError:
+            reader.end(GONE)  # the client went while we sent
         finally:
             session.detach()
-            protocol.connection_lost_waiter.remove_done_callback(self.on_lost)
+            socket.on_lost(None)
             ending = reader.ending
             if ending is not None and ending is not GONE:
-                # A slow reader's socket may be full: give the close frame a deadline,
+                # A slow reader's socket may be full: the close frame has a deadline,
                 # after which the connection is dropped.
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(protocol.close(*ending), CLOSE_GRACE_SECONDS)
+                    await socket.close(*ending, grace=CLOSE_GRACE_SECONDS)
             reader.mark_closed()
 
     async def send_now(self, text: str) -> None:
@@ -391,15 +387,16 @@ class DirectSocket:
         The ASGI ``send`` costs several times the write itself, and a resume's backlog
         is thousands of messages: a storm of resumes would be mostly that overhead.
         """
-        write_now(self.protocol, text)
-        if self.protocol.transport.get_write_buffer_size() > self.pending_limit:
+        socket = self.socket
+        socket.write(text.encode())
+        if socket.pending_bytes() > self.pending_limit:
             self.sending = True
             try:
-                await self.protocol.drain()
+                await socket.drain()
             finally:
                 self.sending = False
-        elif self.protocol.state is not WebSocketState.OPEN:
-            raise ConnectionClosed(None, None)
+        elif not socket.is_open():
+            raise ConnectionError("the live WebSocket is closing")
 
     async def send_text(self, text: str) -> None:
         self.sending = True
@@ -414,13 +411,13 @@ class DirectSocket:
             self.interrupted = True
             self.task.cancel()
 
-    def on_lost(self, _: asyncio.Future[None]) -> None:
+    def on_lost(self) -> None:
         if self.reader is not None:
-            self.reader._end(GONE)
+            self.reader.end(GONE)
 
 
 async def live_socket(websocket: WebSocket, session: Session) -> None:
-    """The live stream on any other ASGI WebSocket (``--ws websockets-sansio``, tests)."""
+    """The live stream on any other ASGI WebSocket (another server, ``--ws wsproto``)."""
     await websocket.accept()
     sender = asyncio.ensure_future(_send_all(websocket, session))
     session.on_end = sender.cancel  # the hub stops the writer, even mid-send

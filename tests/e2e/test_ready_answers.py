@@ -1,9 +1,9 @@
-"""Ready answers (``liveblog.web.http_protocol``) on the wire, over raw sockets.
+"""Ready answers (``LiveblogApp.ready_answer``) on the wire, over raw sockets.
 
-A ``GET`` of a story whose render is cached is written from the HTTP parser's callback
-instead of from a task. These tests read the bytes: framing, keep-alive, pipelining,
-``Connection: close``, HTTP/1.0, and the request id and count, which all must behave as on
-uvicorn's own path (``test_read_api.py`` compares the answers themselves).
+A ``GET`` of a story whose render is cached is answered before routing, with ready
+bytes. These tests read the bytes: framing, keep-alive, pipelining, ``Connection:
+close``, HTTP/1.0, and the request id and count, which all must behave as on the routed
+path (``test_read_api.py`` compares the answers themselves).
 """
 
 from __future__ import annotations

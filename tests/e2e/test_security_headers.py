@@ -1,8 +1,8 @@
 """Security headers on every answer, whichever path wrote it (DESIGN §7).
 
-The hottest read is written before Starlette (``LiveblogApp.ready_answer``, and on uvicorn
-from the parser's callback); everything else goes through routing, its errors, streams
-and plain-text answers. Each kind is asked for here, on the real server.
+The hottest read is written before Starlette (``LiveblogApp.ready_answer``); everything
+else goes through routing, its errors, streams and plain-text answers. Each kind is
+asked for here, on the real server.
 """
 
 from __future__ import annotations

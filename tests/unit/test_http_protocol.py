@@ -12,8 +12,8 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from liveblog.web.http_protocol import LiveHttpProtocol
 from liveblog.web.limits import ConnectionGate
+from liveblog.web.uvicorn_adapter import LiveHttpProtocol
 
 DEADLINE = 0.2
 

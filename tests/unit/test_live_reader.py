@@ -94,18 +94,22 @@ async def test_sent_frames_no_longer_count_and_one_big_frame_fits_when_nothing_w
     assert reader.push(Frame(3, "c")) is True
 
 
-class _Backlogged(asyncio.WriteTransport):
+class _Backlogged:
+    """A connection whose socket holds ``size`` unsent bytes."""
+
     def __init__(self, size: int) -> None:
-        super().__init__()
         self.size = size
 
-    def get_write_buffer_size(self) -> int:
+    def write(self, message: bytes) -> None:
+        self.size += len(message)
+
+    def pending_bytes(self) -> int:
         return self.size
 
 
 async def test_what_waits_in_the_socket_counts_against_the_bound() -> None:
     reader = Reader(uuid4(), max_bytes=100)
-    reader.transport = _Backlogged(95)
+    reader.connection = _Backlogged(95)
     assert reader.pending_bytes() == 95
     assert reader.push(Frame(1, "a" * 10)) is True
     assert reader.ended_pending == 95

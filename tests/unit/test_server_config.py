@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
-from websockets.legacy.server import remove_path_argument
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from liveblog.settings import Settings
 from liveblog.web.app import create_app
-from liveblog.web.server import LiveWebSocketProtocol, _Handshaken, server_config
+from liveblog.web.server import server_config
+from liveblog.web.uvicorn_adapter import LiveWebSocketProtocol
 
 
 def test_readers_are_pinged_every_20_seconds_and_dropped_after_20_more() -> None:
@@ -26,15 +26,10 @@ def test_inbound_messages_are_capped_at_4_kib_and_compression_is_off() -> None:
     assert config.ws_per_message_deflate is False
 
 
-def test_the_websockets_implementation_is_uvicorns_legacy_one_made_lighter() -> None:
+def test_the_websockets_implementation_is_uvicorns_sansio_one_under_either_name() -> None:
     app = create_app(Settings(database_url="memory://"))
-    config = server_config(app, host="127.0.0.1", port=0, ws="websockets")
-    assert config.ws is LiveWebSocketProtocol
-    assert issubclass(LiveWebSocketProtocol, WebSocketProtocol)
-    sansio = server_config(app, host="127.0.0.1", port=0, ws="websockets-sansio")
-    assert sansio.ws == "websockets-sansio"
-
-
-def test_the_connection_handler_takes_one_argument_so_the_legacy_server_keeps_it() -> None:
-    handler = _Handshaken.__new__(_Handshaken)
-    assert remove_path_argument(handler) is handler
+    for name in ("websockets-sansio", "websockets"):
+        config = server_config(app, host="127.0.0.1", port=0, ws=name)
+        assert config.ws is LiveWebSocketProtocol
+    assert issubclass(LiveWebSocketProtocol, WebSocketsSansIOProtocol)
+    assert server_config(app, host="127.0.0.1", port=0, ws="wsproto").ws == "wsproto"
