@@ -1,7 +1,7 @@
 """Profile the hot path of a goal not met, with py-spy, and print where the time goes.
 
-    python -m scripts.profile_hot_paths write   [--posts 3000] [--py-spy PATH] [--out FILE]
-    python -m scripts.profile_hot_paths rebuild [--stories 100] [--py-spy PATH] [--out FILE]
+    python -m scripts.benchmarks.profile_hot_paths write   [--posts 3000] [--py-spy PATH]
+    python -m scripts.benchmarks.profile_hot_paths rebuild [--stories 100] [--py-spy PATH]
 
 - ``write``: a ``liveblog serve`` on a fresh SQLite file, as ``scripts/bench`` starts it,
   while 8 reporters (the bench's own load client) post; py-spy samples the server, only
@@ -29,11 +29,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.bench_fanout import Children
-from scripts.bench_inprocess import newsroom_on, seed_story
-from scripts.bench_support import run_clients, start_project
+from scripts.benchmarks.children import run_clients
+from scripts.benchmarks.common import ROOT, Children
+from scripts.benchmarks.inprocess import newsroom_on, seed_story
+from scripts.benchmarks.servers import start_project
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 REPORTERS = 8
 # Frames every sample of a thread passes through: not worth a line.
 ROOTS = frozenset({
@@ -82,7 +82,7 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
             "import sys, time\n"
             "from liveblog.bootstrap import build_views\n"
             "from liveblog.rebuild import rebuild\n"
-            "from scripts.bench_inprocess import newsroom_on\n"
+            "from scripts.benchmarks.inprocess import newsroom_on\n"
             "from pathlib import Path\n"
             "with newsroom_on(Path(sys.argv[1])) as newsroom:\n"
             "    result = rebuild(newsroom, build_views(newsroom))\n"
@@ -95,7 +95,7 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
         subprocess.run(
             [py_spy, "record", "--threads", "--subprocesses", "--rate", "250", "--format", "raw",
              "--output", str(out), "--", sys.executable, str(script), str(database)],
-            check=True, env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+            check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
 
 
