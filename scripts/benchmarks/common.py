@@ -356,3 +356,26 @@ def settled_rss(pid: int, least: float = 2.0, most: float = 15.0) -> int:
         if (steady and waited >= least) or waited >= most:
             return samples[-1]
         time.sleep(0.5)  # sampling a process's memory
+
+
+class Spy:
+    """``py-spy record`` of one process, from now until ``stop()``: raw collapsed stacks.
+
+    ``gil``: only samples that hold the GIL (what the process itself spends); py-spy is
+    not a dependency of the project (``pip install py-spy``) and needs ptrace rights.
+    """
+
+    def __init__(self, py_spy: str, pid: int, out: Path, *, gil: bool, rate: int = 200) -> None:
+        argv = [py_spy, "record", "--rate", str(rate), "--format", "raw",
+                "--output", str(out), "--pid", str(pid)]  # fmt: skip
+        self.process = subprocess.Popen(
+            [*argv, "--gil"] if gil else argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        time.sleep(1.0)  # py-spy attaches
+
+    def stop(self) -> None:
+        """SIGINT: py-spy writes what it has and exits."""
+        self.process.send_signal(signal.SIGINT)
+        _, errors = self.process.communicate(timeout=60)
+        if self.process.returncode not in (0, -signal.SIGINT):
+            print(errors.decode(errors="replace"), file=sys.stderr)

@@ -43,6 +43,7 @@ from scripts.benchmarks.common import (
     Children,
     Lines,
     Meter,
+    Spy,
     body_for,
     percentile,
 )
@@ -111,6 +112,7 @@ class Options:
     children: Children
     ws: str | None = None  # liveblog serve --ws, when given
     trace: bool = False
+    py_spy: str | None = None  # profile the project's server while the posts go out
 
 
 def measure(
@@ -220,17 +222,24 @@ def run_project(readers: int, options: Options) -> Run:
         def post(seq: int) -> None:
             project.post(story_id, body_for(seq))
 
-        def reconnect() -> None:
+        spies: list[Spy] = []
+
+        def before() -> None:
             # uvicorn drops a connection idle for 5 s, as ours is while readers connect:
             # open a fresh one before the posts, outside the measured time.
             if project.conn is not None:
                 project.conn.close()
                 project.conn.connect()
+            if options.py_spy is not None:
+                out = options.work / f"profile-{name}.txt"
+                spies.append(Spy(options.py_spy, project.pid, out, gil=True, rate=1000))
 
         # The readers' first messages: snapshot, then live.
         url = live_url(project.port, story_id)
-        return measure(run, options, project.process, url, first=2, send=post, before=reconnect)
+        return measure(run, options, project.process, url, first=2, send=post, before=before)
     finally:
+        for spy in spies:
+            spy.stop()
         project.close()
         code = project.process.returncode
         if code not in (0, None, -signal.SIGTERM):
