@@ -10,17 +10,19 @@ import dataclasses
 import importlib
 import math
 import pkgutil
+import signal
 from pathlib import Path
 
 import pytest
 
 import scripts.benchmarks
+from scripts.benchmarks import __main__ as bench
 from scripts.benchmarks import fanout, fanout_report
 from scripts.benchmarks.__main__ import WORKLOADS, selected
 from scripts.benchmarks.common import Children, percentile
 from scripts.benchmarks.fanout_runs import Options, Run
 from scripts.benchmarks.report import markdown_table, text_table
-from scripts.benchmarks.workload import Row, Sizes
+from scripts.benchmarks.workload import Context, Row, Sizes
 
 
 def test_every_module_of_the_package_imports() -> None:
@@ -141,3 +143,22 @@ def test_percentile_is_the_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile(values, 100) == 100.0
     assert math.isnan(percentile([], 50))
+
+
+def test_the_run_fails_when_a_workload_cannot_be_measured_not_when_a_goal_is_missed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What CI's ``scripts/bench --quick`` step relies on (fake workloads, no servers)."""
+
+    def missed(ctx: Context) -> list[Row]:
+        return [Row("missed", "1 posts/s", "4 posts/s", 0.25, "≥ 0.5×", False)]
+
+    def broken(ctx: Context) -> list[Row]:
+        raise RuntimeError("the server did not start")
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # pytest keeps its SIGTERM
+    monkeypatch.setitem(bench.WORKLOADS, "write", missed)
+    monkeypatch.setitem(bench.WORKLOADS, "growth", broken)
+    assert bench.main(["--quick", "--only", "write"]) == 0
+    assert bench.main(["--quick", "--only", "write,growth"]) == 1
+    assert "growth: FAILED: RuntimeError: the server did not start" in capsys.readouterr().out
