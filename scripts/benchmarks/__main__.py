@@ -1,4 +1,4 @@
-"""``scripts/bench``: every performance goal of DESIGN §8, each beside its bare baseline.
+"""Every performance goal of DESIGN §8, each beside its bare baseline, in one table.
 
     scripts/bench [--quick] [--only NAME[,NAME]] [--markdown FILE] [--keep-logs DIR]
 
