@@ -17,7 +17,8 @@ from collections import deque
 # I/O never lets go of the GIL, and a worker thread (the read API's queries) takes the
 # GIL back after every SQLite call: each time it waited up to sys.getswitchinterval()
 # (5 ms), and one read of the updates page took up to 2 s during a storm of resumes.
-# Measured with scripts/resume_storm.py (100 readers, 3,000 events; docs/benchmarks.md):
+# Measured with scripts/benchmarks/figures/resume_storm.py (100 readers, 3,000 events;
+# docs/benchmarks.md):
 # 0.5 ms left reads at p95 0.3-1.2 s; 2 ms gave p95 5 ms, the storm taking 10 s, not 4.5;
 # 3 and 5 ms gained nothing more and made the storm 15 and 24 s.
 REST_SECONDS = 0.002

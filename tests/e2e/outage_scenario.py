@@ -7,7 +7,7 @@ Throughout, a reporter posts (each post retried with its ``Idempotency-Key`` unt
 answered 201), a client reads the timeline, another polls ``/readyz``, and new readers
 join. It records what every request answered and how long it took, what every reader
 received, and how every join ended; ``tests/e2e/test_outage.py`` asserts on that record,
-``scripts/outage_figures.py`` turns it into figures. Nothing here asserts.
+``python -m scripts.benchmarks.figures.outage`` turns it into figures. Nothing here asserts.
 """
 
 from __future__ import annotations

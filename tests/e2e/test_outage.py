@@ -4,8 +4,8 @@ The real server on PostgreSQL through a TCP fault proxy: 10 s of reset connectio
 20 s of black-holed ones (``tests/e2e/outage_scenario.py``; one run of about a minute for
 the whole module). The only timings asserted are "did not hang" bounds: a hang lasts the
 whole outage, a deadline is seconds. The figures (time to 503, /readyz latency, time to
-the first write after recovery) come from ``scripts/outage_figures.py`` and are in
-docs/benchmarks.md.
+the first write after recovery) come from ``python -m scripts.benchmarks.figures.outage``
+and are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

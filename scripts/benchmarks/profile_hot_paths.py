@@ -1,7 +1,7 @@
 """Profile the hot path of a goal not met, with py-spy, and print where the time goes.
 
-    python -m scripts.profile_hot_paths write   [--posts 3000] [--py-spy PATH] [--out FILE]
-    python -m scripts.profile_hot_paths rebuild [--stories 100] [--py-spy PATH] [--out FILE]
+    python -m scripts.benchmarks.profile_hot_paths write   [--posts 3000] [--py-spy PATH]
+    python -m scripts.benchmarks.profile_hot_paths rebuild [--stories 100] [--py-spy PATH]
 
 - ``write``: a ``liveblog serve`` on a fresh SQLite file, as ``scripts/bench`` starts it,
   while 8 reporters (the bench's own load client) post; py-spy samples the server, only
@@ -25,15 +25,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.bench_fanout import Children
-from scripts.bench_inprocess import newsroom_on, seed_story
-from scripts.bench_support import run_clients, start_project
+from scripts.benchmarks.children import run_clients
+from scripts.benchmarks.common import ROOT, Children, Spy
+from scripts.benchmarks.fanout import INTERVAL
+from scripts.benchmarks.fanout_runs import Options, run_project
+from scripts.benchmarks.inprocess import newsroom_on, seed_story
+from scripts.benchmarks.servers import start_project
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 REPORTERS = 8
 # Frames every sample of a thread passes through: not worth a line.
 ROOTS = frozenset({
@@ -51,25 +52,33 @@ def profile_write(py_spy: str, out: Path, posts: int) -> None:
         try:
             story_id = project.open_story("profile-write")
             project.seed(children, story_id, REPORTERS)  # one warm-up post each
-            spy = subprocess.Popen(
-                [py_spy, "record", "--gil", "--rate", "200", "--format", "raw",
-                 "--output", str(out), "--pid", str(project.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )  # fmt: skip
-            time.sleep(1.0)  # py-spy attaches
+            spy = Spy(py_spy, project.pid, out, gil=True)
             client = project.post_client(children, story_id, posts, "w", first_seq=REPORTERS)
             (results,) = run_clients([client], project.pid)
-            spy.send_signal(2)  # SIGINT: py-spy writes what it has and exits
-            _, errors = spy.communicate(timeout=60)
+            spy.stop()
             print(
                 f"{posts:,} posts at {results['rate']:,.0f} posts/s under the profiler "
                 f"(p50 {results['p50_ms']:.1f} ms); statuses {results['statuses']}"
             )
-            if spy.returncode not in (0, -2):
-                print(errors.decode(errors="replace"), file=sys.stderr)
         finally:
             project.close()
             children.stop_all()
+
+
+def profile_fanout(py_spy: str, out: Path, readers: int, posts: int) -> None:
+    """The project's server while ``readers`` readers get ``posts`` posts, 0.5 s apart."""
+    children = Children()
+    with tempfile.TemporaryDirectory(prefix="profile-fanout-") as folder:
+        options = Options(posts, INTERVAL, 200, Path(folder), children, py_spy=py_spy)
+        try:
+            run = run_project(readers, options)
+        finally:
+            children.stop_all()
+        if run.failure:
+            raise SystemExit(f"the fan-out run failed: {run.failure}")
+        print(f"{readers:,} readers, {posts} posts under the profiler: p50 "
+              f"{run.percentile(50):.1f} ms, p99 {run.percentile(99):.1f} ms")  # fmt: skip
+        (Path(folder) / f"profile-project-{readers}.txt").replace(out)
 
 
 def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
@@ -82,7 +91,7 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
             "import sys, time\n"
             "from liveblog.bootstrap import build_views\n"
             "from liveblog.rebuild import rebuild\n"
-            "from scripts.bench_inprocess import newsroom_on\n"
+            "from scripts.benchmarks.inprocess import newsroom_on\n"
             "from pathlib import Path\n"
             "with newsroom_on(Path(sys.argv[1])) as newsroom:\n"
             "    result = rebuild(newsroom, build_views(newsroom))\n"
@@ -95,7 +104,7 @@ def profile_rebuild(py_spy: str, out: Path, stories: int) -> None:
         subprocess.run(
             [py_spy, "record", "--threads", "--subprocesses", "--rate", "250", "--format", "raw",
              "--output", str(out), "--", sys.executable, str(script), str(database)],
-            check=True, env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+            check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
 
 
@@ -136,16 +145,19 @@ def summary(raw: Path, top: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("path", choices=["write", "rebuild"])
+    parser.add_argument("path", choices=["write", "fanout", "rebuild"])
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
     parser.add_argument("--out", type=Path, help="where to keep the raw samples")
     parser.add_argument("--posts", type=int, default=3_000)
     parser.add_argument("--stories", type=int, default=100)
+    parser.add_argument("--readers", type=int, default=5_000, help="fanout: readers")
     parser.add_argument("--top", type=int, default=40, help="functions listed per thread")
     args = parser.parse_args(argv)
     out: Path = args.out or Path(tempfile.gettempdir()) / f"profile-{args.path}.txt"
     if args.path == "write":
         profile_write(args.py_spy, out, args.posts)
+    elif args.path == "fanout":
+        profile_fanout(args.py_spy, out, args.readers, min(args.posts, 40))
     else:
         profile_rebuild(args.py_spy, out, args.stories)
     print(summary(out, args.top))

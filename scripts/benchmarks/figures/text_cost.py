@@ -1,6 +1,6 @@
 """What the newsroom-text rule costs: the check on a write, the cleaning in the fold.
 
-    python -m scripts.bench_text [--events 20000] [--rounds 5]
+    python -m scripts.benchmarks.figures.text_cost [--events 20000] [--rounds 5]
 
 - ``check``: ``liveblog.domain.check_text`` (the web layer's ``text_problem`` costs the
   same) on a title, a typical body and a body at its limit, per call; and the fold's

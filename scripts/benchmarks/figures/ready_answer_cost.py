@@ -5,7 +5,7 @@ increment, the request id, a header list). This times both, interleaved in round
 request without and with an ``X-Request-ID``, and prints nanoseconds per call. It is a
 few seconds of one core; it starts no server and opens no socket.
 
-    .venv/bin/python scripts/measure_ready_answer_cost.py
+    .venv/bin/python -m scripts.benchmarks.figures.ready_answer_cost
 """
 
 from __future__ import annotations

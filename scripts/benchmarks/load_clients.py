@@ -1,8 +1,8 @@
 """Load clients for ``scripts/bench``: each runs in its own process, on 127.0.0.1 only.
 
-    python -m scripts.bench_clients ws   --url URL --readers N [--since-file F] ...
-    python -m scripts.bench_clients get  --port P --path PATH --conns 50 --seconds S ...
-    python -m scripts.bench_clients post --port P --path PATH --tokens F --posts N ...
+    python -m scripts.benchmarks.load_clients ws   --url URL --readers N [--since-file F] ...
+    python -m scripts.benchmarks.load_clients get  --port P --path PATH --conns 50 ...
+    python -m scripts.benchmarks.load_clients post --port P --path PATH --tokens F --posts N
 
 Every client speaks the same small protocol with the driver on stdin/stdout: it prints
 ``PREPARED`` once set up, starts on ``GO``, writes its results as JSON to ``--out`` and
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import json
 import os
@@ -33,9 +32,15 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from scripts.bench_fanout import emit, percentile, raise_nofile, read_stdin_line, run_async
+from scripts.benchmarks.common import (
+    HOST,
+    emit,
+    percentile,
+    raise_nofile,
+    read_stdin_line,
+    run_client,
+)
 
-HOST = "127.0.0.1"
 STEP_TIMEOUT = 60.0  # one handshake, one message, one HTTP response
 # Frames are orjson objects whose first keys are "type" then "version" (liveblog.live.frames
 # and the baselines send the same bytes): reading the prefix is enough to check order.
@@ -363,21 +368,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     start_watchdog(args.deadline + 5)
     gc.disable()  # bounded by the counts; see the module docstring
     mains = {"ws": ws_main, "get": get_main, "post": post_main}
-    code = 2
-    with contextlib.suppress(KeyboardInterrupt):
-        results = run_async(mains[args.mode](args))
-        if results is not None:
-            if args.mode != "ws":  # ws wrote its own, before holding
-                save_json(args.out, results)
-                emit("DONE")
-            code = 0
-    sys.stdout.flush()
-    os._exit(code)  # skip closing thousands of sockets one handshake at a time
+    # A ws client writes its results itself, before it holds its readers.
+    run_client(mains[args.mode](args), None if args.mode == "ws" else args.out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ of its own, and prints, per outage: the time from the cut to the first 503 and h
 database's return to the first successful write and to "ready". The test
 (``tests/e2e/test_outage.py``) asserts on the same scenario; this only measures.
 
-    python -m scripts.outage_figures [--deadline 2] [--reset 10] [--blackhole 20]
+    python -m scripts.benchmarks.figures.outage [--deadline 2] [--reset 10] [--blackhole 20]
 
 Talks only to 127.0.0.1; about a minute.
 """

@@ -6,7 +6,8 @@ through the first, then asks the second every 50 ms until it answers 401. DESIGN
 promises at most 10 s (the trust cache, ``liveblog.tokens.TRUSTED_SECONDS``); revoking
 just after the check is the worst case, so the figures sit near that bound.
 
-    .venv/bin/python -m scripts.revocation_delay [--url postgresql://…] [--trials 3]
+    .venv/bin/python -m scripts.benchmarks.figures.revocation [--url postgresql://…]
+        [--trials 3]
 
 Talks to 127.0.0.1 only; starts and stops its own two servers.
 """
@@ -16,57 +17,32 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 from psycopg import sql
 
-from scripts.bench_fanout import HOST, free_port
+from scripts.benchmarks.children import spawn_server
+from scripts.benchmarks.common import HOST, Children, free_port
+from tests.conftest import with_schema
 
-SERVER_START_SECONDS = 30.0
 POLL_SECONDS = 0.05
 GIVE_UP_SECONDS = 30.0
 
 
-def with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"] + [("schema", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def start_server(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(children: Children, url: str, log: Path) -> str:
+    """``liveblog serve`` on ``url``; its base URL once it answers ``/healthz``."""
     port = free_port()
     env = {**os.environ, "LIVEBLOG_DATABASE_URL": url, "LIVEBLOG_WRITE_RATE": "off"}
     argv = [sys.executable, "-m", "liveblog.cli", "serve", "--host", HOST, "--port", str(port),
             "--log-level", "warning"]  # fmt: skip
-    with log.open("ab") as sink:
-        process = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"the server did not start; see {log}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    spawn_server(children, argv, log, port, env)
+    return f"http://{HOST}:{port}"
 
 
 def trial(first: str, second: str, admin: str, secret: str, token_id: str) -> float:
@@ -103,7 +79,7 @@ def main() -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     url = with_schema(args.url, schema)
-    processes: list[subprocess.Popen[bytes]] = []
+    children = Children()
     try:
         with Credentials(env=Settings(database_url=url).eventsourcing_env()) as credentials:
             admin, _ = credentials.issue(name="Delay Admin", role=Role.ADMIN)
@@ -111,10 +87,8 @@ def main() -> None:
                 credentials.issue(name="Delay Reporter", role=Role.REPORTER)
                 for _ in range(args.trials)
             ]
-        first_process, first = start_server(url, args.work / "first.log")
-        processes.append(first_process)
-        second_process, second = start_server(url, args.work / "second.log")
-        processes.append(second_process)
+        first = start_server(children, url, args.work / "first.log")
+        second = start_server(children, url, args.work / "second.log")
         delays = []
         for n, (secret, principal) in enumerate(issued, start=1):
             delay = trial(first, second, admin, secret, str(principal.token_id))
@@ -126,8 +100,7 @@ def main() -> None:
             " the revoking process refused it at once"
         )
     finally:
-        for process in processes:
-            stop(process)
+        children.stop_all()
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))

@@ -2,7 +2,8 @@
 and the server CPU it costs (DESIGN §9: "a storm of far-back resumes keeps the read API
 within 2 × its idle latency").
 
-    .venv/bin/python -m scripts.resume_storm [--readers 200] [--updates 3000]
+    .venv/bin/python -m scripts.benchmarks.figures.resume_storm [--readers 200]
+        [--updates 3000]
         [--checkout PATH]   # measure another checkout's server (e.g. an older commit)
 
 It seeds a SQLite file with one story of ``--updates`` posts (longer than the hub's ring,
@@ -37,10 +38,9 @@ from websockets.exceptions import WebSocketException
 from liveblog.domain import Actor
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
-from scripts.bench_fanout import cpu_seconds, free_port
+from scripts.benchmarks.common import ROOT, cpu_seconds, free_port
 
 SLUG = "long-night"
-ROOT = Path(__file__).resolve().parent.parent
 STORM_DEADLINE = 300.0
 
 

@@ -1,6 +1,7 @@
 """What a reader that stops reading costs the server before it is dropped (DESIGN §7, §9).
 
-    .venv/bin/python -m scripts.bench_slow_readers [--readers 20] [--bounds 2097152,262144]
+    .venv/bin/python -m scripts.benchmarks.figures.slow_readers [--readers 20]
+        [--bounds 2097152,262144]
 
 For each ``LIVEBLOG_SLOW_READER_BYTES`` bound: ``liveblog serve`` on a fresh SQLite file,
 ``--readers`` WebSocket readers that finish the handshake and then never read again
@@ -27,8 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.bench_fanout import HOST, Children
-from scripts.bench_support import BenchError, Project, rss_kib, start_project
+from scripts.benchmarks.common import HOST, BenchError, Children, rss_kib
+from scripts.benchmarks.servers import Project, start_project
 
 SLOW = "liveblog_live_slow_readers_total"
 HELD = "liveblog_live_slow_reader_pending_bytes_max"
@@ -66,20 +67,10 @@ def stalled_reader(port: int, path: str) -> socket.socket:
     return sock
 
 
-def post(project: Project, story_id: str) -> None:
-    status, _, data = project.request(
-        "POST", f"/api/stories/{story_id}/updates", {"body": BODY},
-        {"Authorization": f"Bearer {project.reporters[0]}"},
-    )  # fmt: skip
-    if status != 201:
-        raise BenchError(f"post answered {status}: {data[:200]!r}")
-
-
 @contextlib.contextmanager
 def server(children: Children, work: Path, name: str, bound: int) -> Iterator[Project]:
-    os.environ["LIVEBLOG_SLOW_READER_BYTES"] = str(bound)
-    os.environ["LIVEBLOG_MAX_CONNECTIONS_PER_ADDRESS"] = "0"
-    project = start_project(children, work, name, reporters=1)
+    env = {"LIVEBLOG_SLOW_READER_BYTES": str(bound)}
+    project = start_project(children, work, name, reporters=1, env=env)
     try:
         yield project
     finally:
@@ -101,7 +92,7 @@ def stalled_run(
                 if posts >= max_posts:
                     raise BenchError(f"{posts} posts and not every reader was dropped")
                 for _ in range(BATCH):
-                    post(project, story_id)
+                    project.post(story_id, BODY)
                 posts += BATCH
                 peak = max(peak, rss_kib(project.pid))
             return Outcome(posts, project.metrics()[HELD], peak - before)
@@ -116,7 +107,7 @@ def control_run(children: Children, work: Path, bound: int, posts: int) -> int:
         before = rss_kib(project.pid)
         peak = before
         for done in range(posts):
-            post(project, story_id)
+            project.post(story_id, BODY)
             if done % BATCH == BATCH - 1:
                 peak = max(peak, rss_kib(project.pid))
         return peak - before
