@@ -7,24 +7,12 @@ from typing import Any
 import httpx
 
 from liveblog.tokens import hash_token, token_id_for_hash
-from tests.e2e.conftest import Tokens
-
-JSON = {"Content-Type": "application/json"}
+from tests.helpers import Doc, Tokens, auth, open_story
 
 
-def auth(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **JSON, **headers}
-
-
-def open_story(client: httpx.Client, tokens: Tokens, slug: str = "kg-protests") -> dict[str, Any]:
-    response = client.post(
-        "/api/stories",
-        json={"slug": slug, "title": "Kyrgyzstan protests", "summary": "Live coverage"},
-        headers=auth(tokens.editor),
-    )
-    assert response.status_code == 201, response.text
-    story: dict[str, Any] = response.json()
-    return story
+def open_protests(client: httpx.Client, tokens: Tokens, slug: str = "kg-protests") -> Doc:
+    """The story most tests here work on."""
+    return open_story(client, tokens.editor, slug, "Kyrgyzstan protests", summary="Live coverage")
 
 
 def post(
@@ -51,7 +39,7 @@ def test_healthz_answers_once_ready(client: httpx.Client) -> None:
 def test_an_editor_opens_a_story_that_anyone_can_read(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    story = open_story(client, tokens)
+    story = open_protests(client, tokens)
     assert story["slug"] == "kg-protests"
     assert story["status"] == "live"
     assert story["version"] == 1
@@ -66,7 +54,7 @@ def test_an_editor_opens_a_story_that_anyone_can_read(
 def test_a_reporter_posts_and_readers_see_it_sanitized(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     response = post(client, tokens.reporter, "<p>Crowds gather <script>alert(1)</script></p>")
     assert response.status_code == 201
     update = response.json()
@@ -83,7 +71,7 @@ def test_a_reporter_posts_and_readers_see_it_sanitized(
 def test_a_retried_post_with_the_same_key_records_nothing(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     first = post(client, tokens.reporter, "<p>Parliament to meet</p>", key="k-1")
     again = post(client, tokens.reporter, "<p>Parliament to meet</p>", key="k-1")
     assert first.status_code == again.status_code == 201
@@ -103,7 +91,7 @@ def test_a_retried_post_with_the_same_key_records_nothing(
 def test_corrections_keep_every_revision_and_show_a_note(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     update = post(client, tokens.reporter, "<p>Session at 15:00</p>").json()
     url = f"/api/stories/kg-protests/updates/{update['id']}/corrections"
     fixed = client.post(
@@ -137,7 +125,7 @@ def test_corrections_keep_every_revision_and_show_a_note(
 def test_a_reporter_may_not_correct_another_reporters_update(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     update = post(client, tokens.reporter, "<p>Original</p>").json()
     response = client.post(
         f"/api/stories/kg-protests/updates/{update['id']}/corrections",
@@ -151,7 +139,7 @@ def test_a_reporter_may_not_correct_another_reporters_update(
 def test_a_retraction_leaves_a_tombstone_with_the_reason(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     update = post(client, tokens.reporter, "<p>Unconfirmed report</p>", title="Rumour").json()
     response = client.post(
         f"/api/stories/kg-protests/updates/{update['id']}/retraction",
@@ -174,7 +162,7 @@ def test_a_retraction_leaves_a_tombstone_with_the_reason(
 
 
 def test_editors_pin_and_mark_key_events(client: httpx.Client, tokens: Tokens) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     update = post(client, tokens.reporter, "<p>Results annulled</p>", title="Annulled").json()
     url = f"/api/stories/kg-protests/updates/{update['id']}"
     assert (
@@ -195,7 +183,7 @@ def test_editors_pin_and_mark_key_events(client: httpx.Client, tokens: Tokens) -
 
 
 def test_editing_the_story_honours_if_match(client: httpx.Client, tokens: Tokens) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     edited = client.patch(
         "/api/stories/kg-protests",
         json={"title": "Kyrgyzstan: election annulled"},
@@ -214,7 +202,7 @@ def test_editing_the_story_honours_if_match(client: httpx.Client, tokens: Tokens
 
 
 def test_a_closed_story_refuses_posts_until_reopened(client: httpx.Client, tokens: Tokens) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     closed = client.post("/api/stories/kg-protests/close", headers=auth(tokens.editor))
     assert closed.json()["status"] == "closed"
     assert closed.json()["coverage_end"] is not None
@@ -231,7 +219,7 @@ def test_a_closed_story_refuses_posts_until_reopened(client: httpx.Client, token
 def test_if_none_match_gets_304_until_the_story_changes(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     first = client.get("/api/stories/kg-protests")
     cached = client.get(
         "/api/stories/kg-protests", headers={"If-None-Match": first.headers["etag"]}
@@ -247,7 +235,7 @@ def test_if_none_match_gets_304_until_the_story_changes(
 
 
 def test_editors_read_the_raw_history(client: httpx.Client, tokens: Tokens) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     for n in range(3):
         post(client, tokens.reporter, f"<p>{n}</p>")
     assert client.get("/api/stories/kg-protests/events").status_code == 401
@@ -267,7 +255,7 @@ def test_editors_read_the_raw_history(client: httpx.Client, tokens: Tokens) -> N
 def test_the_story_is_readable_as_it_was_at_an_earlier_version(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     post(client, tokens.reporter, "<p>one</p>")
     post(client, tokens.reporter, "<p>two</p>")
     assert client.get("/api/stories/kg-protests?at_version=2").status_code == 401
@@ -280,7 +268,7 @@ def test_ids_survive_a_restart_and_a_retry_after_it_records_nothing(
     server: Any, tokens: Tokens
 ) -> None:
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        open_story(client, tokens)
+        open_protests(client, tokens)
         first = post(client, tokens.reporter, "<p>before restart</p>", key="restart-1").json()
     server.stop()
     server.start()
@@ -300,7 +288,7 @@ def test_a_token_record_is_never_readable_as_a_story(client: httpx.Client, token
 def test_time_travel_beyond_the_story_is_not_found_and_any_etag_matches_star(
     client: httpx.Client, tokens: Tokens
 ) -> None:
-    open_story(client, tokens)
+    open_protests(client, tokens)
     ahead = client.get("/api/stories/kg-protests?at_version=9", headers=auth(tokens.editor))
     assert ahead.status_code == 404
     star = client.get("/api/stories/kg-protests", headers={"If-None-Match": "*"})

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import SharedServer, Tokens
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, SharedServer
+from tests.helpers import Tokens, bearer
 
 SLUG = "bad-input"
 MISSING_UPDATE = "00000000-0000-4000-8000-000000000000"
@@ -131,7 +131,7 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 @pytest.fixture(scope="module")
 def story_with_update(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
-    editor = {"Authorization": f"Bearer {tokens.editor}"}
+    editor = bearer(tokens.editor)
     created = client.post(
         "/api/stories", json={"slug": SLUG, "title": "Bad input"}, headers=editor
     )
@@ -139,7 +139,7 @@ def story_with_update(shared: tuple[httpx.Client, Tokens]) -> str:
     posted = client.post(
         UPDATES,
         json={"body": "<p>original</p>"},
-        headers={"Authorization": f"Bearer {tokens.reporter}"},
+        headers=bearer(tokens.reporter),
     )
     assert posted.status_code == 201
     update_id: str = posted.json()["id"]

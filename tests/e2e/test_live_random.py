@@ -30,9 +30,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from liveblog.live.hub import RING_SIZE
-from tests.e2e.conftest import Tokens
+from tests.e2e.live_client import BACKLOG_READS, STORY_LISTS, live_path
 from tests.e2e.server import LiveServer
-from tests.e2e.test_live import BACKLOG_READS, STORY_LISTS, Api, Doc, live_path
+from tests.helpers import Api, Doc, Tokens
 
 READERS = 200
 COMMANDS = 1_500

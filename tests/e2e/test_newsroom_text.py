@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import SharedServer, Tokens
+from tests.e2e.server import SharedServer
+from tests.helpers import Tokens, bearer
 
 SLUG = "newsroom-text"
 STORY = f"/api/stories/{SLUG}"
@@ -78,12 +79,10 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 def update_id(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
     created = client.post(
-        "/api/stories", json={"slug": SLUG, "title": "Text"}, headers=Tokens.header(tokens.editor)
+        "/api/stories", json={"slug": SLUG, "title": "Text"}, headers=bearer(tokens.editor)
     )
     assert created.status_code == 201, created.text
-    posted = client.post(
-        UPDATES, json={"body": "<p>original</p>"}, headers=Tokens.header(tokens.editor)
-    )
+    posted = client.post(UPDATES, json={"body": "<p>original</p>"}, headers=bearer(tokens.editor))
     assert posted.status_code == 201, posted.text
     found: str = posted.json()["id"]
     return found
@@ -91,7 +90,7 @@ def update_id(shared: tuple[httpx.Client, Tokens]) -> str:
 
 def send(client: httpx.Client, token: str, method: str, path: str, *, json: Any = None,
          content: bytes | None = None) -> httpx.Response:  # fmt: skip
-    headers = Tokens.header(token)
+    headers = bearer(token)
     if content is not None:
         headers["Content-Type"] = "application/json"
     return client.request(method, path, json=json, content=content, headers=headers)

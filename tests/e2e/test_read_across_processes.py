@@ -12,15 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import auth, issue_token
 
 pytestmark = pytest.mark.postgres
-
-JSON = {"Content-Type": "application/json"}
-
-
-def auth(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **JSON, **headers}
 
 
 @dataclass(frozen=True)
@@ -33,8 +28,8 @@ class Pair:
 
 @pytest.fixture
 def pair(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Pair]:
-    editor = create_token(fresh_postgres_url, "Erin Editor", "editor")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    editor = issue_token(fresh_postgres_url, "Erin Editor", "editor")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
     first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
     try:
         second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()

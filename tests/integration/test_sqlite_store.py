@@ -6,12 +6,10 @@ from pathlib import Path
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from liveblog.domain import Actor
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 from liveblog.sqlite_store import SQLiteFactory, StatementCachingPool
-
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
+from tests.helpers import EDITOR
 
 
 def test_the_store_uses_caching_connections_in_wal_mode(tmp_path: Path) -> None:
