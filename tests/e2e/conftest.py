@@ -63,3 +63,19 @@ async def api(shared_server: SharedServer) -> AsyncIterator[Api]:
 @pytest.fixture
 def live(shared_server: SharedServer) -> LiveServer:
     return shared_server.server
+
+
+@pytest.fixture
+def two_servers(
+    fresh_postgres_url: str, tmp_path: Path
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two server processes on one PostgreSQL schema."""
+    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
+    try:
+        second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    first.stop()
+    second.stop()

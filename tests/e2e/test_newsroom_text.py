@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import SharedServer
-from tests.helpers import Tokens, bearer
+from tests.helpers import Tokens, bearer, open_story, post
 
 SLUG = "newsroom-text"
 STORY = f"/api/stories/{SLUG}"
@@ -78,13 +78,8 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 @pytest.fixture(scope="module")
 def update_id(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
-    created = client.post(
-        "/api/stories", json={"slug": SLUG, "title": "Text"}, headers=bearer(tokens.editor)
-    )
-    assert created.status_code == 201, created.text
-    posted = client.post(UPDATES, json={"body": "<p>original</p>"}, headers=bearer(tokens.editor))
-    assert posted.status_code == 201, posted.text
-    found: str = posted.json()["id"]
+    open_story(client, tokens.editor, SLUG, "Text")
+    found: str = post(client, tokens.editor, SLUG, "<p>original</p>")["id"]
     return found
 
 

@@ -4,8 +4,6 @@ is refused by the other within the trust cache's 10 s (DESIGN §7)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,17 +16,6 @@ pytestmark = pytest.mark.postgres
 
 # The guarantee is REVOCATION_SECONDS; the bound only says "it did not hang".
 BOUND_SECONDS = REVOCATION_SECONDS + 5
-
-
-@pytest.fixture
-def two_servers(
-    fresh_postgres_url: str, tmp_path: Path
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
-    second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def refused_within(server: LiveServer, token: str, seconds: float) -> httpx.Response:

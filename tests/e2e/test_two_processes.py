@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,17 +11,6 @@ from tests.e2e.server import LiveServer
 from tests.helpers import bearer, issue_token
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def two_servers(
-    fresh_postgres_url: str, tmp_path: Path
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
-    second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def test_the_same_idempotency_key_through_two_processes_records_one_update(
