@@ -12,13 +12,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from liveblog.settings import sqlite_path
+from tests.databases import libpq_url, redacted, with_schema
 
 POSTGRES_URL_ENV = "LIVEBLOG_TEST_POSTGRES_URL"
 POSTGRES_SKIP_MESSAGE = (
@@ -34,29 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = getattr(item, "fixturenames", ())
         if "postgres_url" in fixtures and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
-
-
-def libpq_url(url: str) -> str:
-    """The URL without liveblog's own query parameters (``schema``), for psycopg."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def redacted(url: str) -> str:
-    """The URL with its password hidden, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def with_schema(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
-    query.append(("schema", schema))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,15 @@
-"""Fixtures for end-to-end tests: a real server on a loopback port, tokens from the CLI."""
+"""Fixtures for end-to-end tests: a real server on a loopback port, and its people's tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.server import LiveServer, create_token
-
-
-@dataclass(frozen=True)
-class Tokens:
-    editor: str
-    reporter: str
-    other_reporter: str
-
-    @staticmethod
-    def header(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
+from tests.e2e.server import LiveServer, SharedServer
+from tests.helpers import Api, Tokens, issue_tokens
 
 
 @pytest.fixture
@@ -30,11 +19,7 @@ def e2e_database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def tokens(e2e_database_url: str) -> Tokens:
-    return Tokens(
-        editor=create_token(e2e_database_url, "Erin Editor", "editor"),
-        reporter=create_token(e2e_database_url, "Rashid Reporter", "reporter"),
-        other_reporter=create_token(e2e_database_url, "Olga Reporter", "reporter"),
-    )
+    return issue_tokens(e2e_database_url)
 
 
 @pytest.fixture
@@ -50,23 +35,47 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-@dataclass(frozen=True)
-class SharedServer:
-    """One server and its tokens for a whole module of tests that change nothing."""
-
-    server: LiveServer
-    tokens: Tokens
+@pytest.fixture
+async def own_api(server: LiveServer, tokens: Tokens) -> AsyncIterator[Api]:
+    """The API of this test's own server."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, trust_env=False) as http:
+        yield Api(http, tokens)
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
     folder = tmp_path_factory.mktemp("shared")
     url = f"sqlite:///{folder / 'e2e.sqlite3'}"
-    tokens = Tokens(
-        editor=create_token(url, "Erin Editor", "editor"),
-        reporter=create_token(url, "Rashid Reporter", "reporter"),
-        other_reporter=create_token(url, "Olga Reporter", "reporter"),
-    )
+    tokens = issue_tokens(url)
     live = LiveServer(url, folder / "server.log").start()
     yield SharedServer(live, tokens)
     live.stop()
+
+
+@pytest.fixture
+async def api(shared_server: SharedServer) -> AsyncIterator[Api]:
+    """The API of the module's shared server."""
+    base = shared_server.server.base_url
+    async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
+        yield Api(http, shared_server.tokens)
+
+
+@pytest.fixture
+def live(shared_server: SharedServer) -> LiveServer:
+    return shared_server.server
+
+
+@pytest.fixture
+def two_servers(
+    fresh_postgres_url: str, tmp_path: Path
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two server processes on one PostgreSQL schema."""
+    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
+    try:
+        second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    first.stop()
+    second.stop()

@@ -27,11 +27,10 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from liveblog.domain import Actor
-from liveblog.newsroom import Newsroom
-from liveblog.settings import DB_DEADLINE_ENV, Settings
-from tests.e2e.server import LiveServer, create_token
+from liveblog.settings import DB_DEADLINE_ENV
+from tests.e2e.server import LiveServer
 from tests.faultproxy import Mode, ProxyThread, running_proxy
+from tests.helpers import EDITOR, issue_token, open_newsroom
 
 # A client that waits this long has seen a hang, not a deadline: it gives up and says so.
 CLIENT_TIMEOUT = 60.0
@@ -292,8 +291,8 @@ async def run_outage(
             via_proxy(postgres_url, proxy.port), workdir / "server.log",
             env={DB_DEADLINE_ENV: str(deadline)},
         )  # fmt: skip
-        editor = create_token(postgres_url, "Erin Editor", "editor")
-        reporter = create_token(postgres_url, "Rashid Reporter", "reporter")
+        editor = issue_token(postgres_url, "Erin Editor", "editor")
+        reporter = issue_token(postgres_url, "Rashid Reporter", "reporter")
         await asyncio.to_thread(server.start)
         scenario = Scenario(proxy, server, deadline)
         scenario.editor, scenario.reporter = editor, reporter
@@ -374,10 +373,5 @@ async def _run(
 
 
 def _open_cold_story(postgres_url: str) -> None:
-    newsroom = Newsroom(env=Settings(database_url=postgres_url).eventsourcing_env())
-    try:
-        newsroom.open_story(
-            slug=COLD_STORY, title="Cold", summary="", actor=Actor("p-editor", "Erin Editor")
-        )
-    finally:
-        newsroom.close()
+    with open_newsroom(postgres_url) as newsroom:
+        newsroom.open_story(slug=COLD_STORY, title="Cold", summary="", actor=EDITOR)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import Tokens
+
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
@@ -110,3 +112,11 @@ class LiveServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+@dataclass(frozen=True)
+class SharedServer:
+    """One server and its tokens for a whole module of tests that change nothing."""
+
+    server: LiveServer
+    tokens: Tokens

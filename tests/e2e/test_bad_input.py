@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import SharedServer, Tokens
-from tests.e2e.server import LiveServer
+from tests.e2e.server import LiveServer, SharedServer
+from tests.helpers import Tokens, open_story, post
 
 SLUG = "bad-input"
 MISSING_UPDATE = "00000000-0000-4000-8000-000000000000"
@@ -131,18 +131,8 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 @pytest.fixture(scope="module")
 def story_with_update(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
-    editor = {"Authorization": f"Bearer {tokens.editor}"}
-    created = client.post(
-        "/api/stories", json={"slug": SLUG, "title": "Bad input"}, headers=editor
-    )
-    assert created.status_code == 201
-    posted = client.post(
-        UPDATES,
-        json={"body": "<p>original</p>"},
-        headers={"Authorization": f"Bearer {tokens.reporter}"},
-    )
-    assert posted.status_code == 201
-    update_id: str = posted.json()["id"]
+    open_story(client, tokens.editor, SLUG, "Bad input")
+    update_id: str = post(client, tokens.reporter, SLUG, "<p>original</p>")["id"]
     return update_id
 
 

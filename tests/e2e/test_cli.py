@@ -16,6 +16,7 @@ import pytest
 
 from liveblog.tokens import REVOCATION_SECONDS
 from tests.e2e.server import LiveServer, create_token, free_port, liveblog_command, run_cli
+from tests.helpers import bearer
 
 TOKEN_LINE = re.compile(r"^lb_[A-Za-z0-9_-]{30,}$")
 ROLES = ("editor", "reporter", "admin")
@@ -94,13 +95,13 @@ def test_serve_demo_seeds_the_story_and_prints_working_tokens(
     edited = httpx.patch(
         f"{base}/api/stories/kyrgyzstan-election-protests",
         json={"summary": "Checked by the test"},
-        headers={"Authorization": f"Bearer {editor.group(1)}"},
+        headers=bearer(editor.group(1)),
     )
     assert edited.status_code == 200
     posted = httpx.post(
         f"{base}/api/stories/kyrgyzstan-election-protests/updates",
         json={"body": "<p>From the reporter token</p>"},
-        headers={"Authorization": f"Bearer {reporter.group(1)}"},
+        headers=bearer(reporter.group(1)),
     )
     assert posted.status_code == 201
 
@@ -156,16 +157,14 @@ def test_a_token_revoked_by_the_cli_is_refused_by_a_running_server(tmp_path: Pat
     token = create_token(url, "Aida Reporter", "reporter")
     server = LiveServer(url, tmp_path / "server.log").start()
     try:
-        me = httpx.get(f"{server.base_url}/api/me", headers={"Authorization": f"Bearer {token}"})
+        me = httpx.get(f"{server.base_url}/api/me", headers=bearer(token))
         assert me.status_code == 200  # checked, so now trusted by the server
         (row,) = run_cli(url, "token", "list").strip().splitlines()[1:]
         run_cli(url, "token", "revoke", row.split()[0])
         deadline = time.monotonic() + REVOCATION_SECONDS + 5
         while me.status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.2)  # polling an outcome with no signal to wait on, bounded above
-            me = httpx.get(
-                f"{server.base_url}/api/me", headers={"Authorization": f"Bearer {token}"}
-            )
+            me = httpx.get(f"{server.base_url}/api/me", headers=bearer(token))
         assert me.status_code == 401
     finally:
         server.stop()
@@ -234,7 +233,7 @@ def test_serve_demo_keeps_its_people_across_restarts_and_prints_fresh_tokens(
         assert "expires" in banners[1]
 
         def as_(role: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {tokens[role]}"}
+            return bearer(tokens[role])
 
         me = httpx.get(f"{base}/api/me", headers=as_("reporter")).json()
         story = httpx.get(f"{base}/api/stories/kyrgyzstan-election-protests").json()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.conftest import libpq_url
+from tests.databases import libpq_url
 from tests.e2e.server import free_port, liveblog_command
 
 # Not a timing assertion: a bound far above the probe's 2 s, to catch the old hangs

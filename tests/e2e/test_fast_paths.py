@@ -21,8 +21,8 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.e2e.conftest import Tokens
 from tests.e2e.server import LiveServer
+from tests.helpers import Tokens, bearer
 
 READERS = 3
 GETS = 4
@@ -58,7 +58,7 @@ async def post_update(http: httpx.AsyncClient, token: str, body: str) -> int:
     response = await http.post(
         f"/api/stories/{SLUG}/updates",
         json={"body": body},
-        headers=Tokens.header(token),
+        headers=bearer(token),
     )
     assert response.status_code == 201, response.text
     story = await http.get(f"/api/stories/{SLUG}?min_version=1")
@@ -77,7 +77,7 @@ async def test_caught_up_readers_are_written_directly_and_story_gets_come_from_t
     opened = await http.post(
         "/api/stories",
         json={"slug": SLUG, "title": "Fast paths"},
-        headers=Tokens.header(tokens.editor),
+        headers=bearer(tokens.editor),
     )
     assert opened.status_code == 201, opened.text
     await post_update(http, tokens.reporter, "<p>one</p>")

@@ -9,136 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import socket
 import string
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 from uuid import uuid4
 
 import httpx
 import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Close
+from websockets.asyncio.client import connect
 
 from liveblog.live.hub import RING_SIZE, SLOW_READER_BYTES
-from tests.e2e.conftest import SharedServer, Tokens
+from tests.e2e.live_client import (
+    BACKLOG_READS,
+    JOINS,
+    READERS,
+    RECV_TIMEOUT,
+    SLOW_READER_PENDING,
+    SLOW_READERS,
+    SNAPSHOT_READS,
+    LiveReader,
+    SseMessage,
+    SseReader,
+    check_event,
+    check_story_event,
+    check_update_event,
+    find_update,
+    live_path,
+    story_fields,
+    versions_of,
+)
 from tests.e2e.server import LiveServer
-
-Doc = dict[str, Any]
-
-RECV_TIMEOUT = 10.0
-STORY_LISTS = ("pinned", "key_events", "updates", "next")
-RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
-BACKLOG_READS = "liveblog_live_store_backlog_reads_total"
-SNAPSHOT_READS = "liveblog_live_snapshot_view_reads_total"
-SLOW_READERS = "liveblog_live_slow_readers_total"
-SLOW_READER_PENDING = "liveblog_live_slow_reader_pending_bytes_max"
-JOINS = "liveblog_live_joins_total"
-READERS = "liveblog_live_readers"
-
-
-# -- the HTTP side ----------------------------------------------------------------------
-
-
-class Api:
-    """The JSON API of one server, as an editor and a reporter use it."""
-
-    def __init__(self, http: httpx.AsyncClient, tokens: Tokens) -> None:
-        self.http = http
-        self.tokens = tokens
-
-    async def call(
-        self, method: str, path: str, token: str | None, body: Doc | None = None, ok: int = 200
-    ) -> Doc:
-        headers = {} if token is None else Tokens.header(token)
-        response = await self.http.request(method, path, json=body, headers=headers)
-        assert response.status_code == ok, response.text
-        doc: Doc = response.json()
-        return doc
-
-    async def open_story(self, slug: str, title: str = "Election night") -> Doc:
-        body = {"slug": slug, "title": title, "summary": "Protests after the vote."}
-        return await self.call("POST", "/api/stories", self.tokens.editor, body, ok=201)
-
-    async def post(self, slug: str, body: str, **fields: Any) -> Doc:
-        token = self.tokens.editor if fields else self.tokens.reporter
-        payload = {"body": body, **fields}
-        return await self.call("POST", f"/api/stories/{slug}/updates", token, payload, ok=201)
-
-    async def correct(self, slug: str, update_id: str, body: str, note: str) -> Doc:
-        path = f"/api/stories/{slug}/updates/{update_id}/corrections"
-        return await self.call("POST", path, self.tokens.editor, {"body": body, "note": note})
-
-    async def retract(self, slug: str, update_id: str, reason: str) -> Doc:
-        path = f"/api/stories/{slug}/updates/{update_id}/retraction"
-        return await self.call("POST", path, self.tokens.editor, {"reason": reason})
-
-    async def flag(self, slug: str, update_id: str, **flags: bool) -> Doc:
-        path = f"/api/stories/{slug}/updates/{update_id}"
-        return await self.call("PATCH", path, self.tokens.editor, dict(flags))
-
-    async def edit(self, slug: str, **fields: str) -> Doc:
-        return await self.call("PATCH", f"/api/stories/{slug}", self.tokens.editor, dict(fields))
-
-    async def close(self, slug: str) -> Doc:
-        return await self.call("POST", f"/api/stories/{slug}/close", self.tokens.editor)
-
-    async def reopen(self, slug: str) -> Doc:
-        return await self.call("POST", f"/api/stories/{slug}/reopen", self.tokens.editor)
-
-    async def story(self, slug: str) -> Doc:
-        return await self.call("GET", f"/api/stories/{slug}", None)
-
-    async def metrics(self) -> dict[str, float]:
-        response = await self.http.get("/metrics")
-        assert response.status_code == 200
-        values: dict[str, float] = {}
-        for line in response.text.splitlines():
-            if line and not line.startswith("#"):
-                name, value = line.split()
-                values[name] = float(value)
-        return values
-
-    async def wait_for_metric(self, name: str, wanted: float, seconds: float = 10.0) -> float:
-        """Poll ``/metrics`` until ``name`` reaches ``wanted``; the value, or fail."""
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            value = (await self.metrics())[name]
-            if value >= wanted:
-                return value
-            assert asyncio.get_running_loop().time() < deadline, f"{name} stayed at {value}"
-            await asyncio.sleep(0.05)  # polling a probe until a deadline, not a fixed wait
-
-
-def without_story_version(update: Doc) -> Doc:
-    """An update as the API answers a command, minus the story version it adds."""
-    return {k: v for k, v in update.items() if k != "story_version"}
-
-
-def story_fields(story: Doc) -> Doc:
-    """What ``story.*`` events carry: the story without its update lists."""
-    return {k: v for k, v in story.items() if k not in STORY_LISTS}
-
-
-def find_update(story: Doc, update_id: str) -> Doc:
-    for update in story["updates"]:
-        if update["id"] == update_id:
-            found: Doc = update
-            return found
-    raise AssertionError(f"update {update_id} not on the story's first page")
-
-
-def assert_rfc3339(value: object) -> None:
-    assert isinstance(value, str)
-    assert RFC3339.fullmatch(value), value
-    assert datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+from tests.helpers import Api, Doc
 
 
 def body_of(size: int, seed: int) -> str:
@@ -153,165 +56,7 @@ def body_of(size: int, seed: int) -> str:
     return "<p>" + " ".join(words)[: size - 7] + "</p>"
 
 
-# -- the reader's side -------------------------------------------------------------------
-
-
-def live_path(story: str, since: str | None = None) -> str:
-    query = "" if since is None else "?" + urlencode({"since": since})
-    return f"/api/stories/{story}/live{query}"
-
-
-class LiveReader:
-    """A WebSocket reader that keeps every text message it got, in order."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.texts: list[str] = []
-
-    @classmethod
-    async def open(
-        cls, server: LiveServer, story: str, since: str | None = None, **options: Any
-    ) -> LiveReader:
-        ws = await connect(
-            server.ws_url + live_path(story, since),
-            proxy=None,
-            compression=None,
-            open_timeout=RECV_TIMEOUT,
-            max_size=2**24,
-            **options,
-        )
-        return cls(ws)
-
-    async def next(self, seconds: float = RECV_TIMEOUT) -> Doc:
-        text = await asyncio.wait_for(self.ws.recv(), seconds)
-        assert isinstance(text, str)
-        self.texts.append(text)
-        message: Doc = orjson.loads(text)
-        return message
-
-    async def until_live(self, seconds: float = RECV_TIMEOUT) -> list[Doc]:
-        """Every message up to and including ``live``."""
-        messages: list[Doc] = []
-        while not messages or messages[-1]["type"] != "live":
-            messages.append(await self.next(seconds))
-        return messages
-
-    async def until_closed(self, seconds: float = RECV_TIMEOUT) -> tuple[list[Doc], Close]:
-        """Every message until the server closes the connection, and its close frame."""
-        messages: list[Doc] = []
-        close: Close | None = None
-        while close is None:
-            try:
-                messages.append(await self.next(seconds))
-            except ConnectionClosed as closed:
-                close = closed.rcvd or Close(1006, "no close frame from the server")
-        return messages, close
-
-    async def close(self) -> None:
-        await asyncio.wait_for(self.ws.close(), RECV_TIMEOUT)
-
-
-def check_event(message: Doc, version: int, name: str) -> Doc:
-    """An event message with the right shape, version and name; its ``data``."""
-    assert set(message) == {"type", "version", "event", "at", "data"}, message
-    assert message["type"] == "event"
-    assert (message["version"], message["event"]) == (version, name)
-    assert_rfc3339(message["at"])
-    data: Doc = message["data"]
-    return data
-
-
-def check_update_event(message: Doc, version: int, name: str, answered: Doc) -> Doc:
-    """``{"update": Update}`` equal to what the API answered for the command."""
-    data = check_event(message, version, name)
-    assert answered["story_version"] == version
-    assert data == {"update": without_story_version(answered)}
-    assert message["at"] == data["update"]["updated_at"]
-    update: Doc = data["update"]
-    return update
-
-
-def check_story_event(message: Doc, version: int, name: str, answered: Doc) -> None:
-    """``{"story": fields}`` equal to the story the API answered with."""
-    data = check_event(message, version, name)
-    assert answered["version"] == version
-    assert data == {"story": story_fields(answered)}
-    assert message["at"] == answered["updated_at"]
-
-
-def versions_of(messages: list[Doc]) -> list[int]:
-    return [m["version"] for m in messages if m["type"] == "event"]
-
-
-# -- Server-Sent Events ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SseMessage:
-    id: str | None
-    data: str
-
-    def json(self) -> Doc:
-        doc: Doc = orjson.loads(self.data)
-        return doc
-
-
-class SseReader:
-    """Parses a text/event-stream body into messages (comments skipped)."""
-
-    def __init__(self, lines: AsyncIterator[str]) -> None:
-        self.lines = lines
-
-    async def next(self, seconds: float = RECV_TIMEOUT) -> SseMessage | None:
-        """The next message; None when the stream ends."""
-        fields: dict[str, str] = {}
-        data: list[str] = []
-        while True:
-            try:
-                line = await asyncio.wait_for(anext(self.lines), seconds)
-            except StopAsyncIteration:
-                return None
-            if line == "":
-                if data or fields:
-                    return SseMessage(fields.get("id"), "\n".join(data))
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "data":
-                data.append(value)
-            else:
-                fields[name] = value
-
-    async def until_live(self) -> list[SseMessage]:
-        messages: list[SseMessage] = []
-        while not messages or messages[-1].json()["type"] != "live":
-            message = await self.next()
-            assert message is not None, "the stream ended before live"
-            messages.append(message)
-        return messages
-
-
 # -- fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def api(shared_server: SharedServer) -> AsyncIterator[Api]:
-    base = shared_server.server.base_url
-    async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
-        yield Api(http, shared_server.tokens)
-
-
-@pytest.fixture
-def live(shared_server: SharedServer) -> LiveServer:
-    return shared_server.server
-
-
-@pytest.fixture
-async def own_api(server: LiveServer, tokens: Tokens) -> AsyncIterator[Api]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, trust_env=False) as http:
-        yield Api(http, tokens)
 
 
 @pytest.fixture

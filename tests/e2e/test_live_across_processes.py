@@ -21,16 +21,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import libpq_url
-from tests.e2e.conftest import Tokens
-from tests.e2e.server import LiveServer, create_token
-from tests.e2e.test_live import (
-    Api,
-    Doc,
-    LiveReader,
-    check_update_event,
-    versions_of,
-)
+from tests.databases import libpq_url
+from tests.e2e.live_client import LiveReader, check_update_event, versions_of
+from tests.e2e.server import LiveServer
+from tests.helpers import Api, Doc, Tokens, issue_tokens
 
 pytestmark = pytest.mark.postgres
 
@@ -54,11 +48,7 @@ def schema_of(url: str) -> str:
 def pair(
     fresh_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Pair]:
-    tokens = Tokens(
-        editor=create_token(fresh_postgres_url, "Erin Editor", "editor"),
-        reporter=create_token(fresh_postgres_url, "Rashid Reporter", "reporter"),
-        other_reporter=create_token(fresh_postgres_url, "Olga Reporter", "reporter"),
-    )
+    tokens = issue_tokens(fresh_postgres_url)
     schema = schema_of(fresh_postgres_url)
     started: list[LiveServer] = []
     try:

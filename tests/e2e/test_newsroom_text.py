@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import SharedServer, Tokens
+from tests.e2e.server import SharedServer
+from tests.helpers import Tokens, bearer, open_story, post
 
 SLUG = "newsroom-text"
 STORY = f"/api/stories/{SLUG}"
@@ -77,21 +78,14 @@ def shared(shared_server: SharedServer) -> Iterator[tuple[httpx.Client, Tokens]]
 @pytest.fixture(scope="module")
 def update_id(shared: tuple[httpx.Client, Tokens]) -> str:
     client, tokens = shared
-    created = client.post(
-        "/api/stories", json={"slug": SLUG, "title": "Text"}, headers=Tokens.header(tokens.editor)
-    )
-    assert created.status_code == 201, created.text
-    posted = client.post(
-        UPDATES, json={"body": "<p>original</p>"}, headers=Tokens.header(tokens.editor)
-    )
-    assert posted.status_code == 201, posted.text
-    found: str = posted.json()["id"]
+    open_story(client, tokens.editor, SLUG, "Text")
+    found: str = post(client, tokens.editor, SLUG, "<p>original</p>")["id"]
     return found
 
 
 def send(client: httpx.Client, token: str, method: str, path: str, *, json: Any = None,
          content: bytes | None = None) -> httpx.Response:  # fmt: skip
-    headers = Tokens.header(token)
+    headers = bearer(token)
     if content is not None:
         headers["Content-Type"] = "application/json"
     return client.request(method, path, json=json, content=content, headers=headers)

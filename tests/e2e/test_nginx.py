@@ -31,7 +31,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from tests.e2e.server import LiveServer, create_token, free_port, stop_process
+from tests.e2e.server import LiveServer, free_port, stop_process
+from tests.helpers import bearer, issue_token
 
 pytestmark = pytest.mark.postgres
 
@@ -154,8 +155,8 @@ class Deployment:
 @pytest.fixture
 def deployment(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Deployment]:
     binary = find_nginx()
-    editor = create_token(fresh_postgres_url, "Erin Editor", "editor")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    editor = issue_token(fresh_postgres_url, "Erin Editor", "editor")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
     # nginx reaches the processes from 127.0.0.1: the proxy they believe.
     env = {"LIVEBLOG_TRUSTED_PROXIES": "127.0.0.1"}
     servers = [
@@ -223,7 +224,7 @@ async def post_all(
     deployment: Deployment, acknowledged: dict[str, int], kill_when: asyncio.Event
 ) -> int:
     """Post POSTS updates, each retried with its Idempotency-Key until acknowledged."""
-    headers = {"Authorization": f"Bearer {deployment.reporter}"}
+    headers = bearer(deployment.reporter)
     newest = 0
     async with httpx.AsyncClient(base_url=deployment.base_url, timeout=STEP_TIMEOUT) as http:
         for n in range(POSTS):
@@ -257,7 +258,7 @@ async def test_readers_behind_nginx_resume_on_the_other_process_after_kill_9(
         response = await http.post(
             "/api/stories",
             json={"slug": SLUG, "title": "Square, live"},
-            headers={"Authorization": f"Bearer {deployment.editor}"},
+            headers=bearer(deployment.editor),
         )
         assert response.status_code == 201, response.text
 
@@ -293,7 +294,7 @@ async def test_readers_behind_nginx_resume_on_the_other_process_after_kill_9(
         response = await http.get(
             f"/api/stories/{SLUG}/events",
             params={"after": 0, "limit": 1000},
-            headers={"Authorization": f"Bearer {deployment.editor}"},
+            headers=bearer(deployment.editor),
         )
         assert response.status_code == 200, response.text
         events = response.json()["events"]

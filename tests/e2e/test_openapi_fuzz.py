@@ -44,7 +44,8 @@ from schemathesis.specs.openapi.checks import (
 
 from liveblog.web.openapi import DESCRIPTION
 from liveblog.web.security import PRIVATE, SECURITY_HEADERS
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import bearer, issue_token
 
 EXAMPLES_PER_RUN = 12
 CHECKS = [
@@ -71,10 +72,10 @@ class Target:
 
 
 def start(database_url: str, folder: Path) -> Iterator[Target]:
-    admin = create_token(database_url, ADMIN, "admin")
+    admin = issue_token(database_url, ADMIN, "admin")
     server = LiveServer(database_url, folder / "server.log").start()
     try:
-        auth = {"Authorization": f"Bearer {admin}"}
+        auth = bearer(admin)
         with httpx.Client(base_url=server.base_url, headers=auth, timeout=10) as client:
             opened = client.post("/api/stories", json={"slug": SLUG, "title": "Fuzzed"})
             assert opened.status_code == 201, opened.text
@@ -101,7 +102,7 @@ def fuzz(target: Target) -> None:
     assert served.headers["content-type"] == "application/json"
     assert served.json() == DESCRIPTION
     schema = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
-    headers = {"Authorization": f"Bearer {target.admin}"}
+    headers = bearer(target.admin)
     failures: list[str] = []
     seen: Counter[tuple[str, int]] = Counter()
     operations = []

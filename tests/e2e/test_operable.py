@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import LiveServer, create_token, run_cli
-from tests.e2e.test_read_api import auth, open_story, post
+from tests.e2e.server import LiveServer, run_cli
+from tests.helpers import auth, issue_token, open_story, post
 
 TIMEOUT = 10.0
 GENERATED_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]+$")
@@ -271,7 +271,7 @@ def test_cached_answers_are_logged_when_asked_and_text_logs_when_asked(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    token = create_token(url, "Erin Editor", "editor")
+    token = issue_token(url, "Erin Editor", "editor")
     live = LiveServer(
         url,
         tmp_path / "server.log",

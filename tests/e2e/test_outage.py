@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import libpq_url, with_schema
+from tests.databases import libpq_url, with_schema
 from tests.e2e.outage_scenario import COLD_STORY, STORY, Answer, Observations, Phase, run_outage
 
 pytestmark = pytest.mark.postgres

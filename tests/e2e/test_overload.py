@@ -19,7 +19,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import bearer, issue_token
 
 HEADER_DEADLINE = 2.0
 KEEP_ALIVE = 1
@@ -42,7 +43,7 @@ class Guarded:
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
     folder = tmp_path_factory.mktemp("overload")
     url = f"sqlite:///{folder / 'e2e.sqlite3'}"
-    editor = create_token(url, "Erin Editor", "editor")
+    editor = issue_token(url, "Erin Editor", "editor")
     env = {
         "LIVEBLOG_HEADER_TIMEOUT_SECONDS": str(HEADER_DEADLINE),
         "LIVEBLOG_KEEP_ALIVE_SECONDS": str(KEEP_ALIVE),
@@ -56,7 +57,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
         response = http.post(
             "/api/stories",
             json={"slug": SLUG, "title": "Crowded square"},
-            headers={"Authorization": f"Bearer {editor}"},
+            headers=bearer(editor),
         )
         assert response.status_code == 201, response.text
     yield Guarded(live, editor)

@@ -13,8 +13,8 @@ import pytest
 
 from liveblog.tokens import hash_token
 from liveblog.web.people import ROUTES
-from tests.e2e.server import LiveServer, create_token
-from tests.e2e.test_security_headers import EXPECTED as SECURE
+from tests.e2e.server import LiveServer
+from tests.helpers import assert_secured, bearer, issue_token
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -26,23 +26,19 @@ class Desk:
     editor: str
     reporter: str
 
-    @staticmethod
-    def auth(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     """One server for the module; each test makes the people it changes."""
     folder = tmp_path_factory.mktemp("people")
     url = f"sqlite:///{folder / 'e2e.sqlite3'}"
-    admin = create_token(url, "Dana Admin", "admin")
-    editor = create_token(url, "Erin Editor", "editor")
-    reporter = create_token(url, "Rashid Reporter", "reporter")
+    admin = issue_token(url, "Dana Admin", "admin")
+    editor = issue_token(url, "Erin Editor", "editor")
+    reporter = issue_token(url, "Rashid Reporter", "reporter")
     server = LiveServer(url, folder / "server.log").start()
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         response = client.post(
-            "/api/stories", json={"slug": "people", "title": "People"}, headers=Desk.auth(editor)
+            "/api/stories", json={"slug": "people", "title": "People"}, headers=bearer(editor)
         )
         assert response.status_code == 201
         yield Desk(client, admin, editor, reporter)
@@ -50,7 +46,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 
 
 def admin_request(desk: Desk, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return desk.client.request(method, path, headers=desk.auth(desk.admin), **kwargs)
+    return desk.client.request(method, path, headers=bearer(desk.admin), **kwargs)
 
 
 def new_token(desk: Desk, name: str, role: str = "reporter", **body: Any) -> dict[str, Any]:
@@ -64,7 +60,7 @@ def new_token(desk: Desk, name: str, role: str = "reporter", **body: Any) -> dic
 
 def post_update(desk: Desk, token: str) -> httpx.Response:
     return desk.client.post(
-        "/api/stories/people/updates", json={"body": "<p>x</p>"}, headers=desk.auth(token)
+        "/api/stories/people/updates", json={"body": "<p>x</p>"}, headers=bearer(token)
     )
 
 
@@ -74,14 +70,14 @@ def test_me_answers_who_a_token_belongs_to_and_keeps_it_private(desk: Desk) -> N
         (desk.editor, "Erin Editor", "editor"),
         (desk.admin, "Dana Admin", "admin"),
     ]:
-        response = desk.client.get("/api/me", headers=desk.auth(token))
+        response = desk.client.get("/api/me", headers=bearer(token))
         assert response.status_code == 200
         me = response.json()
         assert (me["name"], me["role"]) == (name, role)
         assert set(me) == {"id", "name", "role"}
         assert response.headers["cache-control"] == "private, no-store"
     posted = post_update(desk, desk.reporter).json()
-    me = desk.client.get("/api/me", headers=desk.auth(desk.reporter)).json()
+    me = desk.client.get("/api/me", headers=bearer(desk.reporter)).json()
     assert posted["author"] == {"id": me["id"], "name": "Rashid Reporter"}
     anonymous = desk.client.get("/api/me")
     assert anonymous.status_code == 401
@@ -130,7 +126,7 @@ def test_a_revoked_token_is_refused_at_once_and_the_others_go_on(desk: Desk) -> 
     assert refused.json()["error"] == {
         "code": "unauthorized", "message": "the token has been revoked",
     }  # fmt: skip
-    assert desk.client.get("/api/me", headers=desk.auth(secret)).status_code == 401
+    assert desk.client.get("/api/me", headers=bearer(secret)).status_code == 401
     assert post_update(desk, desk.reporter).status_code == 201
     again = admin_request(desk, "DELETE", f"/api/tokens/{made['id']}")
     assert again.status_code == 200
@@ -160,7 +156,7 @@ def test_deactivating_a_person_refuses_all_their_tokens_at_once(desk: Desk) -> N
 def test_a_role_change_applies_to_the_persons_tokens_at_once(desk: Desk) -> None:
     made = new_token(desk, "Quinn Reporter")
     pinned = {"body": "<p>x</p>", "pinned": True}
-    headers = desk.auth(made["secret"])
+    headers = bearer(made["secret"])
     assert (
         desk.client.post("/api/stories/people/updates", json=pinned, headers=headers).status_code
         == 403
@@ -181,7 +177,7 @@ def test_an_expired_token_is_refused_with_a_clear_message(desk: Desk) -> None:
     made = new_token(desk, "Rita Reporter", expires_in=1)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        answer = desk.client.get("/api/me", headers=desk.auth(made["secret"]))
+        answer = desk.client.get("/api/me", headers=bearer(made["secret"]))
         if answer.status_code == 401:
             break
         assert answer.status_code == 200
@@ -219,8 +215,7 @@ def test_every_people_and_token_answer_is_private_and_carries_the_security_heade
             what = f"{method} {route.path}"
             assert response.status_code < 300, f"{what}: {response.text}"
             assert response.headers.get("cache-control") == "private, no-store", what
-            for name, value in SECURE.items():
-                assert response.headers.get(name) == value, f"{what}: {name}"
+            assert_secured(response.headers, what)
             walked.add(what)
     assert len(walked) >= 10, walked  # nine routes and Starlette's HEADs
 
@@ -235,7 +230,7 @@ def test_every_people_and_token_answer_is_private_and_carries_the_security_heade
 def test_only_admins_manage_people_and_tokens(desk: Desk, method: str, path: str) -> None:
     body = {"name": "X", "role": "reporter"} if method != "GET" else None
     for token in (desk.editor, desk.reporter):
-        response = desk.client.request(method, path, headers=desk.auth(token), json=body)
+        response = desk.client.request(method, path, headers=bearer(token), json=body)
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "forbidden"
     anonymous = desk.client.request(method, path, json=body)
@@ -313,22 +308,22 @@ def test_a_token_may_be_made_with_no_body(desk: Desk) -> None:
     assert made.status_code == 201
     assert made.json()["expires_at"] is None
     assert (
-        desk.client.get("/api/me", headers=desk.auth(made.json()["secret"])).json()["role"]
+        desk.client.get("/api/me", headers=bearer(made.json()["secret"])).json()["role"]
         == "editor"
     )
 
 
 def test_writes_past_the_rate_limit_get_429_with_retry_after(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-    editor = create_token(url, "Erin Editor", "editor")
-    busy = create_token(url, "Rashid Reporter", "reporter")
-    calm = create_token(url, "Olga Reporter", "reporter")
+    editor = issue_token(url, "Erin Editor", "editor")
+    busy = issue_token(url, "Rashid Reporter", "reporter")
+    calm = issue_token(url, "Olga Reporter", "reporter")
     limits = {"LIVEBLOG_WRITE_RATE": "6/min", "LIVEBLOG_WRITE_BURST": "3"}
     server = LiveServer(url, tmp_path / "server.log", env=limits).start()
     try:
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
             opened = client.post(
-                "/api/stories", json={"slug": "busy", "title": "Busy"}, headers=Desk.auth(editor)
+                "/api/stories", json={"slug": "busy", "title": "Busy"}, headers=bearer(editor)
             )
             assert opened.status_code == 201
 
@@ -336,7 +331,7 @@ def test_writes_past_the_rate_limit_get_429_with_retry_after(tmp_path: Path) -> 
                 return client.post(
                     "/api/stories/busy/updates",
                     json={"body": "<p>x</p>"},
-                    headers=Desk.auth(token),
+                    headers=bearer(token),
                 )
 
             answers = [post(busy) for _ in range(5)]

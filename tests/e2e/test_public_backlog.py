@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.e2e.conftest import Tokens
-from tests.e2e.server import LiveServer, create_token
-from tests.e2e.test_live import RECV_TIMEOUT, SseReader
+from tests.e2e.live_client import RECV_TIMEOUT, SseReader
+from tests.e2e.server import LiveServer
+from tests.helpers import Doc, Tokens, bearer, issue_tokens
 
-Doc = dict[str, Any]
 SLUG = "bishkek-night"
 # Text that was published and then taken back: no public frame may hold any of it.
 TAKEN_BACK = ("Interior minister resigns", "resigned at 02:00", "curfew from 20:00")
@@ -38,18 +36,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Tokens]]:
-    tokens = Tokens(
-        editor=create_token(database_url, "Erin Editor", "editor"),
-        reporter=create_token(database_url, "Rashid Reporter", "reporter"),
-        other_reporter=create_token(database_url, "Olga Reporter", "reporter"),
-    )
+    tokens = issue_tokens(database_url)
     live = LiveServer(database_url, tmp_path / "server.log").start()
     yield live, tokens
     live.stop()
 
 
 def call(http: httpx.Client, method: str, path: str, token: str, body: Doc | None) -> Doc:
-    response = http.request(method, path, json=body, headers=Tokens.header(token))
+    response = http.request(method, path, json=body, headers=bearer(token))
     assert response.status_code in (200, 201), response.text
     doc: Doc = response.json()
     return doc

@@ -16,7 +16,8 @@ from websockets.exceptions import InvalidStatus
 
 from liveblog.settings import Settings
 from liveblog.web.app import create_app
-from tests.e2e.conftest import SharedServer
+from tests.e2e.server import SharedServer
+from tests.helpers import bearer
 
 SLUG = "query-parameters"
 SOME_UUID = "00000000-0000-4000-8000-000000000000"
@@ -40,7 +41,7 @@ ROUTES = routed()
 @pytest.fixture(scope="module")
 def client(shared_server: SharedServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=shared_server.server.base_url, timeout=10) as http:
-        editor = {"Authorization": f"Bearer {shared_server.tokens.editor}"}
+        editor = bearer(shared_server.tokens.editor)
         created = http.post("/api/stories", json={"slug": SLUG, "title": "Q"}, headers=editor)
         assert created.status_code == 201
         yield http
@@ -57,7 +58,7 @@ def test_an_unknown_query_parameter_is_422_on_every_route(
         url,
         params={"bogus": "1"},
         json={},
-        headers={"Authorization": f"Bearer {shared_server.tokens.editor}"},
+        headers=bearer(shared_server.tokens.editor),
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "unknown_parameter"

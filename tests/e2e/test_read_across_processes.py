@@ -6,21 +6,15 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import auth, issue_token, open_story, post
 
 pytestmark = pytest.mark.postgres
-
-JSON = {"Content-Type": "application/json"}
-
-
-def auth(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **JSON, **headers}
 
 
 @dataclass(frozen=True)
@@ -32,40 +26,15 @@ class Pair:
 
 
 @pytest.fixture
-def pair(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Pair]:
-    editor = create_token(fresh_postgres_url, "Erin Editor", "editor")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
-    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
-    try:
-        second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
-    except BaseException:
-        first.stop()
-        raise
+def pair(fresh_postgres_url: str, two_servers: tuple[LiveServer, LiveServer]) -> Iterator[Pair]:
+    editor = issue_token(fresh_postgres_url, "Erin Editor", "editor")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    first, second = two_servers
     with (
         httpx.Client(base_url=first.base_url, timeout=10) as a,
         httpx.Client(base_url=second.base_url, timeout=10) as b,
     ):
         yield Pair(a, b, editor, reporter)
-    first.stop()
-    second.stop()
-
-
-def open_story(client: httpx.Client, editor: str, slug: str) -> dict[str, Any]:
-    response = client.post(
-        "/api/stories", json={"slug": slug, "title": "Storm landfall"}, headers=auth(editor)
-    )
-    assert response.status_code == 201, response.text
-    story: dict[str, Any] = response.json()
-    return story
-
-
-def post(client: httpx.Client, token: str, slug: str, body: str) -> dict[str, Any]:
-    response = client.post(
-        f"/api/stories/{slug}/updates", json={"body": body}, headers=auth(token)
-    )
-    assert response.status_code == 201, response.text
-    update: dict[str, Any] = response.json()
-    return update
 
 
 def read_at_least(client: httpx.Client, slug: str, version: int) -> dict[str, Any]:
@@ -77,7 +46,7 @@ def read_at_least(client: httpx.Client, slug: str, version: int) -> dict[str, An
 
 
 def test_a_post_through_one_process_is_readable_through_the_other(pair: Pair) -> None:
-    opened = open_story(pair.first, pair.editor, "storm")
+    opened = open_story(pair.first, pair.editor, "storm", "Storm landfall")
     assert read_at_least(pair.second, "storm", opened["version"])["id"] == opened["id"]
     writers = [(pair.first, pair.second), (pair.second, pair.first)] * 5
     posted: list[str] = []
@@ -109,7 +78,7 @@ def test_a_post_through_one_process_is_readable_through_the_other(pair: Pair) ->
 def test_concurrent_corrections_through_both_processes_give_one_200_and_one_409(
     pair: Pair,
 ) -> None:
-    open_story(pair.first, pair.editor, "landfall")
+    open_story(pair.first, pair.editor, "landfall", "Storm landfall")
 
     def correct(client: httpx.Client, update_id: str, body: str, start: threading.Barrier) -> Any:
         start.wait(timeout=10)

@@ -17,16 +17,10 @@ import orjson
 import pytest
 
 from liveblog.newsroom import Newsroom
-from liveblog.settings import Settings
 from projections.story import StoryView, fold
 from projections.wire import folded_story_bytes
-from tests.e2e.conftest import SharedServer
-
-JSON = {"Content-Type": "application/json"}
-
-
-def auth(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **JSON, **headers}
+from tests.e2e.server import SharedServer
+from tests.helpers import auth, get_json, open_newsroom, open_story, post, post_many
 
 
 @pytest.fixture
@@ -38,42 +32,9 @@ def client(shared_server: SharedServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def newsroom(shared_server: SharedServer) -> Iterator[Newsroom]:
     """The store the server writes to, opened directly: the test's own view of the truth."""
-    settings = Settings(database_url=shared_server.server.database_url)
-    app = Newsroom(env=settings.eventsourcing_env())
+    app = open_newsroom(shared_server.server.database_url)
     yield app
     app.close()
-
-
-def open_story(client: httpx.Client, editor: str, slug: str, title: str = "Election night") -> str:
-    response = client.post(
-        "/api/stories", json={"slug": slug, "title": title}, headers=auth(editor)
-    )
-    assert response.status_code == 201, response.text
-    story_id: str = response.json()["id"]
-    return story_id
-
-
-def post(client: httpx.Client, token: str, slug: str, body: str, **extra: Any) -> dict[str, Any]:
-    response = client.post(
-        f"/api/stories/{slug}/updates", json={"body": body, **extra}, headers=auth(token)
-    )
-    assert response.status_code == 201, response.text
-    update: dict[str, Any] = response.json()
-    return update
-
-
-def post_many(
-    client: httpx.Client, token: str, slug: str, count: int, start: int = 0
-) -> list[str]:
-    """Post ``count`` updates; their ids, oldest first."""
-    return [post(client, token, slug, f"<p>update {n}</p>")["id"] for n in range(start, count)]
-
-
-def get_json(client: httpx.Client, url: str, **kwargs: Any) -> dict[str, Any]:
-    response = client.get(url, **kwargs)
-    assert response.status_code == 200, response.text
-    payload: dict[str, Any] = response.json()
-    return payload
 
 
 def follow_pages(
@@ -377,7 +338,7 @@ def a_day_in_the_life(client: httpx.Client, shared_server: SharedServer, slug: s
     """Open, post, correct, retract, pin, mark, edit the title, close: every kind of event."""
     tokens = shared_server.tokens
     editor = auth(tokens.editor)
-    story_id = open_story(client, tokens.editor, slug, title="Polls close")
+    story_id: str = open_story(client, tokens.editor, slug, title="Polls close")["id"]
     first = post(client, tokens.reporter, slug, "<p>Turnout 40%</p>", title="Turnout")
     second = post(client, tokens.other_reporter, slug, "<p>Rumour of a recount</p>")
     third = post(client, tokens.reporter, slug, "<p>First results</p>", title="Results")
@@ -489,7 +450,7 @@ def test_at_a_moment_equals_at_the_version_recorded_then(
 
 def test_only_editors_travel_in_time(client: httpx.Client, shared_server: SharedServer) -> None:
     tokens = shared_server.tokens
-    story_id = open_story(client, tokens.editor, "travel-who")
+    story_id: str = open_story(client, tokens.editor, "travel-who")["id"]
     at = get_json(client, "/api/stories/travel-who")["created_at"]
     for params in ({"at_version": "1"}, {"at": at}):
         anonymous = client.get(f"/api/stories/{story_id}", params=params)

@@ -8,17 +8,16 @@ path (``test_read_api.py`` compares the answers themselves).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from liveblog.web.security import SECURITY_HEADERS
-from tests.e2e.conftest import SharedServer
-from tests.e2e.test_read_api import open_story, post
+from tests.e2e.server import SharedServer
+from tests.e2e.wire import TIMEOUT, Wire, request
+from tests.helpers import open_cached_story
 
-TIMEOUT = 10.0
 SECURITY_HEADER_NAMES = {name.decode() for name, _ in SECURITY_HEADERS}
 
 
@@ -28,64 +27,10 @@ def client(shared_server: SharedServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def cached_story(client: httpx.Client, shared_server: SharedServer, slug: str) -> str:
-    """A story with one update, its render cached; its ETag."""
-    tokens = shared_server.tokens
-    open_story(client, tokens.editor, slug)
-    post(client, tokens.reporter, slug, "<p>one</p>")
-    response = client.get(f"/api/stories/{slug}?min_version=2")  # renders and caches it
-    assert response.status_code == 200
-    return response.headers["etag"]
-
-
-def request(path: str, *headers: str, version: str = "1.1") -> bytes:
-    lines = [f"GET {path} HTTP/{version}", "Host: 127.0.0.1", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-class Wire:
-    """A raw connection that reads Content-Length framed responses."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.buffer = b""
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def response(self) -> tuple[bytes, dict[str, str], bytes]:
-        """The next response: status line, headers (lower-case names) and body."""
-        while b"\r\n\r\n" not in self.buffer:
-            self._read()
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        status, *lines = head.split(b"\r\n")
-        headers = {}
-        for line in lines:
-            name, value = line.decode().split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        while len(self.buffer) < length:
-            self._read()
-        body, self.buffer = self.buffer[:length], self.buffer[length:]
-        return status, headers, body
-
-    def closed_by_server(self) -> bool:
-        return self.buffer == b"" and self.sock.recv(1) == b""
-
-    def _read(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("closed by the server")
-        self.buffer += data
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_a_304_and_a_200_are_framed_with_uvicorns_headers_on_one_connection(
     client: httpx.Client, shared_server: SharedServer
 ) -> None:
-    tag = cached_story(client, shared_server, "ready-framing")
+    tag, _ = open_cached_story(client, shared_server.tokens, "ready-framing")
     wire = Wire(shared_server.server.port)
     try:
         for _ in range(3):
@@ -113,7 +58,7 @@ def test_a_304_and_a_200_are_framed_with_uvicorns_headers_on_one_connection(
 def test_pipelined_requests_are_answered_in_order(
     client: httpx.Client, shared_server: SharedServer
 ) -> None:
-    tag = cached_story(client, shared_server, "ready-pipelined")
+    tag, _ = open_cached_story(client, shared_server.tokens, "ready-pipelined")
     wire = Wire(shared_server.server.port)
     try:
         wire.send(
@@ -132,7 +77,7 @@ def test_pipelined_requests_are_answered_in_order(
 def test_connection_close_and_http_1_0_are_answered_and_closed(
     client: httpx.Client, shared_server: SharedServer
 ) -> None:
-    tag = cached_story(client, shared_server, "ready-closing")
+    tag, _ = open_cached_story(client, shared_server.tokens, "ready-closing")
     for raw in (
         request("/api/stories/ready-closing", f"If-None-Match: {tag}", "Connection: close"),
         request("/api/stories/ready-closing", version="1.0"),
@@ -153,7 +98,7 @@ def test_a_ready_answer_carries_a_request_id_and_is_counted(
 ) -> None:
     """Not logged by default (LIVEBLOG_ACCESS_LOG_CACHED, see tests/e2e/test_operable.py):
     counted in /metrics, and its request id echoed, as on the routed path."""
-    tag = cached_story(client, shared_server, "ready-logged")
+    tag, _ = open_cached_story(client, shared_server.tokens, "ready-logged")
     counted = 'liveblog_http_ready_answers_total{status="304"} '
 
     def count() -> float:

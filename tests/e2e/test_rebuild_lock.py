@@ -15,9 +15,9 @@ import pytest
 
 from liveblog.settings import Settings
 from liveblog.store_lock import hold_rebuilding, hold_serving
-from tests.conftest import with_schema
-from tests.e2e.server import LiveServer, create_token, free_port, liveblog_command
-from tests.e2e.test_read_api import open_story
+from tests.databases import with_schema
+from tests.e2e.server import LiveServer, free_port, liveblog_command
+from tests.helpers import issue_token, open_story
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -43,7 +43,7 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_rebuild_refuses_while_a_server_serves_and_runs_with_force_or_after(
     database_url: str, tmp_path: Path
 ) -> None:
-    editor = create_token(database_url, "Erin Editor", "editor")
+    editor = issue_token(database_url, "Erin Editor", "editor")
     server = LiveServer(database_url, tmp_path / "server.log").start()
     try:
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
@@ -71,7 +71,7 @@ def test_rebuild_refuses_while_a_server_serves_and_runs_with_force_or_after(
 
 
 def test_a_killed_server_leaves_no_lock_behind(database_url: str, tmp_path: Path) -> None:
-    create_token(database_url, "Erin Editor", "editor")
+    issue_token(database_url, "Erin Editor", "editor")
     server = LiveServer(database_url, tmp_path / "server.log").start()
     server.kill()  # SIGKILL: no shutdown code runs; the OS or PostgreSQL drops the lock
     done = cli(database_url, "rebuild")
@@ -81,7 +81,7 @@ def test_a_killed_server_leaves_no_lock_behind(database_url: str, tmp_path: Path
 def test_a_server_refuses_to_start_while_a_rebuild_holds_the_store(
     database_url: str, tmp_path: Path
 ) -> None:
-    create_token(database_url, "Erin Editor", "editor")  # the store exists
+    issue_token(database_url, "Erin Editor", "editor")  # the store exists
     rebuilding = hold_rebuilding(Settings(database_url=database_url))
     try:
         done = subprocess.run(
@@ -103,7 +103,7 @@ def test_servers_share_the_store_and_other_stores_are_not_locked(
 ) -> None:
     """Two serving holds coexist; a rebuild of another store (file, schema) is not held up."""
     settings = Settings(database_url=database_url)
-    create_token(database_url, "Erin Editor", "editor")  # the store exists
+    issue_token(database_url, "Erin Editor", "editor")  # the store exists
     first, second = hold_serving(settings), hold_serving(settings)
     try:
         if database_url.startswith("sqlite"):

@@ -17,11 +17,9 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from liveblog.domain import Actor
 from liveblog.live.hub import RING_SIZE
-from liveblog.newsroom import Newsroom
-from liveblog.settings import Settings
 from tests.e2e.server import LiveServer
+from tests.helpers import REPORTER, open_newsroom
 
 SLUG = "long-night"
 UPDATES = RING_SIZE + 80  # longer than the ring: a resume from 1 must read the store
@@ -33,13 +31,12 @@ DEADLINE = 120.0  # for the whole storm: a bound against a hang, not a measureme
 
 
 def seed_long_story(database_url: str) -> None:
-    reporter = Actor("p-storm-seed", "Night Desk")
-    with Newsroom(env=Settings(database_url=database_url).eventsourcing_env()) as newsroom:
+    with open_newsroom(database_url) as newsroom:
         story_id = newsroom.open_story(
-            slug=SLUG, title="A long night", summary="", actor=reporter
+            slug=SLUG, title="A long night", summary="", actor=REPORTER
         ).story_id
         for n in range(UPDATES):
-            newsroom.post_update(story_id, body=f"<p>Update {n}.</p>", actor=reporter)
+            newsroom.post_update(story_id, body=f"<p>Update {n}.</p>", actor=REPORTER)
 
 
 def metric(text: str, name: str) -> float:

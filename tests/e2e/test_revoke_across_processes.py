@@ -4,34 +4,18 @@ is refused by the other within the trust cache's 10 s (DESIGN §7)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from liveblog.tokens import REVOCATION_SECONDS
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import bearer, issue_token
 
 pytestmark = pytest.mark.postgres
 
 # The guarantee is REVOCATION_SECONDS; the bound only says "it did not hang".
 BOUND_SECONDS = REVOCATION_SECONDS + 5
-
-
-@pytest.fixture
-def two_servers(
-    fresh_postgres_url: str, tmp_path: Path
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
-    second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
-    yield first, second
-    first.stop()
-    second.stop()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def refused_within(server: LiveServer, token: str, seconds: float) -> httpx.Response:
@@ -48,9 +32,9 @@ def test_a_token_revoked_through_one_process_is_refused_by_the_other_within_10_s
     two_servers: tuple[LiveServer, LiveServer], fresh_postgres_url: str
 ) -> None:
     first, second = two_servers
-    admin = create_token(fresh_postgres_url, "Dana Admin", "admin")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
-    kept = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    admin = issue_token(fresh_postgres_url, "Dana Admin", "admin")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    kept = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
     for server in (first, second):  # both processes now trust the tokens
         for token in (reporter, kept):
             assert httpx.get(f"{server.base_url}/api/me", headers=bearer(token)).status_code == 200
@@ -76,8 +60,8 @@ def test_a_person_deactivated_through_one_process_is_refused_by_the_other_within
     two_servers: tuple[LiveServer, LiveServer], fresh_postgres_url: str
 ) -> None:
     first, second = two_servers
-    admin = create_token(fresh_postgres_url, "Dana Admin", "admin")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    admin = issue_token(fresh_postgres_url, "Dana Admin", "admin")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
     me = httpx.get(f"{second.base_url}/api/me", headers=bearer(reporter)).json()
 
     changed = httpx.patch(

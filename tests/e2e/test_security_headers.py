@@ -18,21 +18,11 @@ from starlette.routing import Route
 
 from liveblog.web.app import LiveblogApp
 from liveblog.web.errors import EXCEPTION_HANDLERS
-from tests.e2e.conftest import SharedServer
-from tests.e2e.test_read_api import auth, open_story, post
-from tests.e2e.test_ready_answers import Wire, request
+from tests.e2e.server import SharedServer
+from tests.e2e.wire import Wire, request
+from tests.helpers import assert_secured, auth, open_cached_story
 
-EXPECTED = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-}
 PRIVATE = "private, no-store"
-
-
-def assert_secured(headers: httpx.Headers | dict[str, str], what: str) -> None:
-    for name, value in EXPECTED.items():
-        assert headers.get(name) == value, f"{what}: {name} is {headers.get(name)!r}"
 
 
 @pytest.fixture
@@ -44,12 +34,9 @@ def client(shared_server: SharedServer) -> Iterator[httpx.Client]:
 @pytest.fixture
 def story(client: httpx.Client, shared_server: SharedServer) -> tuple[str, str]:
     """A story with one update, its render cached; the slug and the update's id."""
-    tokens = shared_server.tokens
     slug = f"headers-{uuid4().hex[:8]}"
-    open_story(client, tokens.editor, slug)
-    update = post(client, tokens.reporter, slug, "<p>one</p>")
-    assert client.get(f"/api/stories/{slug}?min_version=2").status_code == 200
-    return slug, str(update["id"])
+    _, update_id = open_cached_story(client, shared_server.tokens, slug)
+    return slug, update_id
 
 
 def test_ready_answers_written_before_routing_carry_the_headers(

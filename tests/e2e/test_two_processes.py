@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.server import LiveServer, create_token
+from tests.e2e.server import LiveServer
+from tests.helpers import bearer, issue_token
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def two_servers(
-    fresh_postgres_url: str, tmp_path: Path
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first = LiveServer(fresh_postgres_url, tmp_path / "first.log").start()
-    second = LiveServer(fresh_postgres_url, tmp_path / "second.log").start()
-    yield first, second
-    first.stop()
-    second.stop()
 
 
 def test_the_same_idempotency_key_through_two_processes_records_one_update(
     two_servers: tuple[LiveServer, LiveServer], fresh_postgres_url: str
 ) -> None:
     first, second = two_servers
-    editor = create_token(fresh_postgres_url, "Erin Editor", "editor")
-    reporter = create_token(fresh_postgres_url, "Rashid Reporter", "reporter")
+    editor = issue_token(fresh_postgres_url, "Erin Editor", "editor")
+    reporter = issue_token(fresh_postgres_url, "Rashid Reporter", "reporter")
     created = httpx.post(
         f"{first.base_url}/api/stories",
         json={"slug": "two-processes", "title": "Two processes"},
-        headers={"Authorization": f"Bearer {editor}"},
+        headers=bearer(editor),
     )
     assert created.status_code == 201
 
@@ -42,7 +30,7 @@ def test_the_same_idempotency_key_through_two_processes_records_one_update(
         return httpx.post(
             f"{server.base_url}/api/stories/two-processes/updates",
             json={"body": "<p>Parliament convenes at 16:00</p>"},
-            headers={"Authorization": f"Bearer {reporter}", "Idempotency-Key": "once"},
+            headers=bearer(reporter, **{"Idempotency-Key": "once"}),
             timeout=10,
         )
 

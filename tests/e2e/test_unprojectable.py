@@ -13,11 +13,10 @@ import pytest
 
 from liveblog.bootstrap import build
 from liveblog.settings import Settings, sqlite_path
-from tests.e2e.conftest import Tokens
-from tests.e2e.server import LiveServer, create_token, run_cli
-from tests.e2e.test_live import Api, LiveReader, check_update_event
-from tests.integration.test_text_before_the_rule import write_old_text
-from tests.integration.test_views import EDITOR
+from tests.e2e.live_client import LiveReader, check_update_event
+from tests.e2e.server import LiveServer, run_cli
+from tests.helpers import EDITOR, Api, Tokens, bearer, issue_token
+from tests.old_text import write_old_text
 
 ATTENTION = "liveblog_feed_stories_needing_attention"
 
@@ -79,9 +78,9 @@ async def test_a_story_the_views_refuse_shows_in_readyz_and_metrics_and_stops_al
     base = "/api/stories/stuck/updates"
     refused = [
         await api.http.post(base, json={"body": "<p>Not recorded.</p>"},
-                            headers=Tokens.header(api.tokens.reporter)),
+                            headers=bearer(api.tokens.reporter)),
         await api.http.post(f"{base}/{posted['id']}/retraction", json={"reason": "Wrong."},
-                            headers=Tokens.header(api.tokens.editor)),
+                            headers=bearer(api.tokens.editor)),
     ]  # fmt: skip
     for answer in refused:
         assert answer.status_code == 503, answer.text
@@ -130,7 +129,7 @@ def test_text_recorded_before_the_rule_is_served_and_rebuilt(
         update_id = write_old_text(parts.newsroom, opened.story_id)
     finally:
         parts.close()
-    token = create_token(any_database_url, "Erin Editor", "editor")
+    token = issue_token(any_database_url, "Erin Editor", "editor")
 
     server = LiveServer(any_database_url, tmp_path / "server.log").start()
     try:
@@ -144,7 +143,7 @@ def test_text_recorded_before_the_rule_is_served_and_rebuilt(
             assert update["corrections"][0]["note"] == "Nul\ufffdnote"
             assert story["key_events"][0]["title"] == "Nul\ufffdtitle"
             revisions = http.get(
-                f"/api/stories/old/updates/{update_id}/revisions", headers=Tokens.header(token)
+                f"/api/stories/old/updates/{update_id}/revisions", headers=bearer(token)
             ).json()["revisions"]
             assert [r["body"] for r in revisions] == [
                 "<p>Nul\ufffdbody</p>",
@@ -153,7 +152,7 @@ def test_text_recorded_before_the_rule_is_served_and_rebuilt(
             # New posts to the story go on as ever.
             posted = http.post(
                 "/api/stories/old/updates", json={"body": "<p>New.</p>"},
-                headers=Tokens.header(token),
+                headers=bearer(token),
             )  # fmt: skip
             assert posted.status_code == 201, posted.text
             assert http.get("/api/stories/old").json()["version"] == 5

@@ -10,15 +10,12 @@ signal, a LISTEN backend reappearing in ``pg_stat_activity``, is polled with a d
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import ClassVar
 from uuid import UUID
 
 import psycopg
@@ -26,148 +23,23 @@ import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from liveblog import feed
-from liveblog.bootstrap import Parts, build
-from liveblog.newsroom import Newsroom
 from liveblog.rebuild import rebuild
-from liveblog.settings import Settings
-from projections.states import Applied
 from projections.views import ALL_VIEWS
 from projections.wire import update_doc
-from tests.conftest import libpq_url
-from tests.integration.test_views import (
-    EDITOR,
-    OTHER_REPORTER,
-    REPORTER,
-    close_views,
-    fold_rows,
-    views_rows,
-    write_scenario,
+from tests.databases import libpq_url
+from tests.helpers import EDITOR, REPORTER
+from tests.integration.processes import (
+    TIMEOUT,
+    Processes,
+    busy_newsrooms,
+    open_stories,
+    story_versions,
 )
-
-# Generous bound on any wait: reached only when a test is broken.
-TIMEOUT = 15.0
-
-
-class Recorder:
-    """A feed listener that remembers every version it was handed, per story."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._versions: dict[UUID, list[int]] = defaultdict(list)
-
-    def on_applied(self, applied: Sequence[Applied]) -> None:
-        with self._lock:
-            for item in applied:
-                self._versions[item.story_id].append(item.version)
-
-    def versions(self) -> dict[UUID, list[int]]:
-        with self._lock:
-            return {story_id: list(seen) for story_id, seen in self._versions.items()}
-
-
-def story_versions(newsroom: Newsroom) -> dict[UUID, list[int]]:
-    """Each story's versions in the store: what a listener must have seen, once each."""
-    return {
-        story_id: [e.originator_version for e in newsroom.story_events(story_id)]
-        for story_id in newsroom.story_ids()
-    }
+from tests.integration.views_oracle import fold_rows, views_rows, write_scenario
 
 
 def contiguous(versions: dict[UUID, list[int]]) -> dict[UUID, list[int]]:
     return {story_id: list(range(1, max(seen) + 1)) for story_id, seen in versions.items()}
-
-
-class Processes:
-    """Builds liveblog processes on one store; closes them all at the end."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self._parts: list[Parts] = []
-
-    def build(self, *, start: bool = True, poll_seconds: float = 1.0) -> tuple[Parts, Recorder]:
-        """A process with a recording listener; its follower started unless ``start=False``."""
-        parts = build(
-            Settings(database_url=self.database_url), start_feed=False, poll_seconds=poll_seconds
-        )
-        self._parts.append(parts)
-        recorder = Recorder()
-        parts.follower.listeners.append(recorder)
-        if start:
-            parts.follower.start()
-        return parts, recorder
-
-    def close(self, parts: Parts) -> None:
-        if parts in self._parts:
-            self._parts.remove(parts)
-            parts.close()
-            close_views(parts.views, parts.newsroom)
-
-    def close_all(self) -> None:
-        for parts in reversed(list(self._parts)):
-            self.close(parts)
-
-
-def in_threads(calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run each call in its own thread; return each result, or the exception it raised."""
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(call) for call in calls]
-        return [f.exception(timeout=TIMEOUT) or f.result(timeout=TIMEOUT) for f in futures]
-
-
-def newsroom_work(newsroom: Newsroom, story_ids: Sequence[UUID], worker: int, rounds: int) -> int:
-    """One writer's share of a busy newsroom: posts, corrections, flags, retractions, edits.
-
-    Each writer touches only updates it posted, so none of its commands is refused;
-    the stories are shared, so writers race for every story's next version.
-    """
-    done = 0
-    for number in range(rounds):
-        story_id = story_ids[(worker + number) % len(story_ids)]
-        author = REPORTER if worker % 2 else OTHER_REPORTER
-        posted = newsroom.post_update(
-            story_id, body=f"<p>Worker {worker}, round {number}.</p>", title=f"w{worker}",
-            actor=author, key_event=number % 3 == 0, idempotency_key=f"w{worker}-r{number}",
-        )  # fmt: skip
-        update_id = posted.update_id
-        assert update_id is not None
-        newsroom.correct_update(
-            story_id, update_id, body=f"<p>Worker {worker}, round {number}, corrected.</p>",
-            note="Detail", actor=author, as_editor=False, expected_revision=1,
-        )  # fmt: skip
-        newsroom.flag_update(story_id, update_id, pinned=True, key_event=None, actor=EDITOR)
-        done += 3
-        if number % 2:
-            newsroom.retract_update(story_id, update_id, reason="Unconfirmed", actor=EDITOR)
-            done += 1
-        if number == rounds - 1:
-            newsroom.edit_story(
-                story_id, title=None, summary=f"Summary by worker {worker}", actor=EDITOR
-            )
-            done += 1
-    return done
-
-
-def busy_newsrooms(
-    newsrooms: Sequence[Newsroom], story_ids: Sequence[UUID], *, workers: int, rounds: int
-) -> None:
-    """``workers`` threads spread over ``newsrooms``; every command must succeed."""
-    results = in_threads(
-        [
-            functools.partial(newsroom_work, newsrooms[w % len(newsrooms)], story_ids, w, rounds)
-            for w in range(workers)
-        ]
-    )
-    for result in results:
-        assert not isinstance(result, BaseException), repr(result)
-
-
-def open_stories(newsroom: Newsroom, count: int) -> list[UUID]:
-    return [
-        newsroom.open_story(
-            slug=f"story-{number}", title=f"Story {number}", summary="", actor=EDITOR
-        ).story_id
-        for number in range(count)
-    ]
 
 
 class FeedSuite:
@@ -176,14 +48,6 @@ class FeedSuite:
     workers: ClassVar[int] = 4
     rounds: ClassVar[int] = 4
     startups: ClassVar[int] = 10  # a race at start-up: tried this many times
-
-    @pytest.fixture
-    def processes(self, database_url: str) -> Iterator[Processes]:
-        made = Processes(database_url)
-        try:
-            yield made
-        finally:
-            made.close_all()
 
     def test_a_follower_catches_up_on_events_written_before_and_after_it_started(
         self, processes: Processes

@@ -18,7 +18,6 @@ from uuid import UUID
 import pytest
 
 from liveblog.domain import (
-    Actor,
     RevisionConflict,
     Story,
     StoryClosed,
@@ -26,9 +25,8 @@ from liveblog.domain import (
 )
 from liveblog.newsroom import Command, Newsroom, Outcome, StoryBusy, StoryNotFound
 from liveblog.settings import Settings
+from tests.helpers import EDITOR, REPORTER
 
-REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
 THREAD_TIMEOUT = 10.0  # reached only when a test is broken
 
 

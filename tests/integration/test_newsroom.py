@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
@@ -23,7 +22,6 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import strtobool
 
 from liveblog.domain import (
-    Actor,
     InvalidField,
     NotAuthor,
     NothingChanged,
@@ -40,10 +38,7 @@ from liveblog.domain import (
 from liveblog.newsroom import SNAPSHOT_INTERVAL, Newsroom, Outcome, SlugTaken, StoryNotFound
 from liveblog.settings import Settings
 from liveblog.transcoder import OrjsonTranscoder
-
-REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
-OTHER_REPORTER = Actor(id="reporter-bakyt", name="Bakyt Reporter")
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
+from tests.helpers import EDITOR, OTHER_REPORTER, REPORTER, in_threads
 
 SLUG = "bishkek-protests"
 
@@ -114,16 +109,6 @@ class Newsrooms:
     def close_all(self) -> None:
         for room in reversed(self._opened):
             room.close()
-
-
-def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run each call in its own thread; return results, or the exception a call raised."""
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(call) for call in calls]
-        return [
-            f.exception(timeout=THREAD_TIMEOUT) or f.result(timeout=THREAD_TIMEOUT)
-            for f in futures
-        ]
 
 
 def posted_events(room: Newsroom, story_id: UUID) -> list[Story.UpdatePosted]:
@@ -654,7 +639,9 @@ class NewsroomSuite:
                 for n in range(posts)
             ]
 
-        results = in_threads([functools.partial(reporter, t) for t in range(threads)])
+        results = in_threads(
+            THREAD_TIMEOUT, [functools.partial(reporter, t) for t in range(threads)]
+        )
 
         for result in results:
             assert isinstance(result, list), result
@@ -696,7 +683,9 @@ class NewsroomSuite:
                 expected_revision=1,
             )
 
-        results = in_threads([correct(first, "<p>One.</p>"), correct(second, "<p>Two.</p>")])
+        results = in_threads(
+            THREAD_TIMEOUT, [correct(first, "<p>One.</p>"), correct(second, "<p>Two.</p>")]
+        )
         self.disarm(gate, first, second)
 
         wins = [r for r in results if isinstance(r, Outcome)]
@@ -724,7 +713,7 @@ class NewsroomSuite:
                 story_id, body="<p>Once.</p>", actor=REPORTER, idempotency_key="double-tap"
             )
 
-        results = in_threads([post(first), post(second)])
+        results = in_threads(THREAD_TIMEOUT, [post(first), post(second)])
         self.disarm(gate, first, second)
 
         assert all(isinstance(r, Outcome) for r in results), results

@@ -20,18 +20,17 @@ from eventsourcing.persistence import PersistenceError
 
 from liveblog import deadline
 from liveblog.deadline import DeadlinePassed
-from liveblog.domain import Actor
 from liveblog.newsroom import Newsroom
 from liveblog.postgres_store import WATCH, BoundedDatastore
 from liveblog.settings import Settings
 from tests.faultproxy import Mode, ProxyThread, running_proxy
+from tests.helpers import EDITOR
 
 pytestmark = pytest.mark.postgres
 
 DEADLINE = 1.0
 # "Did not hang": a bound far above the deadline, far below an outage.
 HANG_BOUND = DEADLINE + 5.0
-EDITOR = Actor("p-editor", "Erin Editor")
 
 
 def via_proxy(url: str, port: int) -> str:

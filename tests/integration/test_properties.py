@@ -43,8 +43,9 @@ from liveblog.domain import (
 )
 from liveblog.newsroom import Newsroom, Outcome, SlugTaken, StoryNotFound
 from projections.story import fold
-from tests.integration.test_feed import TIMEOUT, Processes
-from tests.integration.test_views import EDITOR, OTHER_REPORTER, REPORTER, fold_rows, views_rows
+from tests.helpers import EDITOR, OTHER_REPORTER, REPORTER
+from tests.integration.processes import TIMEOUT, Processes
+from tests.integration.views_oracle import fold_rows, views_rows
 
 STORIES = 3  # story 2 is never opened by the preamble: commands on it find no story
 ACTORS = (REPORTER, OTHER_REPORTER, EDITOR)

@@ -13,7 +13,6 @@ import contextlib
 import io
 import os
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,14 +27,14 @@ from liveblog.rebuild import progress_bar, rebuild
 from projections.states import StoryStates
 from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE
 from tests.e2e.server import liveblog_command
-from tests.integration.test_feed import (
+from tests.integration.processes import (
     TIMEOUT,
     Processes,
     busy_newsrooms,
     open_stories,
     story_versions,
 )
-from tests.integration.test_views import fold_rows, views_rows, write_scenario
+from tests.integration.views_oracle import fold_rows, views_rows, write_scenario
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,6 @@ class RebuildSuite:
 
     workers: ClassVar[int] = 4
     rounds: ClassVar[int] = 4
-
-    @pytest.fixture
-    def processes(self, database_url: str) -> Iterator[Processes]:
-        made = Processes(database_url)
-        try:
-            yield made
-        finally:
-            made.close_all()
 
     @pytest.fixture
     def built(self, processes: Processes) -> Built:

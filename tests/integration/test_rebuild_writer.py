@@ -25,8 +25,8 @@ from liveblog.rebuild_writer import ProcessChunkWriter, RebuildWriteError, sqlit
 from projections.states import StoryStates
 from projections.views import ALL_VIEWS, TIMELINE
 from projections.views.rebuilding import ChunkRows, ThreadChunkWriter, make_frame
-from tests.integration.test_feed import Processes, open_stories
-from tests.integration.test_views import write_scenario
+from tests.integration.processes import Processes, open_stories
+from tests.integration.views_oracle import write_scenario
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ import pytest
 
 from liveblog import deadline
 from liveblog.deadline import DeadlinePassed
-from liveblog.domain import Actor
 from liveblog.newsroom import Newsroom
 from liveblog.settings import DB_DEADLINE_ENV, Settings, SettingsError
 from liveblog.web import commands, threads
+from tests.helpers import REPORTER
 
 DEADLINE = 0.3
 HANG_BOUND = DEADLINE + 5.0  # "did not hang"
-REPORTER = Actor("p-reporter", "Rashid Reporter")
 
 
 @pytest.fixture

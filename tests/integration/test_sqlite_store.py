@@ -6,13 +6,11 @@ from pathlib import Path
 
 from eventsourcing.sqlite import SQLiteDatastore
 
-from liveblog.domain import Actor
 from liveblog.eventsourcing_adapter import StatementCachingPool
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 from liveblog.sqlite_store import SQLiteFactory
-
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
+from tests.helpers import EDITOR
 
 
 def test_the_store_uses_caching_connections_in_wal_mode(tmp_path: Path) -> None:

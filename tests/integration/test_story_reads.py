@@ -12,18 +12,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from liveblog.domain import Actor
 from liveblog.live.backlog import read_backlog
 from liveblog.newsroom import Newsroom
-from liveblog.settings import Settings
 from projections.story_reads import StoryMissing, StoryReads
-
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
+from tests.helpers import EDITOR, open_newsroom
 
 
 @pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
-    room = Newsroom(env=Settings(database_url="memory://").eventsourcing_env())
+    room = open_newsroom("memory://")
     try:
         yield room
     finally:

@@ -5,49 +5,17 @@ rebuild all agree, and no story's feed stops."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-from uuid import UUID, uuid4
-
 import orjson
 import pytest
 
-from liveblog.domain import Story
-from liveblog.newsroom import Newsroom
 from liveblog.rebuild import rebuild
-from tests.integration.test_feed import TIMEOUT, Processes, open_stories
-from tests.integration.test_views import EDITOR, REPORTER, fold_rows, views_rows
-
-
-def record_unchecked(newsroom: Newsroom, story_id: UUID, event_class: type[Any],
-                     **fields: Any) -> None:  # fmt: skip
-    """Record an event as code before the rule did: straight on the aggregate, unchecked."""
-    story = newsroom.get_story(story_id)
-    story.trigger_event(event_class, actor_id=EDITOR.id, actor_name=EDITOR.name, **fields)
-    newsroom.save(story)
-
-
-def write_old_text(newsroom: Newsroom, story_id: UUID) -> UUID:
-    """An edit, a post and a correction holding U+0000; returns the update's id."""
-    update_id = uuid4()
-    record_unchecked(newsroom, story_id, Story.Edited, title="Old\x00title", summary="s\x00")
-    record_unchecked(newsroom, story_id, Story.UpdatePosted, update_id=update_id,
-                     title="Nul\x00title", body="<p>Nul\x00body</p>", key_event=True,
-                     pinned=False)  # fmt: skip
-    record_unchecked(newsroom, story_id, Story.UpdateCorrected, update_id=update_id,
-                     body="<p>Nul\x00again</p>", note="Nul\x00note")  # fmt: skip
-    return update_id
+from tests.helpers import REPORTER
+from tests.integration.processes import TIMEOUT, Processes, open_stories
+from tests.integration.views_oracle import fold_rows, views_rows
+from tests.old_text import write_old_text
 
 
 class OldTextSuite:
-    @pytest.fixture
-    def processes(self, database_url: str) -> Iterator[Processes]:
-        made = Processes(database_url)
-        try:
-            yield made
-        finally:
-            made.close_all()
-
     def test_old_text_projects_reads_back_and_rebuilds(self, processes: Processes) -> None:
         parts, recorder = processes.build(start=False)
         old, other = open_stories(parts.newsroom, 2)

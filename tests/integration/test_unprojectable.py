@@ -30,14 +30,9 @@ from liveblog.rebuild import rebuild
 from liveblog.settings import Settings, sqlite_path
 from projections.story import UnknownEvent
 from projections.views import ALL_VIEWS, Changes, ReadViews
-from tests.integration.test_feed import TIMEOUT, Processes, Recorder, open_stories
-from tests.integration.test_views import (
-    REPORTER,
-    Rows,
-    close_views,
-    fold_rows,
-    views_rows,
-)
+from tests.helpers import REPORTER
+from tests.integration.processes import TIMEOUT, Processes, Recorder, open_stories
+from tests.integration.views_oracle import Rows, close_views, fold_rows, views_rows
 
 
 def take_sequence_one(views: ReadViews, story_id: UUID) -> None:
@@ -92,14 +87,6 @@ def errors() -> Iterator[Errors]:
 
 
 class UnprojectableSuite:
-    @pytest.fixture
-    def processes(self, database_url: str) -> Iterator[Processes]:
-        made = Processes(database_url)
-        try:
-            yield made
-        finally:
-            made.close_all()
-
     def three_stories(self, processes: Processes) -> list[UUID]:
         """Three stories, opened and in the views, by a process that is closed again."""
         first, _ = processes.build()

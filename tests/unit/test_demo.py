@@ -24,14 +24,10 @@ from liveblog.demo import (
 from liveblog.domain import Actor, InvalidField, Story, story_id_for_slug
 from liveblog.newsroom import Newsroom
 from liveblog.people import person_id_for_name
-from liveblog.settings import Settings
 from projections.story import StoryView, fold
+from tests.helpers import open_newsroom
 
 DEMO_DAYS = {date(2020, 10, 5), date(2020, 10, 6)}
-
-
-def make_newsroom(database_url: str) -> Newsroom:
-    return Newsroom(env=Settings(database_url=database_url).eventsourcing_env())
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -43,7 +39,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def newsroom(database_url: str) -> Iterator[Newsroom]:
-    app = make_newsroom(database_url)
+    app = open_newsroom(database_url)
     yield app
     app.close()
 
@@ -221,12 +217,12 @@ def test_seeding_twice_records_nothing_new(newsroom: Newsroom) -> None:
 
 def test_a_second_process_seeding_the_same_file_records_nothing_new(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    first = make_newsroom(url)
+    first = open_newsroom(url)
     story_id = seed_demo(first)
     version = first.get_story(story_id).version
     first.close()
 
-    second = make_newsroom(url)
+    second = open_newsroom(url)
     try:
         assert seed_demo(second) == story_id
         assert second.get_story(story_id).version == version
@@ -240,7 +236,7 @@ def test_an_interrupted_seed_completes_on_the_next_run(newsroom: Newsroom) -> No
     full = [(type(e), e.timestamp) for e in newsroom.story_events(story_id)]
 
     # A fresh store where only the first two posts got through before a crash.
-    partial = make_newsroom("memory://")
+    partial = open_newsroom("memory://")
     try:
         first_posts = [step for step in DEMO_STEPS if isinstance(step, Post)][:2]
         partial.open_story(

@@ -12,14 +12,8 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from liveblog.domain import (
-    MAX_BODY,
-    MAX_NOTE,
-    MAX_REASON,
     MAX_SLUG,
-    MAX_SUMMARY,
-    MAX_TITLE,
     PUBLIC_EVENT_NAMES,
-    Actor,
     InvalidField,
     NotAuthor,
     NothingChanged,
@@ -33,63 +27,8 @@ from liveblog.domain import (
     story_id_for_slug,
     update_id_for_key,
 )
-
-REPORTER = Actor(id="reporter-aida", name="Aida Reporter")
-OTHER_REPORTER = Actor(id="reporter-bakyt", name="Bakyt Reporter")
-EDITOR = Actor(id="editor-cholpon", name="Cholpon Editor")
-
-SLUG = "bishkek-protests"
-BODY = "<p>Protesters have gathered on Ala-Too Square.</p>"
-
-
-def open_story(slug: str = SLUG, title: str = "Protests in Bishkek", summary: str = "") -> Story:
-    story = Story.open(slug=slug, title=title, summary=summary, actor=EDITOR)
-    story.collect_events()
-    return story
-
-
-def post(
-    story: Story,
-    *,
-    body: str = BODY,
-    title: str = "",
-    actor: Actor = REPORTER,
-    update_id: UUID | None = None,
-    key_event: bool = False,
-    pinned: bool = False,
-) -> UUID:
-    """Post an update and forget its events, so each test sees only its own."""
-    update_id = update_id or uuid4()
-    assert story.post_update(
-        update_id=update_id,
-        title=title,
-        body=body,
-        key_event=key_event,
-        pinned=pinned,
-        actor=actor,
-    )
-    story.collect_events()
-    return update_id
-
-
-def correct(
-    story: Story,
-    update_id: UUID,
-    *,
-    body: str = "<p>Corrected.</p>",
-    note: str = "Fixed the square's name.",
-    actor: Actor = REPORTER,
-    as_editor: bool = False,
-    expected_revision: int | None = None,
-) -> None:
-    story.correct_update(
-        update_id=update_id,
-        body=body,
-        note=note,
-        actor=actor,
-        as_editor=as_editor,
-        expected_revision=expected_revision,
-    )
+from tests.helpers import EDITOR, OTHER_REPORTER, REPORTER
+from tests.unit.stories import BODY, LIMITS, SLUG, Command, correct, open_story, post
 
 
 def assert_nothing_recorded(story: Story, version: int) -> None:
@@ -172,64 +111,6 @@ def test_a_non_string_field_is_refused_not_stored() -> None:
 
 
 # -- field limits ----------------------------------------------------------------------
-
-Command = Callable[[Story, str], object]
-
-
-def _open_with_title(story: Story, value: str) -> object:
-    return Story.open(slug="other", title=value, summary="", actor=EDITOR)
-
-
-def _open_with_summary(story: Story, value: str) -> object:
-    return Story.open(slug="other", title="Title", summary=value, actor=EDITOR)
-
-
-def _edit_title(story: Story, value: str) -> object:
-    story.edit(title=value, summary=None, actor=EDITOR)
-    return None
-
-
-def _post_title(story: Story, value: str) -> object:
-    return story.post_update(
-        update_id=uuid4(), title=value, body=BODY, key_event=False, pinned=False, actor=REPORTER
-    )
-
-
-def _post_body(story: Story, value: str) -> object:
-    return story.post_update(
-        update_id=uuid4(), title="", body=value, key_event=False, pinned=False, actor=REPORTER
-    )
-
-
-def _correct_body(story: Story, value: str) -> object:
-    correct(story, post(story), body=value)
-    return None
-
-
-def _correct_note(story: Story, value: str) -> object:
-    correct(story, post(story), note=value)
-    return None
-
-
-def _retract_reason(story: Story, value: str) -> object:
-    story.retract_update(update_id=post(story), reason=value, actor=EDITOR)
-    return None
-
-
-LIMITS = [
-    pytest.param(_open_with_title, "title", MAX_TITLE, id="story-title"),
-    pytest.param(_open_with_summary, "summary", MAX_SUMMARY, id="story-summary"),
-    pytest.param(_edit_title, "title", MAX_TITLE, id="edited-title"),
-    pytest.param(_post_title, "title", MAX_TITLE, id="update-title"),
-    pytest.param(_post_body, "body", MAX_BODY, id="update-body"),
-    pytest.param(_correct_body, "body", MAX_BODY, id="corrected-body"),
-    pytest.param(_correct_note, "note", MAX_NOTE, id="correction-note"),
-    pytest.param(_retract_reason, "reason", MAX_REASON, id="retraction-reason"),
-]
-
-
-def test_the_limits_are_the_documented_ones() -> None:
-    assert (MAX_TITLE, MAX_BODY, MAX_NOTE, MAX_REASON) == (300, 20_000, 2_000, 2_000)
 
 
 @pytest.mark.parametrize(("command", "field", "limit"), LIMITS)

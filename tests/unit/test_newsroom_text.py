@@ -16,16 +16,8 @@ from liveblog.domain import (
     text_problem,
 )
 from projections.story import fold, storable_text
-from tests.unit.test_domain import (
-    EDITOR,
-    LIMITS,
-    REPORTER,
-    SLUG,
-    Command,
-    correct,
-    open_story,
-    post,
-)
+from tests.helpers import EDITOR, REPORTER
+from tests.unit.stories import LIMITS, SLUG, Command, correct, open_story, post
 
 # One of each kind the rule refuses: C0 controls (but tab and newline), lone surrogates
 # (high and low), and non-characters (the Arabic block's, and U+xFFFE/U+xFFFF of the

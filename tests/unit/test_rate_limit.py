@@ -90,10 +90,14 @@ def test_retry_after_is_whole_seconds_rounded_up(wait: float, header: str) -> No
     assert retry_after(wait) == header
 
 
-def test_the_default_limit_is_sixty_a_minute_with_a_burst_of_twenty() -> None:
+def test_by_default_a_token_writes_twenty_times_at_once_then_once_a_second() -> None:
     settings = Settings.from_environ({})
-    assert settings.write_rate == pytest.approx(1.0)
-    assert settings.write_burst == 20
+    assert settings.write_rate is not None
+    limiter = RateLimiter(settings.write_rate, settings.write_burst)
+    assert [limiter.check("aida", 0.0) for _ in range(20)] == [0.0] * 20
+    assert limiter.check("aida", 0.0) == pytest.approx(1.0)
+    assert limiter.check("aida", 1.0) == 0.0
+    assert limiter.check("aida", 1.0) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from liveblog.domain import Actor, InvalidField, Story, digest
+from liveblog.domain import InvalidField, Story, digest
 from liveblog.newsroom import Newsroom
 from liveblog.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_body
 from liveblog.settings import Settings
+from tests.helpers import EDITOR, REPORTER
 
-REPORTER = Actor("reporter-1", "Rita Reporter")
-EDITOR = Actor("editor-1", "Ed Editor")
 SAFE_REL = "noopener noreferrer"
 BAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 # What browsers strip from a URL before reading its scheme: whitespace and controls.

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from tests.conftest import libpq_url, with_schema
+from tests.databases import libpq_url, with_schema
 from tests.e2e.outage_scenario import Answer, Observations, Phase, run_outage
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -29,7 +29,7 @@ from psycopg import sql
 
 from scripts.benchmarks.children import spawn_server
 from scripts.benchmarks.common import HOST, Children, free_port
-from tests.conftest import with_schema
+from tests.databases import with_schema
 
 POLL_SECONDS = 0.05
 GIVE_UP_SECONDS = 30.0

@@ -1,0 +1,19 @@
+"""Fixtures for integration tests: liveblog processes on the store a suite names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.processes import Processes
+
+
+@pytest.fixture
+def processes(database_url: str) -> Iterator[Processes]:
+    """Processes on ``database_url`` (each suite's backend), all closed at the end."""
+    made = Processes(database_url)
+    try:
+        yield made
+    finally:
+        made.close_all()
