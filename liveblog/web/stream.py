@@ -341,10 +341,7 @@ class DirectSocket:
         socket.set_pending_limit(self.pending_limit)
         socket.on_lost(self.on_lost)
         try:
-            async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
-                async for message in catching_up:
-                    await self.send_now(message.text)
-                    del message
+            await self.send_catch_up(session, plan)
             del plan
             while not session.go_direct():
                 message = await session.next_message()
@@ -380,15 +377,31 @@ class DirectSocket:
                     await socket.close(*ending, grace=CLOSE_GRACE_SECONDS)
             reader.mark_closed()
 
-    async def send_now(self, text: str) -> None:
-        """Write a catch-up message at once, as the hub writes live frames; wait only
+    async def send_catch_up(self, session: Session, plan: Plan) -> None:
+        """What the reader missed, then ``live``, a chunk at a time: the catch-up takes
+        a turn of the hub's pacer every FRAMES_PER_TURN messages, and each chunk goes
+        out just before it, in one write."""
+        async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
+            chunk: list[bytes] = []
+            async for message in catching_up:
+                chunk.append(message.text.encode())
+                del message  # a reader may stay for hours: hold no copies of snapshots
+                if len(chunk) >= FRAMES_PER_TURN:
+                    await self.send_now(chunk)
+                    chunk = []
+            await self.send_now(chunk)
+
+    async def send_now(self, messages: list[bytes]) -> None:
+        """Write catch-up messages at once, as the hub writes live frames; wait only
         when the socket holds more than it should (a slow reader).
 
         The ASGI ``send`` costs several times the write itself, and a resume's backlog
         is thousands of messages: a storm of resumes would be mostly that overhead.
         """
+        if not messages:
+            return
         socket = self.socket
-        socket.write(text.encode())
+        socket.write_many(messages)
         if socket.pending_bytes() > self.pending_limit:
             self.sending = True
             try:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -52,6 +52,7 @@ from liveblog.web.websockets_adapter import (
     close_frames,
     is_open,
     message_frames,
+    messages_bytes,
 )
 
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
@@ -230,6 +231,13 @@ class UvicornLiveSocket:
         protocol = self.protocol
         if not protocol.close_sent:
             for data in message_frames(protocol.conn, message):
+                protocol.transport.write(data)
+
+    def write_many(self, messages: Sequence[bytes]) -> None:
+        protocol = self.protocol
+        if not protocol.close_sent:
+            data = messages_bytes(protocol.conn, messages)
+            if data:
                 protocol.transport.write(data)
 
     def pending_bytes(self) -> int:

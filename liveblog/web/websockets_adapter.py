@@ -14,6 +14,8 @@ websockets 17.4.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -21,7 +23,14 @@ from websockets.server import ServerProtocol
 # The handshake request uvicorn hands its connection (a type, for the uvicorn adapter).
 HandshakeRequest = Request
 
-__all__ = ["HandshakeRequest", "ServerProtocol", "close_frames", "is_open", "message_frames"]
+__all__ = [
+    "HandshakeRequest",
+    "ServerProtocol",
+    "close_frames",
+    "is_open",
+    "message_frames",
+    "messages_bytes",
+]
 
 
 def is_open(connection: ServerProtocol) -> bool:
@@ -37,6 +46,16 @@ def message_frames(connection: ServerProtocol, message: bytes) -> list[bytes]:
         return []
     connection.send_text(message)
     return connection.data_to_send()
+
+
+def messages_bytes(connection: ServerProtocol, messages: Sequence[bytes]) -> bytes:
+    """The bytes that send these text messages (UTF-8), in order, as one buffer; none
+    once the connection is not open."""
+    if connection.state is not State.OPEN:
+        return b""
+    for message in messages:
+        connection.send_text(message)
+    return b"".join(connection.data_to_send())
 
 
 def close_frames(connection: ServerProtocol, code: int, reason: str) -> list[bytes]:

@@ -130,6 +130,31 @@ async def test_a_live_socket_writes_whole_text_frames(
     assert socket.pending_bytes() == 0
 
 
+class CountingTransport(MemoryTransport):
+    def __init__(self, protocol: asyncio.Protocol) -> None:
+        super().__init__(protocol)
+        self.writes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        super().write(data)
+
+
+async def test_a_chunk_of_messages_goes_out_in_one_write_in_order(
+    connected: tuple[LiveSocket, MemoryTransport],
+) -> None:
+    socket, transport = connected
+    counting = CountingTransport(transport.protocol)
+    transport.protocol.transport = counting  # type: ignore[attr-defined]
+    messages = [b'{"version":%d}' % n for n in range(1, 33)]
+    socket.write_many(messages)
+    assert counting.writes == 1
+    expected = b"".join(bytes((0x81, len(m))) + m for m in messages)
+    assert counting.taken() == expected
+    socket.write_many([])
+    assert counting.writes == 1  # nothing to send: no write at all
+
+
 async def test_what_the_peer_sends_is_dropped_and_reading_goes_on(
     connected: tuple[LiveSocket, MemoryTransport],
 ) -> None:
@@ -154,6 +179,7 @@ async def test_closing_sends_a_close_frame_and_drops_a_peer_that_does_not_answer
     assert lost == [1]
     assert not socket.is_open()
     socket.write(b"late")
+    socket.write_many([b"late", b"later"])
     assert transport.taken() == b""
     with pytest.raises(ConnectionError):
         await socket.drain()
