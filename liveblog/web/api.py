@@ -459,29 +459,40 @@ async def list_updates(request: Request) -> Response:
     )
     key_events_only = query_bool(request, "key_events")
     await wait_for_min_version(request, story_id)
-    views = views_of(request)
-    if await in_thread(views.story_head, story_id) is None:
-        raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+    story_ref = request.path_params["story"]
+    before = request.query_params.get("before") or None
+    # One worker call for the whole page: each hop to a thread and back waits for the
+    # event loop, which a storm of resumes keeps busy (scripts/benchmarks/figures/resume_storm.py).
+    page = await in_thread(
+        updates_page, views_of(request), story_id, story_ref,
+        before=before, limit=limit or DEFAULT_PAGE_SIZE, key_events_only=key_events_only,
+    )  # fmt: skip
+    return raw_json_response(page)
+
+
+def updates_page(
+    views: ReadViews, story_id: UUID, story_ref: str, *, before: str | None, limit: int,
+    key_events_only: bool,
+) -> bytes:  # fmt: skip
+    """A page of the story's updates, newest first, as the read API sends it (blocking)."""
+    if views.story_head(story_id) is None:
+        raise ApiError(404, "not_found", f"no story {story_ref!r}")
     before_sequence = None
-    before = request.query_params.get("before")
-    if before:
+    if before is not None:
         try:
-            cursor = await in_thread(views.update_status, story_id, UUID(before))
+            cursor = views.update_status(story_id, UUID(before))
         except ValueError:
             cursor = None
         if cursor is None:
             raise ApiError(422, "invalid_query", "before: not an update of this story")
         before_sequence = cursor.sequence
-    page_size = limit or DEFAULT_PAGE_SIZE
-    rows = await in_thread(
-        lambda: views.timeline(
-            story_id, before_sequence=before_sequence, limit=page_size + 1,
-            key_events_only=key_events_only,
-        )
+    rows = views.timeline(
+        story_id, before_sequence=before_sequence, limit=limit + 1,
+        key_events_only=key_events_only,
     )  # fmt: skip
-    page = rows[:page_size]
-    next_update = page[-1].update_id if len(rows) > page_size else None
-    return raw_json_response(updates_page_bytes([row.doc for row in page], next_update))
+    page = rows[:limit]
+    next_update = page[-1].update_id if len(rows) > limit else None
+    return updates_page_bytes([row.doc for row in page], next_update)
 
 
 @accepts_query()
