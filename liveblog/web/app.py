@@ -148,11 +148,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
         parts.hub.bind(asyncio.get_running_loop())
-        await run_in_threadpool(parts.follower.start)
-        # Reads come from the views, which the follower fills from the log. Until it has
+        await run_in_threadpool(parts.feed.start)
+        # Reads come from the views, which the feed fills from the log. Until it has
         # caught up with what the log held at start-up, a story stored before the start
         # would answer 404 (or an old version): wait for it, within a bound.
-        caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
+        caught_up = await run_in_threadpool(parts.feed.catch_up, STARTUP_CATCH_UP_SECONDS)
         if not caught_up:
             log.warning(
                 "the views had not caught up with the log after %.0f s; serving anyway",
@@ -163,10 +163,10 @@ def create_app(
         app.state.newsroom = parts.newsroom
         app.state.credentials = parts.credentials
         app.state.views = parts.views
-        app.state.follower = parts.follower
+        app.state.feed = parts.feed
         app.state.reads = StoryReads(parts.newsroom)
         app.state.backlogs = backlog_reads(parts.newsroom, settings.max_backlog)
-        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.follower)
+        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.feed)
         await run_in_threadpool(health.start)
         app.state.health = health
         log.info("liveblog ready on %s", settings.backend)

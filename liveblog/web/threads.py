@@ -1,10 +1,10 @@
 """Running the synchronous library from the event loop, in worker threads.
 
 starlette's ``run_in_threadpool`` goes through anyio, which looks up the current task,
-takes a capacity limiter and opens a cancel scope on every call: it was about a quarter
-of the server's time on the write path. A plain executor future does the same job for a
-fraction of that. Reads use ``in_thread``; story commands are drained by one thread per
-story (``start_in_thread``, see ``web/commands.py``).
+takes a capacity limiter and opens a cancel scope on every call: a large share of the
+server's time on the write path (docs/benchmarks-history.md). A plain executor future
+does the same job for a fraction of that. Reads use ``in_thread``; story commands are
+drained by one thread per story (``start_in_thread``, see ``web/commands.py``).
 
 Every call made with ``in_thread`` has a deadline (``LIVEBLOG_DB_DEADLINE_SECONDS``): the
 caller gets ``DeadlinePassed`` (a 503) once it passes, and the worker runs under the same
