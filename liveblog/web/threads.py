@@ -101,6 +101,14 @@ def _call_within(until: float, function: Callable[..., T], *args: object, **kwar
         deadline.swap(outer)
 
 
+async def at_start_or_stop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``function(*args, **kwargs)`` in a worker thread, with no deadline: for starting
+    and stopping the parts (building them, waiting for the views to catch up, closing),
+    which may take longer than any request should, and run once."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_workers, functools.partial(function, *args, **kwargs))
+
+
 def start_in_thread(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:
     """Run ``function`` in a worker thread and do not wait for it; an error is logged."""
     call = functools.partial(function, *args, **kwargs)
