@@ -8,7 +8,7 @@ from uuid import uuid4
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.live.hub import Hub
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
@@ -21,11 +21,11 @@ class Parts:
     newsroom: Newsroom
     credentials: Credentials
     views: ReadViews
-    follower: Follower
+    feed: Feed
     hub: Hub
 
     def close(self) -> None:
-        self.follower.stop()
+        self.feed.stop()
         if self.views.datastore is not getattr(self.newsroom.factory, "datastore", None):
             self.views.datastore.close()  # the in-memory store's private views database
         self.newsroom.close()
@@ -58,9 +58,9 @@ def build(settings: Settings, *, start_feed: bool = True, poll_seconds: float = 
     credentials = Credentials(env=env)
     views = build_views(newsroom)
     hub = Hub(slow_reader_bytes=settings.slow_reader_bytes)
-    follower = Follower(newsroom, views, poll_seconds=poll_seconds, listeners=[hub])
+    feed = Feed(newsroom, views, poll_seconds=poll_seconds, listeners=[hub])
     # The feed looks at the log as soon as this process saves, not at its next poll.
-    newsroom.after_save.append(follower.wake)
+    newsroom.after_save.append(feed.wake)
     if start_feed:
-        follower.start()
-    return Parts(newsroom, credentials, views, follower, hub)
+        feed.start()
+    return Parts(newsroom, credentials, views, feed, hub)

@@ -7,10 +7,10 @@ woken through ``liveblog.eventsourcing_adapter``). Every subscription is also wo
 own saves (in-process) and by a slow poll, because a notification bus is at-most-once:
 a listener that missed a NOTIFY, or another process's write to SQLite, is caught up by
 position. When the subscription fails (say its LISTEN connection was killed), the
-follower starts a new one from the last position it processed: supervised, nothing lost,
+feed starts a new one from the last position it processed: supervised, nothing lost,
 nothing doubled.
 
-For each batch of notifications the follower applies the events to the process's story
+For each batch of notifications the feed applies the events to the process's story
 states (the fold), writes the persisted views with their tracking positions, and then
 hands the applied events to its listeners (the live hub) and to the version signal that
 ``?min_version`` waits on.
@@ -59,7 +59,7 @@ log = logging.getLogger("liveblog.feed")
 T = TypeVar("T")
 
 DEFAULT_POLL_SECONDS = 1.0
-# Updates the follower remembers as it last wrote them, for writes to answer with.
+# Updates the feed remembers as it last wrote them, for writes to answer with.
 RECENT_UPDATES = 1024
 # The longest wait before the feed tries the database again. Short: a database that is
 # back must be followed again within about a second (DESIGN §9); a try costs one
@@ -90,7 +90,7 @@ def _story_id_of(notification: Notification) -> UUID:
 
 class FeedListener(Protocol):
     def on_applied(self, applied: Sequence[Applied]) -> None:
-        """Called in the follower's thread, in store order; must not block."""
+        """Called in the feed's thread, in store order; must not block."""
 
 
 class VersionSignal:
@@ -106,7 +106,7 @@ class VersionSignal:
             return self._versions.get(story_id, 0)
 
     def advance(self, versions: dict[UUID, int]) -> None:
-        """Record versions the views now hold (called by the follower's thread)."""
+        """Record versions the views now hold (called by the feed's thread)."""
         with self._lock:
             for story_id, version in versions.items():
                 if version > self._versions.get(story_id, 0):
@@ -144,7 +144,7 @@ def _resolve(future: asyncio.Future[bool], held: bool) -> None:
         future.set_result(held)
 
 
-class Follower:
+class Feed:
     """The one tail of the log in this process. ``start()`` it; ``stop()`` joins it."""
 
     def __init__(
@@ -176,7 +176,7 @@ class Follower:
         # The newest updates as their views rows now hold them (see recent_update).
         self._recent: dict[tuple[UUID, UUID], UpdateView] = {}
         # Stories whose projection stopped, for the life of the process (see the module's
-        # docstring). Written by the follower's thread only; read by others under the lock.
+        # docstring). Written by the feed's thread only; read by others under the lock.
         self._attention: dict[UUID, Attention] = {}
         self._attention_lock = threading.Lock()
 
@@ -206,7 +206,7 @@ class Follower:
         wake(self._subscription)
 
     def wait_for_position(self, notification_id: int, timeout: float) -> bool:
-        """Block until the follower has processed ``notification_id`` (for tests, tools)."""
+        """Block until the feed has processed ``notification_id`` (for tests, tools)."""
         deadline = time.monotonic() + timeout
         with self._progress:
             while self.position < notification_id:
@@ -325,7 +325,7 @@ class Follower:
         """An update as the views hold it now, if it changed lately; None: read the views.
 
         A write answers with its update once the views hold it: from here, that costs no
-        thread and no query. Called from the event loop while the follower's thread
+        thread and no query. Called from the event loop while the feed's thread
         updates the dict: each single get, set or delete is atomic under the GIL.
         """
         return self._recent.get((story_id, update_id))

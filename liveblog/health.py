@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from liveblog import deadline
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 
 log = logging.getLogger("liveblog.health")
 
@@ -41,13 +41,13 @@ class HealthMonitor:
     def __init__(
         self,
         newest_position: Callable[[], int | None],
-        follower: Follower,
+        feed: Feed,
         *,
         interval: float = CHECK_INTERVAL_SECONDS,
         check_deadline: float = CHECK_DEADLINE_SECONDS,
     ) -> None:
         self.newest_position = newest_position
-        self.follower = follower
+        self.feed = feed
         self.interval = interval
         self.check_deadline = check_deadline
         self._problem: str | None = "not checked yet"
@@ -68,7 +68,7 @@ class HealthMonitor:
 
     def readiness(self) -> Readiness:
         """The last check's result, from memory (called on the event loop)."""
-        problem = self.follower.problem or self._problem
+        problem = self.feed.problem or self._problem
         if time.monotonic() - self._checked_at > STALE_SECONDS:
             problem = f"the store check has not finished for over {STALE_SECONDS:g} s"
         return Readiness(problem is None, problem or "")
@@ -82,12 +82,12 @@ class HealthMonitor:
         except Exception as error:
             self._set(f"the store is unavailable: {type(error).__name__}")
             return
-        if self.follower.position >= newest:
+        if self.feed.position >= newest:
             self._behind_since = None
         elif self._behind_since is None:
             self._behind_since = now
         if self._behind_since is not None and now - self._behind_since > FEED_LAG_SECONDS:
-            lag = newest - self.follower.position
+            lag = newest - self.feed.position
             self._set(f"the feed is {lag} events behind the log")
             return
         self._set(None)

@@ -1,6 +1,6 @@
 """Rebuild the read views from the event log: drop them, fold every event again.
 
-Run it with the servers stopped: a running follower writing the same views meanwhile
+Run it with the servers stopped: a running feed writing the same views meanwhile
 would interleave its batches with the rebuild's. The result equals the incrementally
 built views row for row (a test checks it).
 """
@@ -21,8 +21,8 @@ from projections.views import ALL_VIEWS, ReadViews
 
 PAGE_SIZE = 2_000
 # From this many notifications on, a rebuild on a SQLite file writes from a child process.
-# The child takes 0.1–0.3 s to start: at 10,000 events a thread was still faster (0.31–0.39
-# s against 0.39–0.45 s, on the box of docs/benchmarks.md's current status).
+# The child takes a moment to start: below this many, a thread was still faster (measured
+# with scripts/bench --only rebuild; see docs/benchmarks-history.md).
 PROCESS_WRITER_FROM = 20_000
 
 Progress = Callable[[int, int, float], None]

@@ -6,16 +6,16 @@ parameters holds the GIL, which slowed the fold by about a fifth. In its own pro
 uses the second core without taking anything from the fold.
 
 Parent (``ProcessChunkWriter``) and child talk through two pipes wrapped in
-``multiprocessing`` connections, which frame each message (``send_bytes`` and
+``multiprocessing`` connections, which delimit each message (``send_bytes`` and
 ``recv_bytes``) and buffer nothing: a child that died shows as ``EOFError`` or
 ``BrokenPipeError`` at the call that met it, never later, when a pipe is closed. The
-parent sends each chunk's frame; the child writes it with ``ReadViews.write_chunk`` in a
+parent sends each packed chunk; the child writes it with ``ReadViews.write_chunk`` in a
 transaction of its own and answers ``K`` once it is committed, or ``E`` and the error's
-text, and exits. The end of the frames (the parent closed its end, or went away) tells
+text, and exits. The end of the chunks (the parent closed its end, or went away) tells
 the child to exit. Only committed chunks count: if either side stops half-way, the views
-hold the last committed chunk's rows and positions, which a follower carries on from.
+hold the last committed chunk's rows and positions, which a feed carries on from.
 
-    python -m liveblog.rebuild_writer FRAMES_FD ANSWERS_FD DB_NAME LOCK_TIMEOUT VIEW...
+    python -m liveblog.rebuild_writer CHUNKS_FD ANSWERS_FD DB_NAME LOCK_TIMEOUT VIEW...
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class ProcessChunkWriter:
 
     def __init__(self, datastore: SQLiteDatastore, names: Sequence[str]) -> None:
         pool = datastore.pool
-        frames_in, frames_out = os.pipe()
+        chunks_in, chunks_out = os.pipe()
         answers_in, answers_out = os.pipe()
-        _widen(frames_out)
-        argv = [sys.executable, "-m", __name__, str(frames_in), str(answers_out), pool.db_name,
+        _widen(chunks_out)
+        argv = [sys.executable, "-m", __name__, str(chunks_in), str(answers_out), pool.db_name,
                 str(pool.lock_timeout or 0), *names]  # fmt: skip
         # Its stderr goes to a file, not a pipe: a pipe nobody reads would block a child
         # that says more than the pipe holds (warnings, a long traceback).
@@ -72,16 +72,16 @@ class ProcessChunkWriter:
         try:
             self._child = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stderr=self._stderr,
-                pass_fds=(frames_in, answers_out),
+                pass_fds=(chunks_in, answers_out),
             )  # fmt: skip
         finally:
             # The child's ends are the child's: with them closed here, the child's exit
-            # ends the answers (EOFError), and the frames go nowhere (BrokenPipeError).
-            os.close(frames_in)
+            # ends the answers (EOFError), and the chunks go nowhere (BrokenPipeError).
+            os.close(chunks_in)
             os.close(answers_out)
-        self._frames = Connection(frames_out, readable=False)
+        self._chunks = Connection(chunks_out, readable=False)
         self._answers = Connection(answers_in, writable=False)
-        # Frames are written to the pipe by a thread of their own: a write of several MB
+        # Chunks are written to the pipe by a thread of their own: a write of several MB
         # lets go of the GIL, so the fold goes on meanwhile.
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="liveblog-rebuild-feed")
         self._feeding: deque[Future[None]] = deque()  # one per chunk not waited for
@@ -95,8 +95,8 @@ class ProcessChunkWriter:
         """The child's exit code, None while it runs."""
         return self._child.poll()
 
-    def send(self, frame: bytes) -> None:
-        self._feeding.append(self._feeder.submit(self._frames.send_bytes, frame))
+    def send(self, packed: bytes) -> None:
+        self._feeding.append(self._feeder.submit(self._chunks.send_bytes, packed))
 
     def wait(self) -> None:
         if not self._feeding:
@@ -120,7 +120,7 @@ class ProcessChunkWriter:
         that died before a chunk was committed was reported by the ``wait`` for it.
         """
         self._feeder.shutdown(wait=True)
-        self._frames.close()  # the end of the frames: the child exits
+        self._chunks.close()  # the end of the chunks: the child exits
         try:
             self._child.wait(CLOSE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -140,16 +140,16 @@ class ProcessChunkWriter:
 
 
 def _widen(fd: int) -> None:
-    """Let the pipe hold 1 MiB instead of 64 KiB, where Linux allows it: a frame of
+    """Let the pipe hold 1 MiB instead of 64 KiB, where Linux allows it: a packed chunk of
     several MB then crosses in a few dozen wake-ups of the child instead of hundreds."""
     # On another system, or below a lower limit, the default works, a little slower.
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
 
 
-def serve(db_name: str, lock_timeout: int, names: Sequence[str], frames: Connection,
+def serve(db_name: str, lock_timeout: int, names: Sequence[str], chunks: Connection,
           answers: Connection) -> int:  # fmt: skip
-    """The child: write each frame received on ``frames`` until they end."""
+    """The child: write each packed chunk received on ``chunks`` until they end."""
     # The rows make many lists and no cycles: the cyclic GC would only walk them.
     gc.disable()
     datastore = caching_statements(
@@ -160,12 +160,12 @@ def serve(db_name: str, lock_timeout: int, names: Sequence[str], frames: Connect
         with views.rebuild_transactions() as transaction:
             while True:
                 try:
-                    frame = frames.recv_bytes()
+                    packed = chunks.recv_bytes()
                 except EOFError:
                     return 0  # the end: what the parent did not wait for is not ours
                 try:
                     with transaction() as cursor:
-                        views.write_chunk(cursor, names, frame)
+                        views.write_chunk(cursor, names, packed)
                 except Exception as error:  # reported to the parent, which raises it
                     answers.send_bytes(FAILED + f"{type(error).__name__}: {error}".encode())
                     return 1
@@ -175,10 +175,10 @@ def serve(db_name: str, lock_timeout: int, names: Sequence[str], frames: Connect
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    frames_fd, answers_fd, db_name, lock_timeout, *names = sys.argv[1:] if argv is None else argv
-    frames = Connection(int(frames_fd), writable=False)
+    chunks_fd, answers_fd, db_name, lock_timeout, *names = sys.argv[1:] if argv is None else argv
+    chunks = Connection(int(chunks_fd), writable=False)
     answers = Connection(int(answers_fd), readable=False)
-    return serve(db_name, int(lock_timeout), names, frames, answers)
+    return serve(db_name, int(lock_timeout), names, chunks, answers)
 
 
 if __name__ == "__main__":

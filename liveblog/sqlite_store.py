@@ -2,7 +2,7 @@
 
 eventsourcing 9.5 opens SQLite connections with ``cached_statements=True``, which
 Python reads as a cache of *one* statement: every insert, select and view upsert was
-compiled again each time it ran, about a third of the follower's time per batch and a
+compiled again each time it ran, about a third of the feed's time per batch and a
 fifth of a post's. Connections made here keep ``STATEMENT_CACHE_SIZE`` statements, and
 the library's settings otherwise (how: ``liveblog.eventsourcing_adapter``).
 """

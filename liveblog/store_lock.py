@@ -1,6 +1,6 @@
 """Servers share the store; ``liveblog rebuild`` needs it alone.
 
-A rebuild drops the read views and writes them again, while a serving process's follower
+A rebuild drops the read views and writes them again, while a serving process's feed
 would write the same views (and readers would see them empty): it must not run while a
 server serves the store. Every serving process holds a shared lock for its lifetime and
 the rebuild takes the same lock exclusively, without waiting, so each refuses while the

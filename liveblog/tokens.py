@@ -62,7 +62,7 @@ MAX_LABEL = 100
 # changes their role) drops its entries at once; other processes read the token again
 # within this time, which bounds how long a revocation takes to reach them. DESIGN §7
 # promises 10 s: a second less leaves room for the request that carries the token
-# (measured with 10.0 here: 9.9-10.05 s, see scripts/benchmarks/figures/revocation.py).
+# (scripts/benchmarks/figures/revocation.py measures it; docs/benchmarks.md).
 TRUSTED_SECONDS = 9.0
 REVOCATION_SECONDS = 10.0
 MAX_TRUSTED = 4096

@@ -1,6 +1,6 @@
 """Each process's current story states: the fold, kept warm, applied once per event.
 
-The follower applies every event here first; the persisted views and the live hub then
+The feed applies every event here first; the persisted views and the live hub then
 take what they need from the result. A story not in memory (a cold start, or evicted) is
 folded from its stored events up to the version before the event, so the state is always
 exact whatever happened before this process started.

@@ -15,12 +15,11 @@ from collections import deque
 
 # While chunks wait, the loop rests this long between turns. A loop that never waits for
 # I/O never lets go of the GIL, and a worker thread (the read API's queries) takes the
-# GIL back after every SQLite call: each time it waited up to sys.getswitchinterval()
-# (5 ms), and one read of the updates page took up to 2 s during a storm of resumes.
-# Measured with scripts/benchmarks/figures/resume_storm.py (100 readers, 3,000 events;
-# docs/benchmarks.md):
-# 0.5 ms left reads at p95 0.3-1.2 s; 2 ms gave p95 5 ms, the storm taking 10 s, not 4.5;
-# 3 and 5 ms gained nothing more and made the storm 15 and 24 s.
+# GIL back after every SQLite call, each time waiting up to sys.getswitchinterval(): with
+# no rest, reads of the updates page stalled for seconds during a storm of resumes. A
+# shorter rest let those stalls back in, a longer one only made the storm last longer
+# (scripts/benchmarks/figures/resume_storm.py; the figures are in docs/benchmarks.md and
+# docs/benchmarks-history.md).
 REST_SECONDS = 0.002
 
 

@@ -25,7 +25,7 @@ from liveblog.domain import (
     MAX_TITLE,
     NothingChanged,
 )
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.health import HealthMonitor
 from liveblog.live.hub import Hub
 from liveblog.newsroom import Command, Newsroom, Outcome, resolve_story_ref
@@ -110,8 +110,8 @@ def etag(version: int) -> str:
 async def run_command(request: Request, command: Command) -> Outcome:
     """Run a story command in its story's batch; a no-op answers with the state as is."""
     newsroom = newsroom_of(request)
-    follower: Follower = request.app.state.follower
-    if follower.needs_attention(command.story_id):
+    feed: Feed = request.app.state.feed
+    if feed.needs_attention(command.story_id):
         # Its read side stopped at an event the views could not store: a write now would
         # be answered but reach no reader (a retraction would leave the text public).
         # Refuse it, recording nothing, until an operator has rebuilt the views.
@@ -144,8 +144,8 @@ async def update_response(
     """
     doc = None
     if await views_caught_up(request, outcome):
-        follower: Follower = request.app.state.follower
-        recent = follower.recent_update(outcome.story_id, update_id)
+        feed: Feed = request.app.state.feed
+        recent = feed.recent_update(outcome.story_id, update_id)
         if recent is not None:  # what the views row holds, without reading it
             doc = update_doc(recent)
         else:
@@ -171,10 +171,10 @@ async def story_response(request: Request, outcome: Outcome, status: int = 200) 
 
 
 async def views_caught_up(request: Request, outcome: Outcome) -> bool:
-    follower: Follower = request.app.state.follower
-    if follower.needs_attention(outcome.story_id):
+    feed: Feed = request.app.state.feed
+    if feed.needs_attention(outcome.story_id):
         return False  # its views stopped: waiting would only delay the answer
-    return await follower.signal.wait_for(outcome.story_id, outcome.version, MIN_VERSION_WAIT)
+    return await feed.signal.wait_for(outcome.story_id, outcome.version, MIN_VERSION_WAIT)
 
 
 # -- health -----------------------------------------------------------------------------
@@ -196,8 +196,8 @@ async def readyz(request: Request) -> Response:
     readiness = health.readiness()
     if not readiness.ready:
         raise ApiError(503, "not_ready", readiness.reason, {"Retry-After": RETRY_AFTER_SECONDS})
-    follower: Follower = request.app.state.follower
-    attention = [story.as_json() for story in follower.stories_needing_attention()]
+    feed: Feed = request.app.state.feed
+    attention = [story.as_json() for story in feed.stories_needing_attention()]
     return json_response({"status": "ready", "stories_needing_attention": attention})
 
 
@@ -311,8 +311,8 @@ async def wait_for_min_version(request: Request, story_id: UUID) -> int:
         if head is None and not await in_thread(newsroom.story_events, story_id, limit=1):
             raise ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
         raise ApiError(404, "not_found", f"the story has no version {wanted} yet")
-    follower: Follower = request.app.state.follower
-    if not await follower.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
+    feed: Feed = request.app.state.feed
+    if not await feed.signal.wait_for(story_id, wanted, MIN_VERSION_WAIT):
         raise ApiError(
             503, "not_yet", f"version {wanted} is not readable yet; try again",
             {"Retry-After": "1"},

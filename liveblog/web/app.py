@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -30,7 +29,7 @@ from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.security import with_security_headers
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
 from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
-from liveblog.web.threads import set_deadline
+from liveblog.web.threads import at_start_or_stop, set_deadline
 from projections.story_reads import StoryReads
 
 log = logging.getLogger("liveblog.web")
@@ -146,13 +145,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        parts = await run_in_threadpool(lambda: build(settings, start_feed=False))
+        parts = await at_start_or_stop(build, settings, start_feed=False)
         parts.hub.bind(asyncio.get_running_loop())
-        await run_in_threadpool(parts.follower.start)
-        # Reads come from the views, which the follower fills from the log. Until it has
+        await at_start_or_stop(parts.feed.start)
+        # Reads come from the views, which the feed fills from the log. Until it has
         # caught up with what the log held at start-up, a story stored before the start
         # would answer 404 (or an old version): wait for it, within a bound.
-        caught_up = await run_in_threadpool(parts.follower.catch_up, STARTUP_CATCH_UP_SECONDS)
+        caught_up = await at_start_or_stop(parts.feed.catch_up, STARTUP_CATCH_UP_SECONDS)
         if not caught_up:
             log.warning(
                 "the views had not caught up with the log after %.0f s; serving anyway",
@@ -163,25 +162,25 @@ def create_app(
         app.state.newsroom = parts.newsroom
         app.state.credentials = parts.credentials
         app.state.views = parts.views
-        app.state.follower = parts.follower
+        app.state.feed = parts.feed
         app.state.reads = StoryReads(parts.newsroom)
         app.state.backlogs = backlog_reads(parts.newsroom, settings.max_backlog)
-        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.follower)
-        await run_in_threadpool(health.start)
+        health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.feed)
+        await at_start_or_stop(health.start)
         app.state.health = health
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield
         finally:
-            await run_in_threadpool(health.stop)
-            await run_in_threadpool(parts.close)
+            await at_start_or_stop(health.stop)
+            await at_start_or_stop(parts.close)
 
     @contextlib.asynccontextmanager
     async def holding_the_store(app: Starlette) -> AsyncIterator[None]:
         """The lifespan, within the store's serving lock (see ``liveblog.store_lock``)."""
         lock = serving_lock
         if lock is None:
-            lock = await run_in_threadpool(hold_serving, settings)
+            lock = await at_start_or_stop(hold_serving, settings)
         try:
             async with lifespan(app):
                 yield

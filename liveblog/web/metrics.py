@@ -24,7 +24,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.live.backlog import BacklogReads
 from liveblog.live.hub import Hub
 from liveblog.rate_limit import RateLimiter
@@ -43,18 +43,18 @@ UNMATCHED_ROUTE = "unmatched"
 def live_samples(state: State) -> list[LiveSample]:
     """The live stats as samples; the app's parts exist (start-up is done)."""
     hub: Hub = state.hub
-    follower: Follower = state.follower
+    feed: Feed = state.feed
     stats = hub.stats
     backlogs: BacklogReads = state.backlogs
     limiter: RateLimiter | None = state.write_limiter
     samples: list[LiveSample] = [
         ("liveblog_feed_position", "gauge", "Newest notification the feed has processed",
-         follower.position),
+         feed.position),
         ("liveblog_feed_reconnects_total", "counter", "Times the feed restarted its subscription",
-         follower.reconnects),
+         feed.reconnects),
         ("liveblog_feed_stories_needing_attention", "gauge",
          "Stories whose projection stopped at an event the views cannot take",
-         len(follower.stories_needing_attention())),
+         len(feed.stories_needing_attention())),
         ("liveblog_live_readers", "gauge", "Readers connected to this process",
          hub.reader_count()),
         ("liveblog_live_direct_readers", "gauge",

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.live.backlog import BacklogReads, Span, read_backlog
 from liveblog.live.connection import LIVE_SOCKET, LiveSocket
 from liveblog.live.frames import Frame, live_text, snapshot_text
@@ -97,7 +97,7 @@ class Session:
 
     __slots__ = (
         "backlogs",
-        "follower",
+        "feed",
         "hub",
         "newsroom",
         "on_end",
@@ -118,7 +118,7 @@ class Session:
     ) -> None:
         self.hub: Hub = state.hub
         self.backlogs: BacklogReads = state.backlogs
-        self.follower: Follower = state.follower
+        self.feed: Feed = state.feed
         self.views: ReadViews = state.views
         self.newsroom: Newsroom = state.newsroom
         self.story_id = self.newsroom.resolve_story_id(story_ref)
@@ -189,7 +189,7 @@ class Session:
         assert plan.since is not None
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
         channel = self.hub.channel(self.story_id)
-        if plan.start is Start.STORE and self.follower.needs_attention(self.story_id):
+        if plan.start is Start.STORE and self.feed.needs_attention(self.story_id):
             # Its stream is paused before an event the views could not store: the store
             # holds events past the pause, which must not reach readers either.
             yield await self._snapshot(sequencer, reset=True)
@@ -197,7 +197,7 @@ class Session:
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
             ring = Span(channel.ring[0].version, channel.newest) if channel.ring else None
-            newest = max(channel.newest, self.follower.signal.known_version(self.story_id))
+            newest = max(channel.newest, self.feed.signal.known_version(self.story_id))
             frames = await self.backlogs.frames_after(self.story_id, plan.since, newest, ring)
             if frames is None:  # beyond the story, or too far back: start again
                 yield await self._snapshot(sequencer, reset=True)

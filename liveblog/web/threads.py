@@ -1,10 +1,10 @@
 """Running the synchronous library from the event loop, in worker threads.
 
 starlette's ``run_in_threadpool`` goes through anyio, which looks up the current task,
-takes a capacity limiter and opens a cancel scope on every call: it was about a quarter
-of the server's time on the write path. A plain executor future does the same job for a
-fraction of that. Reads use ``in_thread``; story commands are drained by one thread per
-story (``start_in_thread``, see ``web/commands.py``).
+takes a capacity limiter and opens a cancel scope on every call: a large share of the
+server's time on the write path (docs/benchmarks-history.md). A plain executor future
+does the same job for a fraction of that. Reads use ``in_thread``; story commands are
+drained by one thread per story (``start_in_thread``, see ``web/commands.py``).
 
 Every call made with ``in_thread`` has a deadline (``LIVEBLOG_DB_DEADLINE_SECONDS``): the
 caller gets ``DeadlinePassed`` (a 503) once it passes, and the worker runs under the same
@@ -99,6 +99,14 @@ def _call_within(until: float, function: Callable[..., T], *args: object, **kwar
         return function(*args, **kwargs)
     finally:
         deadline.swap(outer)
+
+
+async def at_start_or_stop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``function(*args, **kwargs)`` in a worker thread, with no deadline: for starting
+    and stopping the parts (building them, waiting for the views to catch up, closing),
+    which may take longer than any request should, and run once."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_workers, functools.partial(function, *args, **kwargs))
 
 
 def start_in_thread(function: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> None:

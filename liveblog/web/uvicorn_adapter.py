@@ -49,10 +49,10 @@ from liveblog.web.limits import ConnectionGate
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.websockets_adapter import (
     HandshakeRequest,
-    close_frames,
+    close_data,
     is_open,
-    message_frames,
-    messages_bytes,
+    message_data,
+    messages_data,
 )
 
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
@@ -203,7 +203,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.close_sent or self.transport.is_closing():
             return
         self.close_sent = True
-        for data in close_frames(self.conn, code, reason):
+        for data in close_data(self.conn, code, reason):
             self.transport.write(data)
         if self.read_paused:
             self.read_paused = False
@@ -230,13 +230,13 @@ class UvicornLiveSocket:
     def write(self, message: bytes) -> None:
         protocol = self.protocol
         if not protocol.close_sent:
-            for data in message_frames(protocol.conn, message):
+            for data in message_data(protocol.conn, message):
                 protocol.transport.write(data)
 
     def write_many(self, messages: Sequence[bytes]) -> None:
         protocol = self.protocol
         if not protocol.close_sent:
-            data = messages_bytes(protocol.conn, messages)
+            data = messages_data(protocol.conn, messages)
             if data:
                 protocol.transport.write(data)
 

@@ -26,10 +26,10 @@ HandshakeRequest = Request
 __all__ = [
     "HandshakeRequest",
     "ServerProtocol",
-    "close_frames",
+    "close_data",
     "is_open",
-    "message_frames",
-    "messages_bytes",
+    "message_data",
+    "messages_data",
 ]
 
 
@@ -39,7 +39,7 @@ def is_open(connection: ServerProtocol) -> bool:
     return connection.state is State.OPEN
 
 
-def message_frames(connection: ServerProtocol, message: bytes) -> list[bytes]:
+def message_data(connection: ServerProtocol, message: bytes) -> list[bytes]:
     """The bytes that send one text message (UTF-8), or none once the connection is not
     open (``send_text`` would raise: a closing connection is simply not written to)."""
     if connection.state is not State.OPEN:
@@ -48,7 +48,7 @@ def message_frames(connection: ServerProtocol, message: bytes) -> list[bytes]:
     return connection.data_to_send()
 
 
-def messages_bytes(connection: ServerProtocol, messages: Sequence[bytes]) -> bytes:
+def messages_data(connection: ServerProtocol, messages: Sequence[bytes]) -> bytes:
     """The bytes that send these text messages (UTF-8), in order, as one buffer; none
     once the connection is not open."""
     if connection.state is not State.OPEN:
@@ -58,7 +58,7 @@ def messages_bytes(connection: ServerProtocol, messages: Sequence[bytes]) -> byt
     return b"".join(connection.data_to_send())
 
 
-def close_frames(connection: ServerProtocol, code: int, reason: str) -> list[bytes]:
+def close_data(connection: ServerProtocol, code: int, reason: str) -> list[bytes]:
     """The bytes that start the closing handshake, or none if it has started already."""
     if connection.state is not State.OPEN:
         return []

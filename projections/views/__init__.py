@@ -6,7 +6,7 @@ job in the modules of this package, each a part of it on the same datastore:
 - ``store``: the datastore, the SQL dialect, and the views' transactions;
 - ``schema``: the tables, made once and emptied for a rebuild;
 - ``rows``: each view's row, made from the fold's states, and its upsert;
-- ``writes``: the follower's batches, written with the views' tracking positions;
+- ``writes``: the feed's batches, written with the views' tracking positions;
 - ``queries``: the read API's reads, answered with the stored JSON documents;
 - ``rebuilding``: the views written again from a fold of the whole log.
 

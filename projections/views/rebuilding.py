@@ -1,10 +1,10 @@
 """The rebuild's writes: the views written again from a fold of the whole log.
 
-``Rebuilding`` makes the rows of each chunk of notifications and sends them, as one
-frame, to a ``ChunkWriter``, which writes each chunk with the views' positions in one
-transaction (``ViewRebuild.write_chunk``) while the caller decodes and folds the next
-chunks: on a thread of this process (``ThreadChunkWriter``) or in a second process
-(``liveblog.rebuild_writer``).
+``Rebuilding`` makes the rows of each chunk of notifications and sends them, packed as
+one JSON document, to a ``ChunkWriter``, which writes each chunk with the views'
+positions in one transaction (``ViewRebuild.write_chunk``) while the caller decodes and
+folds the next chunks: on a thread of this process (``ThreadChunkWriter``) or in a second
+process (``liveblog.rebuild_writer``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from projections.wire import UpdateText, id_for_orjson, time_for_orjson, update_
 
 # A rebuild commits every this many notifications, and in halving chunks near the end.
 # Each commit records the views' positions with their rows, so a rebuild that stops
-# half-way leaves consistent views a follower can continue. Large, so that commits (and
+# half-way leaves consistent views a feed can continue. Large, so that commits (and
 # their WAL checkpoints) are few; the halving keeps the last chunk's write, which
 # nothing overlaps, short.
 REBUILD_CHUNK = 20_000
@@ -52,8 +52,8 @@ class ChunkWriter(Protocol):
     """Where a rebuild's chunks go: each is written with ``ViewRebuild.write_chunk`` in a
     transaction of its own, in the order sent. Up to ``CHUNKS_IN_FLIGHT`` are outstanding."""
 
-    def send(self, frame: bytes) -> None:
-        """Queue one chunk to be written (a frame made by ``Rebuilding``)."""
+    def send(self, packed: bytes) -> None:
+        """Queue one chunk to be written (a packed chunk made by ``Rebuilding``)."""
 
     def wait(self) -> None:
         """Return once the oldest chunk not waited for is committed; raise what writing
@@ -70,14 +70,14 @@ class Rebuilding:
     ends. Every chunk of notifications (growing from ``REBUILD_FIRST_CHUNK`` to
     ``REBUILD_CHUNK``, and halving near the end), the rows of what changed since the last
     chunk are made here, each row once with its newest value (the fold changes its states
-    in place, so the objects held here hold the newest values), and sent, as one frame,
+    in place, so the objects held here hold the newest values), and sent, as one packed chunk,
     to the writer, which writes them with the views' positions in one transaction while
     this thread decodes and folds the next chunks.
 
-    A frame (``make_frame``) is JSON made by orjson, which writes UUIDs and UTC times
+    A packed chunk (``pack_chunk``) is JSON made by orjson, which writes UUIDs and UTC times
     itself, as ``str`` and ``rfc3339`` would (formatting them in Python was a third of the
     rows' cost). It holds the story list's and the revisions' rows, and each changed
-    update's fields (``frame_update``): the writer makes the timeline's rows and docs
+    update's fields (``packed_update``): the writer makes the timeline's rows and docs
     from them, so that this thread, which also reads and folds the log, does not.
     """
 
@@ -120,11 +120,11 @@ class Rebuilding:
             self._wait_for_one()
 
     def _hand_over(self) -> None:
-        frame = make_frame(self._drop, self._position, self._rows())
+        packed = pack_chunk(self._drop, self._position, self._rows())
         self._stories, self._updates = {}, {}
         if self._in_flight >= CHUNKS_IN_FLIGHT:
             self._wait_for_one()
-        self._writer.send(frame)
+        self._writer.send(packed)
         self._in_flight += 1
         self._drop = False
         self._committed = self._position
@@ -137,7 +137,7 @@ class Rebuilding:
         story_rows = (
             [story_row(s, texts) for s in self._stories.values()] if STORY_LIST in names else []
         )
-        updates = [frame_update(u) for u in self._updates.values()] if TIMELINE in names else []
+        updates = [packed_update(u) for u in self._updates.values()] if TIMELINE in names else []
         revision_rows: list[tuple[Any, ...]] = []
         if REVISIONS in names:
             written = self._revisions_written
@@ -162,26 +162,26 @@ class ChunkRows(NamedTuple):
     """A chunk's story-list and revisions rows, and its updates for the timeline."""
 
     story_rows: list[tuple[Any, ...]]
-    updates: list[tuple[Any, ...]]  # each made by ``frame_update``
+    updates: list[tuple[Any, ...]]  # each made by ``packed_update``
     revision_rows: list[tuple[Any, ...]]
 
 
-def make_frame(drop: bool, position: int, chunk: ChunkRows) -> bytes:
-    """One chunk for a ``ChunkWriter`` (read back by ``read_frame``)."""
+def pack_chunk(drop: bool, position: int, chunk: ChunkRows) -> bytes:
+    """One chunk for a ``ChunkWriter`` (read back by ``unpack_chunk``)."""
     return orjson.dumps(
         [drop, position, chunk.story_rows, chunk.updates, chunk.revision_rows],
         option=orjson.OPT_UTC_Z,
     )
 
 
-def read_frame(frame: bytes) -> tuple[bool, int, list[Any], list[UpdateText], list[Any]]:
-    """A frame's drop flag, position, story-list rows, updates and revisions rows."""
-    drop, position, story_rows, updates, revision_rows = orjson.loads(frame)
+def unpack_chunk(packed: bytes) -> tuple[bool, int, list[Any], list[UpdateText], list[Any]]:
+    """A packed chunk's drop flag, position, story-list rows, updates and revisions rows."""
+    drop, position, story_rows, updates, revision_rows = orjson.loads(packed)
     return drop, position, story_rows, [UpdateText._make(u) for u in updates], revision_rows
 
 
-def frame_update(u: UpdateView) -> tuple[Any, ...]:
-    """An update as a frame carries it, to be read back as a ``wire.UpdateText``: its ids
+def packed_update(u: UpdateView) -> tuple[Any, ...]:
+    """An update as a packed chunk carries it, to be read back as a ``wire.UpdateText``: its ids
     and times as orjson writes them (see ``wire.id_for_orjson`` and
     ``wire.time_for_orjson``), people as ``(id, name)``."""
     r = u.retraction
@@ -217,13 +217,13 @@ class ViewRebuild(ViewStore):
             yield rebuilding
             rebuilding.finish()
 
-    def write_chunk(self, cursor: Any, views: Sequence[str], frame: bytes) -> None:
-        """Write one chunk of a rebuild (a frame made by ``Rebuilding``) with ``cursor``.
+    def write_chunk(self, cursor: Any, views: Sequence[str], packed: bytes) -> None:
+        """Write one chunk of a rebuild (a packed chunk made by ``Rebuilding``) with ``cursor``.
 
-        The rows need no further formatting: the frame's JSON holds ids and times as the
-        text the views store. The timeline's docs are made here, from the frame's updates.
+        The rows need no further formatting: the packed chunk's JSON holds ids and times as the
+        text the views store. The timeline's docs are made here, from the packed chunk's updates.
         """
-        drop, position, story_rows, updates, revision_rows = read_frame(frame)
+        drop, position, story_rows, updates, revision_rows = unpack_chunk(packed)
         timeline_rows = [
             timeline_row(u, u.story_id, u.id, u.published_at, update_doc_of_text(u))
             for u in updates
@@ -233,7 +233,7 @@ class ViewRebuild(ViewStore):
         STORY_ROWS.write_in_bulk(cursor, self.dialect, story_rows)
         TIMELINE_ROWS.write_in_bulk(cursor, self.dialect, timeline_rows)
         REVISION_ROWS.write_in_bulk(cursor, self.dialect, revision_rows)
-        if position:  # an empty log leaves no positions, as the follower would
+        if position:  # an empty log leaves no positions, as the feed would
             for view in ALL_VIEWS:
                 if view in views:
                     advance(cursor, self.dialect, view, position)
@@ -256,20 +256,20 @@ class ThreadChunkWriter:
         self._writing: deque[Future[None]] = deque()
         self._failed = False
 
-    def send(self, frame: bytes) -> None:
-        self._writing.append(self._executor.submit(self._write, frame))
+    def send(self, packed: bytes) -> None:
+        self._writing.append(self._executor.submit(self._write, packed))
 
     def wait(self) -> None:
         if self._writing:
             self._writing.popleft().result()  # raises what the writer raised
 
-    def _write(self, frame: bytes) -> None:
+    def _write(self, packed: bytes) -> None:
         if self._failed:  # chunks commit in order: none after one that failed
             msg = "an earlier chunk of this rebuild failed"
             raise RuntimeError(msg)
         try:
             with self._transaction() as cursor:
-                self._views.write_chunk(cursor, self._names, frame)
+                self._views.write_chunk(cursor, self._names, packed)
         except BaseException:
             self._failed = True
             raise

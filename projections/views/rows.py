@@ -1,6 +1,6 @@
 """Each view's row: the values made from the fold's states, and the upsert that stores them.
 
-The follower and a rebuild both write rows made here, so that the two cannot differ (a
+The feed and a rebuild both write rows made here, so that the two cannot differ (a
 test compares a rebuilt database with the original, row for row). A row's values are in
 the order of its upsert's columns.
 """

@@ -72,7 +72,7 @@ class ViewStore:
 
         The views are derived: the log they are folded from was committed durably
         first, and their tracking positions commit with their rows. A power cut that
-        loses the views' last commits loses those positions with them, and the follower
+        loses the views' last commits loses those positions with them, and the feed
         folds the same events again on restart. So the views skip the flush the log
         must pay (it was half of a post's time on SQLite): synchronous=NORMAL on a WAL
         database (safe from corruption there), synchronous_commit=off on PostgreSQL.
@@ -95,7 +95,7 @@ class ViewStore:
 
         The connection goes back to the pool, where the log's writes use it too: its
         settings are put back before it does. The journal mode and the pool's own
-        synchronous level are read once; the follower comes here for every batch.
+        synchronous level are read once; the feed comes here for every batch.
         """
         settings = connection.cursor()
         if self._sqlite_settings is None:

@@ -1,4 +1,4 @@
-"""The follower's writes: a batch's rows with each view's tracking position, exactly once.
+"""The feed's writes: a batch's rows with each view's tracking position, exactly once.
 
 Rows are written from the fold's states (``projections.states``), in one transaction per
 batch of events together with each view's tracking position, so a batch is applied
@@ -67,7 +67,7 @@ def advance(cursor: Any, dialect: Dialect, view: str, notification_id: int) -> b
 
 
 class ViewWrites(ViewStore):
-    """``ReadViews``' positions and the follower's writes."""
+    """``ReadViews``' positions and the feed's writes."""
 
     def positions(self) -> dict[str, int]:
         with self._transaction(commit=False) as cursor:
@@ -105,7 +105,7 @@ class ViewWrites(ViewStore):
         """Raise what writing ``changes``' rows would raise; change nothing.
 
         The rows are written, whatever the views' positions, in a transaction that is
-        rolled back: the follower finds out so which story of a batch the views cannot
+        rolled back: the feed finds out so which story of a batch the views cannot
         store (a database names no row in its error).
         """
         writers = self._row_writers(changes)

@@ -31,9 +31,9 @@ GC_LOG_MS = 1.0  # shorter pauses are not written
 FLUSH_SECONDS = 0.2
 # (module, class, method, stage): the write path, in the order a post goes through it.
 STAGES = (
-    ("liveblog.feed", "Follower", "wake", "saved"),
-    ("liveblog.feed", "Follower", "_process", "batch"),
-    ("liveblog.feed", "Follower", "_write_views", "views"),
+    ("liveblog.feed", "Feed", "wake", "saved"),
+    ("liveblog.feed", "Feed", "_process", "batch"),
+    ("liveblog.feed", "Feed", "_write_views", "views"),
     ("liveblog.live.hub", "Hub", "on_applied", "frames"),
     ("liveblog.live.hub", "Hub", "_publish", "publish"),
 )

@@ -1,5 +1,5 @@
 """Liveblog processes on one store for integration tests, as ``bootstrap.build`` makes
-them (a Newsroom, its views, its follower), and the work a busy newsroom gives them."""
+them (a Newsroom, its views, its feed), and the work a busy newsroom gives them."""
 
 from __future__ import annotations
 
@@ -53,15 +53,15 @@ class Processes:
         self._parts: list[Parts] = []
 
     def build(self, *, start: bool = True, poll_seconds: float = 1.0) -> tuple[Parts, Recorder]:
-        """A process with a recording listener; its follower started unless ``start=False``."""
+        """A process with a recording listener; its feed started unless ``start=False``."""
         parts = build(
             Settings(database_url=self.database_url), start_feed=False, poll_seconds=poll_seconds
         )
         self._parts.append(parts)
         recorder = Recorder()
-        parts.follower.listeners.append(recorder)
+        parts.feed.listeners.append(recorder)
         if start:
-            parts.follower.start()
+            parts.feed.start()
         return parts, recorder
 
     def close(self, parts: Parts) -> None:

@@ -1,8 +1,8 @@
-"""The feed on each backend: one follower per process keeps the views equal to the fold.
+"""The feed on each backend: one feed per process keeps the views equal to the fold.
 
 The suite is ``FeedSuite``; each ``TestFeed…`` subclass gives it a store. A "process" is
-what ``bootstrap.build`` makes (a Newsroom, its views and its follower); two processes
-are two of those on one store. Every wait is on the follower's own signals
+what ``bootstrap.build`` makes (a Newsroom, its views and its feed); two processes
+are two of those on one store. Every wait is on the feed's own signals
 (``catch_up``, ``wait_for_position``, the version signal); the one thing that has no
 signal, a LISTEN backend reappearing in ``pg_stat_activity``, is polled with a deadline.
 """
@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from liveblog import feed
+from liveblog import feed as feed_module
 from liveblog.rebuild import rebuild
 from projections.views import ALL_VIEWS
 from projections.wire import update_doc
@@ -43,7 +43,7 @@ def contiguous(versions: dict[UUID, list[int]]) -> dict[UUID, list[int]]:
 
 
 class FeedSuite:
-    """The follower; subclasses supply the ``database_url`` fixture."""
+    """The feed; subclasses supply the ``database_url`` fixture."""
 
     workers: ClassVar[int] = 4
     rounds: ClassVar[int] = 4
@@ -56,22 +56,22 @@ class FeedSuite:
         scenario = write_scenario(parts.newsroom)
         assert parts.views.position() == 0
 
-        parts.follower.start()
-        assert parts.follower.catch_up(TIMEOUT)
+        parts.feed.start()
+        assert parts.feed.catch_up(TIMEOUT)
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
         assert recorder.versions() == story_versions(parts.newsroom)
 
         story_id = scenario.story_ids[0]
         parts.newsroom.post_update(story_id, body="Curfew from 22:00.", actor=REPORTER)
         parts.newsroom.reopen_story(scenario.story_ids[1], actor=EDITOR)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
 
         top = parts.newsroom.recorder.max_notification_id()
-        assert parts.follower.position == top
+        assert parts.feed.position == top
         assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
         assert recorder.versions() == story_versions(parts.newsroom)
-        assert parts.follower.signal.known_version(story_id) == len(
+        assert parts.feed.signal.known_version(story_id) == len(
             parts.newsroom.story_events(story_id)
         )
 
@@ -84,18 +84,18 @@ class FeedSuite:
         top = parts.newsroom.recorder.max_notification_id()
         assert top is not None
 
-        assert parts.follower.wait_for_position(top, TIMEOUT)
+        assert parts.feed.wait_for_position(top, TIMEOUT)
         assert parts.views.position() >= top
         head = parts.views.story_head(story_id)
         assert head is not None
         assert head.version == 2
         # Nothing is recorded past the top: a wait for it ends at its timeout, False.
-        assert parts.follower.wait_for_position(top + 1, 0.2) is False
+        assert parts.feed.wait_for_position(top + 1, 0.2) is False
 
     def test_recent_updates_render_as_their_views_rows_and_stay_bounded(
         self, processes: Processes, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(feed, "RECENT_UPDATES", 3)
+        monkeypatch.setattr(feed_module, "RECENT_UPDATES", 3)
         parts, _ = processes.build()
         story_id = open_stories(parts.newsroom, 1)[0]
         posted = [
@@ -107,10 +107,10 @@ class FeedSuite:
         parts.newsroom.correct_update(
             story_id, last, body="<p>Fixed.</p>", note="typo", actor=EDITOR, as_editor=True
         )
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
 
         remembered = [
-            parts.follower.recent_update(story_id, o.update_id)
+            parts.feed.recent_update(story_id, o.update_id)
             for o in posted
             if o.update_id is not None
         ]
@@ -126,7 +126,7 @@ class FeedSuite:
     def test_a_save_made_as_the_follower_starts_wakes_it_without_the_poll(
         self, processes: Processes
     ) -> None:
-        # The subscription starts in the follower's thread; a save made meanwhile must
+        # The subscription starts in the feed's thread; a save made meanwhile must
         # still be seen at once, not at the next poll (here: never, within the test).
         for attempt in range(self.startups):
             parts, recorder = processes.build(poll_seconds=600)
@@ -136,14 +136,14 @@ class FeedSuite:
             top = parts.newsroom.recorder.max_notification_id()
             assert top is not None
 
-            assert parts.follower.wait_for_position(top, 5.0), f"attempt {attempt}"
+            assert parts.feed.wait_for_position(top, 5.0), f"attempt {attempt}"
             assert outcome.story_id in recorder.versions()
             processes.close(parts)
 
     async def test_the_version_signal_wakes_an_async_waiter(self, processes: Processes) -> None:
         parts, _ = processes.build()
         story_id = open_stories(parts.newsroom, 1)[0]
-        waiting = asyncio.ensure_future(parts.follower.signal.wait_for(story_id, 3, TIMEOUT))
+        waiting = asyncio.ensure_future(parts.feed.signal.wait_for(story_id, 3, TIMEOUT))
 
         await asyncio.to_thread(parts.newsroom.post_update, story_id, body="a", actor=REPORTER)
         await asyncio.to_thread(parts.newsroom.post_update, story_id, body="b", actor=REPORTER)
@@ -152,7 +152,7 @@ class FeedSuite:
         head = parts.views.story_head(story_id)
         assert head is not None
         assert head.version >= 3
-        assert await parts.follower.signal.wait_for(story_id, 4, 0.2) is False
+        assert await parts.feed.signal.wait_for(story_id, 4, 0.2) is False
 
     def test_commands_from_several_threads_end_in_views_equal_to_a_rebuild(
         self, processes: Processes
@@ -161,13 +161,13 @@ class FeedSuite:
         story_ids = open_stories(parts.newsroom, 3)
 
         busy_newsrooms([parts.newsroom], story_ids, workers=self.workers, rounds=self.rounds)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
 
         incremental = parts.views.dump()
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
         assert recorder.versions() == story_versions(parts.newsroom)
         assert recorder.versions() == contiguous(recorder.versions())
-        parts.follower.stop()  # a rebuild runs with the feed stopped
+        parts.feed.stop()  # a rebuild runs with the feed stopped
         result = rebuild(parts.newsroom, parts.views)
         assert result.events == sum(len(v) for v in story_versions(parts.newsroom).values())
         assert parts.views.dump() == incremental
@@ -184,16 +184,16 @@ class RestartTests:
     ) -> None:
         first, _ = processes.build()
         scenario = write_scenario(first.newsroom)
-        assert first.follower.catch_up(TIMEOUT)
+        assert first.feed.catch_up(TIMEOUT)
         processes.close(first)
 
         second, recorder = processes.build()
-        assert second.follower.catch_up(TIMEOUT)
+        assert second.feed.catch_up(TIMEOUT)
         assert recorder.versions() == {}  # everything was in the views already
         story_id = scenario.story_ids[0]
         version = len(second.newsroom.story_events(story_id))
         second.newsroom.post_update(story_id, body="After the restart.", actor=REPORTER)
-        assert second.follower.catch_up(TIMEOUT)
+        assert second.feed.catch_up(TIMEOUT)
 
         # The story was cold in the new process: folded from the store, then advanced.
         assert recorder.versions() == {story_id: [version + 1]}
@@ -208,8 +208,8 @@ class RestartTests:
 
         busy_newsrooms([first.newsroom, second.newsroom], story_ids,
                        workers=self.workers, rounds=self.rounds)  # fmt: skip
-        assert first.follower.catch_up(TIMEOUT)
-        assert second.follower.catch_up(TIMEOUT)
+        assert first.feed.catch_up(TIMEOUT)
+        assert second.feed.catch_up(TIMEOUT)
 
         expected = story_versions(first.newsroom)
         assert expected == contiguous(expected)
@@ -236,7 +236,7 @@ class TestFeedOnSQLite(FeedSuite, RestartTests):
 
 
 class SubscriptionFailures(logging.Handler):
-    """Sets ``failed`` when the follower reports that its subscription failed."""
+    """Sets ``failed`` when the feed reports that its subscription failed."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -287,12 +287,12 @@ class TestFeedOnPostgreSQL(FeedSuite, RestartTests):
         application_name: str,
         failures: SubscriptionFailures,
     ) -> None:
-        # A slow poll: after the kill, only a working LISTEN can wake this follower for
+        # A slow poll: after the kill, only a working LISTEN can wake this feed for
         # another process's write in time.
         parts, recorder = processes.build(poll_seconds=600)
         writer = processes.build(start=False)[0].newsroom  # another process, no feed
         story_ids = open_stories(parts.newsroom, 2)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
         assert isinstance(parts.newsroom.recorder, PostgresApplicationRecorder)
         channel = parts.newsroom.recorder.channel_name
         conninfo = libpq_url(database_url)
@@ -313,19 +313,19 @@ class TestFeedOnPostgreSQL(FeedSuite, RestartTests):
             killed = conn.execute("SELECT pg_terminate_backend(%s)", (next(iter(before)),))
             assert killed.fetchone() == (True,)
 
-        # During: posted while the follower notices the kill and resubscribes.
+        # During: posted while the feed notices the kill and resubscribes.
         busy_newsrooms([parts.newsroom, writer], story_ids, workers=2, rounds=2)
         assert failures.failed.wait(TIMEOUT)
-        assert parts.follower.reconnects >= 1
+        assert parts.feed.reconnects >= 1
         after = eventually(lambda: listening() - before)
         assert len(after) == 1
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
 
-        # After: a write by the other process reaches this follower by NOTIFY alone.
+        # After: a write by the other process reaches this feed by NOTIFY alone.
         writer.post_update(story_ids[0], body="Heard by NOTIFY.", actor=REPORTER)
         top = writer.recorder.max_notification_id()
         assert top is not None
-        assert parts.follower.wait_for_position(top, TIMEOUT)
+        assert parts.feed.wait_for_position(top, TIMEOUT)
 
         expected = story_versions(parts.newsroom)
         assert recorder.versions() == expected

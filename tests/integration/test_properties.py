@@ -6,7 +6,7 @@ the author, another reporter or an editor, with a current or a stale revision), 
 flag, close, reopen, edit — on a few stories, some of them never opened, with update
 references that are sometimes unknown. A small model predicts each command's outcome
 (the error it must raise, or how many events it records); the Newsroom must agree.
-Afterwards the follower's views must equal the fold of each story's stored events, and
+Afterwards the feed's views must equal the fold of each story's stored events, and
 the stored events must keep the domain's invariants.
 
 Each example builds its own process (``bootstrap.build``) on a fresh store: a real
@@ -536,7 +536,7 @@ def check_sequence(database_url: str, sequence: list[Command]) -> None:
         model = Model()
         for command in [*PREAMBLE, *sequence]:
             run(parts.newsroom, model, command)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
         check_invariants(parts.newsroom, model)
     finally:

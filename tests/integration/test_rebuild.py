@@ -1,8 +1,8 @@
 """Rebuilding the views from the log gives, row for row, what the feed built incrementally.
 
 The suite is ``RebuildSuite``; each ``TestRebuild…`` subclass gives it a store. The views
-are first built by a running follower while writers in several threads post, correct,
-retract, pin and edit on several stories; then the follower stops (a rebuild runs with
+are first built by a running feed while writers in several threads post, correct,
+retract, pin and edit on several stories; then the feed stops (a rebuild runs with
 the servers stopped) and the rebuild must reproduce every row. The ``liveblog rebuild``
 command is tested on a SQLite file, in a subprocess.
 """
@@ -22,7 +22,7 @@ import liveblog.rebuild
 import projections.views.rebuilding
 import projections.views.rows
 from liveblog.bootstrap import Parts
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.rebuild import progress_bar, rebuild
 from projections.states import StoryStates
 from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE
@@ -59,8 +59,8 @@ class RebuildSuite:
         story_ids = open_stories(parts.newsroom, 3)
         write_scenario(parts.newsroom)
         busy_newsrooms([parts.newsroom], story_ids, workers=self.workers, rounds=self.rounds)
-        assert parts.follower.catch_up(TIMEOUT)
-        parts.follower.stop()
+        assert parts.feed.catch_up(TIMEOUT)
+        parts.feed.stop()
         top = parts.newsroom.recorder.max_notification_id()
         assert top is not None
         assert parts.views.positions() == dict.fromkeys(ALL_VIEWS, top)
@@ -152,18 +152,18 @@ class RebuildSuite:
         with pytest.raises(RuntimeError, match="the fold failed"):
             rebuild(built.parts.newsroom, built.parts.views)
 
-        # The chunks committed so far hold their positions; a follower carries on from
+        # The chunks committed so far hold their positions; a feed carries on from
         # there and ends with every row.
         positions = built.parts.views.positions()
         assert 0 < positions[TIMELINE] < built.top
         assert positions == dict.fromkeys(ALL_VIEWS, positions[TIMELINE])
         monkeypatch.undo()
-        follower = Follower(built.parts.newsroom, built.parts.views)
-        follower.start()
+        feed = Feed(built.parts.newsroom, built.parts.views)
+        feed.start()
         try:
-            assert follower.catch_up(TIMEOUT)
+            assert feed.catch_up(TIMEOUT)
         finally:
-            follower.stop()
+            feed.stop()
         assert built.parts.views.dump() == built.dump
         assert built.parts.views.positions() == dict.fromkeys(ALL_VIEWS, built.top)
 

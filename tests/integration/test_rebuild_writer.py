@@ -1,7 +1,7 @@
 """The rebuild's writer process, on a real SQLite file: it writes, and when it fails the
 rebuild says so, with the views left at the last chunk it committed.
 
-The rebuild as a whole (row for row against the follower's views) is tested in
+The rebuild as a whole (row for row against the feed's views) is tested in
 ``test_rebuild.py``; on a SQLite file every one of those rebuilds goes through this
 writer.
 """
@@ -24,7 +24,7 @@ from liveblog.rebuild import rebuild
 from liveblog.rebuild_writer import ProcessChunkWriter, RebuildWriteError, sqlite_file_of
 from projections.states import StoryStates
 from projections.views import ALL_VIEWS, TIMELINE
-from projections.views.rebuilding import ChunkRows, ThreadChunkWriter, make_frame
+from projections.views.rebuilding import ChunkRows, ThreadChunkWriter, pack_chunk
 from tests.integration.processes import Processes, open_stories
 from tests.integration.views_oracle import write_scenario
 
@@ -72,16 +72,16 @@ def first_chunk_committed(parts: Parts) -> Iterator[ProcessChunkWriter]:
     closed at the end."""
     writer = writer_for(parts)
     try:
-        writer.send(frame(3, drop=True))
+        writer.send(packed(3, drop=True))
         writer.wait()
         yield writer
     finally:
         writer.close()
 
 
-def frame(position: int, *, drop: bool = False) -> bytes:
+def packed(position: int, *, drop: bool = False) -> bytes:
     """A chunk with no rows that moves every view to ``position``."""
-    return make_frame(drop, position, ChunkRows([], [], []))
+    return pack_chunk(drop, position, ChunkRows([], [], []))
 
 
 def test_a_rebuild_on_a_sqlite_file_writes_in_a_child_that_then_exits(
@@ -121,8 +121,8 @@ def test_a_chunk_the_child_cannot_write_fails_with_its_error_and_keeps_the_last_
     parts: Parts,
 ) -> None:
     with first_chunk_committed(parts) as writer:
-        writer.send(b"this is not a frame")
-        writer.send(frame(9))  # queued behind it: chunks commit in order, so never
+        writer.send(b"this is not a packed chunk")
+        writer.send(packed(9))  # queued behind it: chunks commit in order, so never
         with pytest.raises(RebuildWriteError, match="JSONDecodeError"):
             writer.wait()
     assert writer.returncode == 1
@@ -133,9 +133,9 @@ def test_the_thread_writer_writes_no_chunk_after_one_that_failed(parts: Parts) -
     with parts.views.rebuild_transactions() as transaction:
         writer = ThreadChunkWriter(parts.views, transaction, ALL_VIEWS)
         try:
-            writer.send(frame(3, drop=True))
-            writer.send(b"this is not a frame")
-            writer.send(frame(9))
+            writer.send(packed(3, drop=True))
+            writer.send(b"this is not a packed chunk")
+            writer.send(packed(9))
             writer.wait()
             with pytest.raises(orjson.JSONDecodeError):
                 writer.wait()
@@ -154,12 +154,12 @@ def test_a_child_that_dies_makes_the_rebuild_fail_saying_so(
     real_send = ProcessChunkWriter.send
     sent = 0
 
-    def send_then_kill(self: ProcessChunkWriter, frame: bytes) -> None:
+    def send_then_kill(self: ProcessChunkWriter, data: bytes) -> None:
         nonlocal sent
         sent += 1
         if sent == 3:
             os.kill(self.pid, signal.SIGKILL)
-        real_send(self, frame)
+        real_send(self, data)
 
     monkeypatch.setattr(ProcessChunkWriter, "send", send_then_kill)
     with pytest.raises(RebuildWriteError, match=f"exited with code -{signal.SIGKILL}"):
@@ -176,7 +176,7 @@ def test_a_child_killed_by_the_os_is_reported_with_its_exit_and_closing_then_is_
 ) -> None:
     with first_chunk_committed(parts) as writer:  # closing it raises nothing
         os.kill(writer.pid, signal.SIGKILL)  # as the kernel's OOM killer would
-        writer.send(frame(5))
+        writer.send(packed(5))
         with pytest.raises(RebuildWriteError, match=f"exited with code -{signal.SIGKILL}"):
             writer.wait()
     assert writer.returncode == -signal.SIGKILL

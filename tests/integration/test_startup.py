@@ -1,6 +1,6 @@
 """Start-up: the server answers reads only once its views hold what the log held.
 
-A restarted server's follower folds whatever the log gained since the views last
+A restarted server's feed folds whatever the log gained since the views last
 committed. A read in that window used to answer 404 for a story the log already had
 (seen once in CI, right after ``liveblog serve --demo`` printed its banner).
 """
@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from liveblog.demo import DEMO_SLUG, seed_demo
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.newsroom import Newsroom
 from liveblog.settings import Settings
 from liveblog.web.app import create_app
@@ -30,16 +30,16 @@ def test_reads_wait_for_the_views_to_catch_up_with_the_log(
 ) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'startup.sqlite3'}")
     with Newsroom(env=settings.eventsourcing_env()) as newsroom:
-        seed_demo(newsroom)  # in the log; no follower has written the views
+        seed_demo(newsroom)  # in the log; no feed has written the views
 
-    real_process = Follower._process
+    real_process = Feed._process
 
-    def slow_process(self: Follower, batch: list[Any]) -> None:
-        time.sleep(0.5)  # a follower with much to fold
+    def slow_process(self: Feed, batch: list[Any]) -> None:
+        time.sleep(0.5)  # a feed with much to fold
         real_process(self, batch)
 
-    monkeypatch.setattr(Follower, "_process", slow_process)
-    # uvicorn in a thread of this process (the slowed follower is this process's), on a
+    monkeypatch.setattr(Feed, "_process", slow_process)
+    # uvicorn in a thread of this process (the slowed feed is this process's), on a
     # loopback port; a read as soon as it says it has started.
     port = free_port()
     server = uvicorn.Server(

@@ -22,9 +22,9 @@ class OldTextSuite:
         update_id = write_old_text(parts.newsroom, old)
         parts.newsroom.post_update(other, body="<p>Later, elsewhere.</p>", actor=REPORTER)
 
-        parts.follower.start()
-        assert parts.follower.catch_up(TIMEOUT)
-        assert parts.follower.stories_needing_attention() == []
+        parts.feed.start()
+        assert parts.feed.catch_up(TIMEOUT)
+        assert parts.feed.stories_needing_attention() == []
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
 
         page = parts.views.story_page(old, 10)
@@ -52,13 +52,13 @@ class OldTextSuite:
         # Later posts to either story keep flowing.
         parts.newsroom.post_update(old, body="<p>After.</p>", actor=REPORTER)
         parts.newsroom.post_update(other, body="<p>After.</p>", actor=REPORTER)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
         head = parts.views.story_head(old)
         assert head is not None
         assert head.version == 5
 
         incremental = parts.views.dump()
-        parts.follower.stop()  # a rebuild runs with the feed stopped
+        parts.feed.stop()  # a rebuild runs with the feed stopped
         result = rebuild(parts.newsroom, parts.views)
         assert result.events == 5 + 3
         assert parts.views.dump() == incremental

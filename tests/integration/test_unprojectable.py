@@ -3,7 +3,7 @@
 The views are made to refuse a story's rows for real: a row put in the timeline by hand
 holds the sequence the story's first update will take, so writing that update breaks
 the timeline's unique (story, sequence) index on SQLite and PostgreSQL alike. An event
-the fold cannot apply is recorded straight into the store, as a bug could. The follower
+the fold cannot apply is recorded straight into the store, as a bug could. The feed
 must mark that story as needing attention, log where, leave it out, carry every other
 story on, never retry the batch for ever; a rebuild then completes. A store that fails
 (a SQLite file locked by another writer) is retried, never taken for bad data.
@@ -65,7 +65,7 @@ def position_of(newsroom: Newsroom, story_id: UUID, version: int) -> int:
 
 
 class Errors(logging.Handler):
-    """The follower's ERROR lines."""
+    """The feed's ERROR lines."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -91,7 +91,7 @@ class UnprojectableSuite:
         """Three stories, opened and in the views, by a process that is closed again."""
         first, _ = processes.build()
         story_ids = open_stories(first.newsroom, 3)
-        assert first.follower.catch_up(TIMEOUT)
+        assert first.feed.catch_up(TIMEOUT)
         processes.close(first)
         return story_ids
 
@@ -102,18 +102,18 @@ class UnprojectableSuite:
         parts, recorder = processes.build(start=False)
         newsroom = parts.newsroom
         take_sequence_one(parts.views, b)
-        # One batch with all three stories: the follower starts after these.
+        # One batch with all three stories: the feed starts after these.
         for story_id in (a, b, c, a, b):
             newsroom.post_update(story_id, body="<p>Before the start.</p>", actor=REPORTER)
 
-        parts.follower.start()
-        assert parts.follower.catch_up(TIMEOUT)  # it does not retry the batch for ever
+        parts.feed.start()
+        assert parts.feed.catch_up(TIMEOUT)  # it does not retry the batch for ever
         bad_position = position_of(newsroom, b, 2)
-        assert parts.follower.stories_needing_attention() == [
+        assert parts.feed.stories_needing_attention() == [
             Attention(b, bad_position, "IntegrityError")
         ]
-        assert parts.follower.needs_attention(b)
-        assert not parts.follower.needs_attention(a)
+        assert parts.feed.needs_attention(b)
+        assert not parts.feed.needs_attention(a)
         assert len(errors.lines) == 1
         assert str(b) in errors.lines[0]
         assert f"position {bad_position}" in errors.lines[0]
@@ -121,21 +121,21 @@ class UnprojectableSuite:
         # While it runs, the other stories go on, to the views and to live readers.
         for story_id in (b, a, c, b):
             newsroom.post_update(story_id, body="<p>Live.</p>", actor=REPORTER)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
         good = of_stories(views_rows(parts.views), {a, c})
         assert good == of_stories(fold_rows(newsroom), {a, c})
         assert recorder.versions() == {a: [2, 3, 4], c: [2, 3]}
         head = parts.views.story_head(b)
         assert head is not None
         assert head.version == 1  # as readers saw it before the bad event, not with a hole
-        assert parts.follower.signal.known_version(b) == 0
-        assert len(parts.follower.stories_needing_attention()) == 1
+        assert parts.feed.signal.known_version(b) == 0
+        assert len(parts.feed.stories_needing_attention()) == 1
         assert len(errors.lines) == 1
         top = newsroom.recorder.max_notification_id()
         assert parts.views.position() == top
 
         # The rebuild (once the cause, here the squatting row, is gone) completes.
-        parts.follower.stop()
+        parts.feed.stop()
         rebuild(newsroom, parts.views)
         assert views_rows(parts.views) == fold_rows(newsroom)
 
@@ -143,8 +143,8 @@ class UnprojectableSuite:
         processes.close(parts)
         after, _ = processes.build()
         after.newsroom.post_update(b, body="<p>After the rebuild.</p>", actor=REPORTER)
-        assert after.follower.catch_up(TIMEOUT)
-        assert after.follower.stories_needing_attention() == []
+        assert after.feed.catch_up(TIMEOUT)
+        assert after.feed.stories_needing_attention() == []
         assert views_rows(after.views) == fold_rows(after.newsroom)
 
     def test_an_event_the_fold_cannot_apply_stops_its_story_alone(
@@ -164,13 +164,13 @@ class UnprojectableSuite:
         newsroom.recorder.insert_events([newsroom.mapper.to_stored_event(wrong)])
         newsroom.post_update(c, body="<p>Before.</p>", actor=REPORTER)
 
-        parts.follower.start()
-        assert parts.follower.catch_up(TIMEOUT)
-        assert parts.follower.stories_needing_attention() == [
+        parts.feed.start()
+        assert parts.feed.catch_up(TIMEOUT)
+        assert parts.feed.stories_needing_attention() == [
             Attention(b, position_of(newsroom, b, 2), "UnknownEvent")
         ]
         newsroom.post_update(a, body="<p>Live.</p>", actor=REPORTER)
-        assert parts.follower.catch_up(TIMEOUT)
+        assert parts.feed.catch_up(TIMEOUT)
         assert recorder.versions() == {a: [2, 3], c: [2]}
         good = of_stories(views_rows(parts.views), {a, c})
         assert good == of_stories(fold_rows_of(newsroom, {a, c}), {a, c})
@@ -223,11 +223,11 @@ class Warnings(logging.Handler):
 def test_a_locked_store_is_retried_until_it_is_back_and_no_story_is_marked(
     sqlite_url: str,
 ) -> None:
-    # A short lock timeout: the follower's write fails after a second, not ten.
+    # A short lock timeout: the feed's write fails after a second, not ten.
     settings = Settings(database_url=sqlite_url, extra_env={"SQLITE_LOCK_TIMEOUT": "1"})
     parts: Parts = build(settings, start_feed=False)
     recorder = Recorder()
-    parts.follower.listeners.append(recorder)
+    parts.feed.listeners.append(recorder)
     warnings = Warnings()
     logger = logging.getLogger("liveblog.feed")
     logger.addHandler(warnings)
@@ -235,13 +235,13 @@ def test_a_locked_store_is_retried_until_it_is_back_and_no_story_is_marked(
     try:
         story_ids = open_stories(parts.newsroom, 2)
         blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file's write lock
-        parts.follower.start()
+        parts.feed.start()
         assert warnings.views_failed.wait(TIMEOUT)
-        assert parts.follower.stories_needing_attention() == []
+        assert parts.feed.stories_needing_attention() == []
         blocker.execute("ROLLBACK")
 
-        assert parts.follower.catch_up(TIMEOUT)
-        assert parts.follower.stories_needing_attention() == []
+        assert parts.feed.catch_up(TIMEOUT)
+        assert parts.feed.stories_needing_attention() == []
         assert recorder.versions() == {story_id: [1] for story_id in story_ids}
         assert views_rows(parts.views) == fold_rows(parts.newsroom)
     finally:
@@ -253,14 +253,14 @@ def test_a_locked_store_is_retried_until_it_is_back_and_no_story_is_marked(
 
 def test_what_counts_as_the_stores_failure_and_what_as_the_datas(sqlite_url: str) -> None:
     parts = build(Settings(database_url=sqlite_url), start_feed=False)
-    follower = parts.follower
+    feed = parts.feed
     failures: list[Any] = [OperationalError("gone"), DataError("NUL"), UnknownEvent("?")]
-    assert [follower._store_failed(e) for e in failures] == [True, False, False]
+    assert [feed._store_failed(e) for e in failures] == [True, False, False]
     # With the store gone, an error of any other kind is not taken for bad data.
     parts.close()
     close_views(parts.views, parts.newsroom)
-    assert follower._store_failed(UnknownEvent("?")) is True
-    assert follower._store_failed(ValueError("?")) is True
+    assert feed._store_failed(UnknownEvent("?")) is True
+    assert feed._store_failed(ValueError("?")) is True
 
 
 class RefusedTogether(ReadViews):
@@ -289,23 +289,23 @@ def test_stories_that_fail_only_together_are_all_marked_and_the_feed_goes_on(
     try:
         first, _ = processes.build()
         a, b, c = open_stories(first.newsroom, 3)
-        assert first.follower.catch_up(TIMEOUT)
+        assert first.feed.catch_up(TIMEOUT)
         processes.close(first)
         parts, recorder = processes.build(start=False)
-        parts.follower.views = RefusedTogether(parts.views, b)
+        parts.feed.views = RefusedTogether(parts.views, b)
         for story_id in (a, b, c):
             parts.newsroom.post_update(story_id, body="<p>Together.</p>", actor=REPORTER)
 
-        parts.follower.start()
-        assert parts.follower.catch_up(TIMEOUT)  # it does not retry the batch for ever
-        marked = parts.follower.stories_needing_attention()
+        parts.feed.start()
+        assert parts.feed.catch_up(TIMEOUT)  # it does not retry the batch for ever
+        marked = parts.feed.stories_needing_attention()
         assert {(m.story_id, m.error) for m in marked} == {
             (a, "DataError"),
             (b, "DataError"),
             (c, "DataError"),
         }
         assert len(errors.lines) == 3
-        assert parts.follower.reconnects == 0  # settled in one pass, not by reading again
+        assert parts.feed.reconnects == 0  # settled in one pass, not by reading again
         assert recorder.versions() == {}
         top = parts.newsroom.recorder.max_notification_id()
         assert parts.views.position() == top

@@ -1,5 +1,5 @@
 """The fold refuses an event it cannot apply without changing the story's state, so the
-follower can write the story as its earlier events left it and mark the rest."""
+feed can write the story as its earlier events left it and mark the rest."""
 
 from __future__ import annotations
 

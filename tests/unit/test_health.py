@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from liveblog import deadline, health
-from liveblog.feed import Follower
+from liveblog.feed import Feed
 from liveblog.health import HealthMonitor
 
 
@@ -19,8 +19,8 @@ class FakeFollower:
     problem: str | None = None
 
 
-def monitor(newest: Any, follower: FakeFollower) -> HealthMonitor:
-    return HealthMonitor(newest, cast(Follower, follower))
+def monitor(newest: Any, feed: FakeFollower) -> HealthMonitor:
+    return HealthMonitor(newest, cast(Feed, feed))
 
 
 def test_not_checked_yet_is_not_ready() -> None:
@@ -65,14 +65,14 @@ def test_a_failing_feed_is_not_ready() -> None:
 
 
 def test_a_feed_behind_the_log_for_too_long_is_not_ready(monkeypatch: pytest.MonkeyPatch) -> None:
-    follower = FakeFollower(position=1)
-    checked = monitor(lambda: 5, follower)
+    feed = FakeFollower(position=1)
+    checked = monitor(lambda: 5, feed)
     checked.check()
     assert checked.readiness().ready  # a moment behind is a burst of writes
     monkeypatch.setattr(health, "FEED_LAG_SECONDS", -1.0)
     checked.check()
     assert checked.readiness().reason == "the feed is 4 events behind the log"
-    follower.position = 5
+    feed.position = 5
     checked.check()
     assert checked.readiness().ready
 

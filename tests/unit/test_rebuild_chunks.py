@@ -8,11 +8,11 @@ import pytest
 
 import projections.views.rebuilding
 from projections.views import ALL_VIEWS
-from projections.views.rebuilding import Rebuilding, read_frame
+from projections.views.rebuilding import Rebuilding, unpack_chunk
 
 
 class RecordingWriter:
-    """A ChunkWriter that keeps each frame's drop flag and position, and counts the
+    """A ChunkWriter that keeps each packed chunk's drop flag and position, and counts the
     chunks sent and not waited for."""
 
     def __init__(self) -> None:
@@ -20,8 +20,8 @@ class RecordingWriter:
         self.outstanding = 0
         self.most_outstanding = 0
 
-    def send(self, frame: bytes) -> None:
-        drop, position, *_ = read_frame(frame)
+    def send(self, packed: bytes) -> None:
+        drop, position, *_ = unpack_chunk(packed)
         self.chunks.append((drop, position))
         self.outstanding += 1
         self.most_outstanding = max(self.most_outstanding, self.outstanding)

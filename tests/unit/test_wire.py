@@ -1,6 +1,6 @@
 """``update_doc`` writes exactly ``dumps(update_json(...))``: the views store its text.
 
-A rebuild's frames carry the same values for its writer to store
+A rebuild's packed chunks carry the same values for its writer to store
 (``projections.views.rebuilding``): they must come out as the same text.
 
 Hypothesis draws updates in every state a fold can leave them in (posted, corrected,
@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.story import Correction, Person, Retraction, Revision, UpdateView
-from projections.views.rebuilding import ChunkRows, frame_update, make_frame, read_frame
+from projections.views.rebuilding import ChunkRows, pack_chunk, packed_update, unpack_chunk
 from projections.wire import (
     UpdateText,
     dumps,
@@ -95,21 +95,21 @@ def test_update_doc_is_the_text_of_update_json_for_event_times(update: UpdateVie
 
 
 @given(IDS, MOMENTS)
-def test_ids_and_times_in_a_frame_are_the_text_the_views_store(
+def test_ids_and_times_in_a_packed_chunk_are_the_text_the_views_store(
     identifier: UUID, moment: datetime
 ) -> None:
-    frame = orjson.dumps(
+    packed = orjson.dumps(
         [id_for_orjson(identifier), time_for_orjson(moment)], option=orjson.OPT_UTC_Z
     )
-    assert orjson.loads(frame) == [str(identifier), rfc3339(moment)]
+    assert orjson.loads(packed) == [str(identifier), rfc3339(moment)]
 
 
 @given(updates())
-def test_an_update_through_a_frame_makes_the_same_doc_and_timeline_fields(
+def test_an_update_through_a_packed_chunk_makes_the_same_doc_and_timeline_fields(
     update: UpdateView,
 ) -> None:
-    sent = make_frame(False, 1, ChunkRows([], [frame_update(update)], []))
-    [received] = read_frame(sent)[3]
+    sent = pack_chunk(False, 1, ChunkRows([], [packed_update(update)], []))
+    [received] = unpack_chunk(sent)[3]
     assert update_doc_of_text(received) == update_doc(update)
     assert received == UpdateText(
         str(update.id), str(update.story_id), update.sequence, update.title, update.body,
