@@ -23,12 +23,13 @@ from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
+from liveblog.web.live_session import backlog_reads
 from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.security import with_security_headers
 from liveblog.web.story_answer import RawHeaders, cached_story_answer
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
-from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
+from liveblog.web.stream import live_story_ref, live_websocket
 from liveblog.web.threads import at_start_or_stop, set_deadline
 from projections.story_reads import StoryReads
 
