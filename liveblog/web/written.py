@@ -56,10 +56,9 @@ async def update_response(
     """
     doc = None
     if await views_caught_up(request, outcome):
-        recent = feed_of(request).recent_update(outcome.story_id, update_id)
-        if recent is not None:  # what the views row holds, without reading it
-            doc = update_doc(recent)
-        else:
+        # What the views row holds, without reading it (else read it).
+        doc = feed_of(request).recent_update_doc(outcome.story_id, update_id)
+        if doc is None:
             doc = await in_thread(views_of(request).update_doc, outcome.story_id, update_id)
     if doc is None:
         story = await story_view(request, outcome.story_id, upto=outcome.version)
