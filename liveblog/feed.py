@@ -51,8 +51,8 @@ from liveblog import deadline
 from liveblog.eventsourcing_adapter import next_batch, open_subscription, wake
 from liveblog.newsroom import STORY_EVENT_TYPES, Newsroom
 from projections.states import Applied, StoryStates
-from projections.story import UpdateView
 from projections.views import ALL_VIEWS, Changes, ReadViews
+from projections.wire import update_doc
 
 log = logging.getLogger("liveblog.feed")
 
@@ -173,8 +173,8 @@ class Feed:
         self._retry_now = threading.Event()
         self._subscription: Subscription[Any] | None = None
         self._threads: list[threading.Thread] = []
-        # The newest updates as their views rows now hold them (see recent_update).
-        self._recent: dict[tuple[UUID, UUID], UpdateView] = {}
+        # The newest updates' JSON as their views rows now hold it (see recent_update_doc).
+        self._recent: dict[tuple[UUID, UUID], str] = {}
         # Stories whose projection stopped, for the life of the process (see the module's
         # docstring). Written by the feed's thread only; read by others under the lock.
         self._attention: dict[UUID, Attention] = {}
@@ -321,12 +321,16 @@ class Feed:
             return None
         return self.states.apply(notification.id, event)
 
-    def recent_update(self, story_id: UUID, update_id: UUID) -> UpdateView | None:
-        """An update as the views hold it now, if it changed lately; None: read the views.
+    def recent_update_doc(self, story_id: UUID, update_id: UUID) -> str | None:
+        """An update's JSON as the views row holds it now, if it changed lately; None:
+        read the views.
 
         A write answers with its update once the views hold it: from here, that costs no
         thread and no query. Called from the event loop while the feed's thread
-        updates the dict: each single get, set or delete is atomic under the GIL.
+        updates the dict: each single get, set or delete is atomic under the GIL. The
+        feed keeps finished text, never the fold's ``UpdateView``: its thread changes
+        that object in place with the update's next event, so the loop reading it could
+        mix two revisions.
         """
         return self._recent.get((story_id, update_id))
 
@@ -334,7 +338,7 @@ class Feed:
         recent = self._recent
         for key, update in changes.updates.items():
             recent.pop(key, None)  # to the newest end
-            recent[key] = update
+            recent[key] = update_doc(update)
         while len(recent) > RECENT_UPDATES:
             del recent[next(iter(recent))]  # the oldest
 

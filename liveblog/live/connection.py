@@ -3,8 +3,9 @@
 The hub writes each frame to a caught-up WebSocket reader itself, at once, as
 ``websockets.broadcast()`` does, with no task and no buffer per reader. A live stream
 that can do that is handed a ``LiveSocket`` by the server (on uvicorn:
-``liveblog.web.uvicorn_adapter``); the hub and ``liveblog.web.stream`` talk only to these
-two protocols, so nothing but the adapter knows which server or library is underneath.
+``liveblog.web.uvicorn_adapter``); the hub and the live stream (``liveblog.web.stream``,
+``liveblog.web.direct_socket``) talk only to these two protocols, so nothing but the
+adapter knows which server or library is underneath.
 """
 
 from __future__ import annotations

@@ -17,18 +17,19 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
+from liveblog.web import history, ops, stories, updates
 from liveblog.web.access import AccessLog
-from liveblog.web.api import ROUTES as API_ROUTES
-from liveblog.web.api import RawHeaders, cached_story_answer
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
+from liveblog.web.live_session import backlog_reads
 from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.security import with_security_headers
+from liveblog.web.story_answer import RawHeaders, cached_story_answer
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
-from liveblog.web.stream import backlog_reads, live_story_ref, live_websocket
+from liveblog.web.stream import live_story_ref, live_websocket
 from liveblog.web.threads import at_start_or_stop, set_deadline
 from projections.story_reads import StoryReads
 
@@ -189,7 +190,11 @@ def create_app(
 
     handlers: Any = EXCEPTION_HANDLERS
     routes = [
-        *API_ROUTES,
+        # In this order: Starlette tries them in turn (tests/unit/test_route_table.py).
+        *ops.ROUTES,
+        *stories.ROUTES,
+        *updates.ROUTES,
+        *history.ROUTES,
         *PEOPLE_ROUTES,
         *STREAM_ROUTES,
         Route("/metrics", accepts_query()(metrics)),

@@ -10,6 +10,7 @@ signal, a LISTEN backend reappearing in ``pg_stat_activity``, is polled with a d
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -25,7 +26,6 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from liveblog import feed as feed_module
 from liveblog.rebuild import rebuild
 from projections.views import ALL_VIEWS
-from projections.wire import update_doc
 from tests.databases import libpq_url
 from tests.helpers import EDITOR, REPORTER
 from tests.integration.processes import (
@@ -110,7 +110,7 @@ class FeedSuite:
         assert parts.feed.catch_up(TIMEOUT)
 
         remembered = [
-            parts.feed.recent_update(story_id, o.update_id)
+            parts.feed.recent_update_doc(story_id, o.update_id)
             for o in posted
             if o.update_id is not None
         ]
@@ -118,10 +118,37 @@ class FeedSuite:
         for outcome, recent in zip(posted, remembered, strict=True):
             if recent is not None:
                 assert outcome.update_id is not None
-                assert update_doc(recent) == parts.views.update_doc(story_id, outcome.update_id)
+                assert recent == parts.views.update_doc(story_id, outcome.update_id)
         newest = remembered[-1]
         assert newest is not None
-        assert newest.revision == 2  # the correction, as the views row holds it
+        assert json.loads(newest)["revision"] == 2  # the correction, as the views row holds it
+
+    def test_a_remembered_update_is_not_changed_by_its_next_event(
+        self, processes: Processes
+    ) -> None:
+        """The event loop reads what the feed remembers while the feed's thread applies
+        the next events: what it was handed must stay as it was (finished text)."""
+        parts, _ = processes.build()
+        story_id = open_stories(parts.newsroom, 1)[0]
+        posted = parts.newsroom.post_update(story_id, body="<p>First.</p>", actor=REPORTER)
+        update_id = posted.update_id
+        assert update_id is not None
+        assert parts.feed.catch_up(TIMEOUT)
+        handed = parts.feed.recent_update_doc(story_id, update_id)
+        assert handed is not None
+        as_handed = json.loads(handed)
+
+        parts.newsroom.correct_update(
+            story_id, update_id, body="<p>Second.</p>", note="typo", actor=EDITOR,
+            as_editor=True,
+        )  # fmt: skip
+        assert parts.feed.catch_up(TIMEOUT)
+
+        assert json.loads(handed) == as_handed
+        assert as_handed["revision"] == 1
+        now = parts.feed.recent_update_doc(story_id, update_id)
+        assert now is not None
+        assert json.loads(now)["revision"] == 2
 
     def test_a_save_made_as_the_follower_starts_wakes_it_without_the_poll(
         self, processes: Processes

@@ -12,7 +12,7 @@ from eventsourcing.persistence import PersistenceError
 
 from liveblog.live.backlog import BacklogReads, Span
 from liveblog.live.frames import Frame
-from liveblog.web.stream import backlog_reads
+from liveblog.web.live_session import backlog_reads
 
 STORY = uuid4()
 

@@ -10,8 +10,8 @@ import pytest
 from liveblog.domain import story_id_for_slug
 from liveblog.live.frames import Frame
 from liveblog.live.hub import Hub
-from liveblog.web.api import cached_story_answer
 from liveblog.web.security import SECURITY_HEADERS
+from liveblog.web.story_answer import cached_story_answer
 
 BODY = b'{"id":"x","version":3}'
 SLUG = "osh-floods"

@@ -18,8 +18,8 @@ from typing import Any
 from liveblog.domain import story_id_for_slug
 from liveblog.live.hub import Hub
 from liveblog.settings import Settings
-from liveblog.web.api import cached_story_answer
 from liveblog.web.app import LiveblogApp, create_app
+from liveblog.web.story_answer import cached_story_answer
 
 SLUG = "osh-floods"
 BODY = b'{"id":"x","version":3}' * 700  # about the demo story's 15.8 KB

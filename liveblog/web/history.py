@@ -1,0 +1,94 @@
+"""The story's past, for editors: raw events, an update's revisions, time travel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from liveblog.tokens import Role
+from liveblog.web.auth import optional_principal, require_role
+from liveblog.web.errors import ApiError
+from liveblog.web.inputs import accepts_query, path_uuid, query_int
+from liveblog.web.requests import (
+    json_response,
+    raw_json_response,
+    reads_of,
+    story_id_of,
+    story_view,
+    views_of,
+    wait_for_min_version,
+)
+from liveblog.web.security import PRIVATE
+from liveblog.web.threads import in_thread
+from projections.wire import folded_story_bytes, history_json, revision_json, revisions_json
+
+
+async def story_in_the_past(
+    request: Request, story_id: UUID, at_version: int | None, at_raw: str | None
+) -> Response:
+    """Editors only: the story exactly as readers saw it at a version or a moment
+    (``GET /api/stories/{story}?at_version=N`` or ``?at=<time>``)."""
+    await require_role(request, Role.EDITOR)
+    if at_version is not None and at_raw is not None:
+        raise ApiError(422, "invalid_query", "give at_version or at, not both")
+    if at_version is not None:
+        story = await story_view(request, story_id, upto=at_version)
+        if story.version < at_version:
+            raise ApiError(404, "not_found", f"the story has no version {at_version} yet")
+    else:
+        moment = parse_rfc3339(at_raw or "")
+        story = await in_thread(reads_of(request).story_at, story_id, moment)
+    return raw_json_response(folded_story_bytes(story), headers=PRIVATE)
+
+
+def parse_rfc3339(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, "invalid_query", "at: must be an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise ApiError(422, "invalid_query", "at: must carry a time zone (e.g. Z)")
+    return moment
+
+
+@accepts_query("min_version")
+async def update_revisions(request: Request) -> Response:
+    principal = await optional_principal(request)
+    show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    await wait_for_min_version(request, story_id)
+    views = views_of(request)
+    status = await in_thread(views.update_status, story_id, update_id)
+    if status is None:
+        raise ApiError(404, "not_found", f"no update {update_id} in this story")
+    rows = await in_thread(views.revisions, story_id, update_id)
+    # Readers see the body an update shows now; old bodies are for editors.
+    shown = status.revision if status.status == "published" else None
+    revisions = [
+        revision_json(row, with_text=show_bodies or row.revision == shown) for row in rows
+    ]
+    # What an editor sees holds superseded text: for that one reader only.
+    headers = PRIVATE if show_bodies else None
+    return json_response(revisions_json(update_id, revisions), headers=headers)
+
+
+@accepts_query("after", "limit")
+async def story_history(request: Request) -> Response:
+    await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    after = query_int(request, "after", default=0, minimum=0, maximum=2**62) or 0
+    limit = query_int(request, "limit", default=100, minimum=1, maximum=1000) or 100
+    events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
+    next_after = events[-1].originator_version if len(events) == limit else None
+    return json_response(history_json(events, next_after), headers=PRIVATE)
+
+
+ROUTES = [
+    Route("/api/stories/{story}/updates/{update}/revisions", update_revisions, methods=["GET"]),
+    Route("/api/stories/{story}/events", story_history, methods=["GET"]),
+]

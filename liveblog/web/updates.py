@@ -1,0 +1,179 @@
+"""Update routes: post, list, correct, retract, pin or mark a key event."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from liveblog.domain import MAX_BODY, MAX_NOTE, MAX_REASON, MAX_TITLE
+from liveblog.tokens import Role
+from liveblog.web.auth import require_role
+from liveblog.web.errors import ApiError
+from liveblog.web.inputs import (
+    accepts_query,
+    bool_field,
+    if_match_number,
+    path_uuid,
+    query_bool,
+    query_int,
+    read_json_object,
+    required_text,
+    text_field,
+)
+from liveblog.web.requests import (
+    newsroom_of,
+    raw_json_response,
+    story_id_of,
+    views_of,
+    wait_for_min_version,
+)
+from liveblog.web.threads import in_thread
+from liveblog.web.written import run_command, update_response
+from projections.views import ReadViews
+from projections.wire import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, updates_page_bytes
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@accepts_query()
+async def post_update(request: Request) -> Response:
+    principal = await require_role(request, Role.REPORTER)
+    story_id = story_id_of(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise ApiError(
+            400, "bad_request", f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+        )
+    payload = await read_json_object(
+        request, {"body", "title", "key_event", "pinned", "draft", "publish_at"}
+    )
+    if payload.get("draft") or payload.get("publish_at") is not None:
+        raise ApiError(422, "not_supported", "drafts and scheduled posts are not supported yet")
+    body = required_text(payload, "body", limit=MAX_BODY)
+    title = text_field(payload, "title", limit=MAX_TITLE) or ""
+    key_event = bool_field(payload, "key_event") or False
+    pinned = bool_field(payload, "pinned") or False
+    if (pinned or key_event) and not principal.role.includes(Role.EDITOR):
+        raise ApiError(403, "forbidden", "only editors may pin or mark key events")
+    command = newsroom_of(request).post_update_command(
+        story_id,
+        body=body,
+        title=title,
+        key_event=key_event,
+        pinned=pinned,
+        actor=principal.actor,
+        idempotency_key=key,
+    )
+    outcome = await run_command(request, command)
+    assert outcome.update_id is not None
+    headers = {"Idempotent-Replayed": "true"} if key and not outcome.recorded else None
+    return await update_response(request, outcome, outcome.update_id, 201, headers)
+
+
+@accepts_query("before", "limit", "key_events", "min_version")
+async def list_updates(request: Request) -> Response:
+    story_id = story_id_of(request)
+    limit = query_int(
+        request, "limit", default=DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE
+    )
+    key_events_only = query_bool(request, "key_events")
+    await wait_for_min_version(request, story_id)
+    story_ref = request.path_params["story"]
+    before = request.query_params.get("before") or None
+    # One worker call for the whole page: each hop to a thread and back waits for the
+    # event loop, which a storm of resumes keeps busy (scripts/benchmarks/figures/resume_storm.py).
+    page = await in_thread(
+        updates_page, views_of(request), story_id, story_ref,
+        before=before, limit=limit or DEFAULT_PAGE_SIZE, key_events_only=key_events_only,
+    )  # fmt: skip
+    return raw_json_response(page)
+
+
+def updates_page(
+    views: ReadViews, story_id: UUID, story_ref: str, *, before: str | None, limit: int,
+    key_events_only: bool,
+) -> bytes:  # fmt: skip
+    """A page of the story's updates, newest first, as the read API sends it (blocking)."""
+    if views.story_head(story_id) is None:
+        raise ApiError(404, "not_found", f"no story {story_ref!r}")
+    before_sequence = None
+    if before is not None:
+        try:
+            cursor = views.update_status(story_id, UUID(before))
+        except ValueError:
+            cursor = None
+        if cursor is None:
+            raise ApiError(422, "invalid_query", "before: not an update of this story")
+        before_sequence = cursor.sequence
+    rows = views.timeline(
+        story_id, before_sequence=before_sequence, limit=limit + 1,
+        key_events_only=key_events_only,
+    )  # fmt: skip
+    page = rows[:limit]
+    next_update = page[-1].update_id if len(rows) > limit else None
+    return updates_page_bytes([row.doc for row in page], next_update)
+
+
+@accepts_query()
+async def correct_update(request: Request) -> Response:
+    principal = await require_role(request, Role.REPORTER)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    expected = if_match_number(request, "r")
+    payload = await read_json_object(request, {"body", "note"})
+    body = required_text(payload, "body", limit=MAX_BODY)
+    note = required_text(payload, "note", limit=MAX_NOTE)
+    command = newsroom_of(request).correct_update_command(
+        story_id,
+        update_id,
+        body=body,
+        note=note,
+        actor=principal.actor,
+        as_editor=principal.role.includes(Role.EDITOR),
+        expected_revision=expected,
+    )
+    outcome = await run_command(request, command)
+    return await update_response(request, outcome, update_id)
+
+
+@accepts_query()
+async def retract_update(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    payload = await read_json_object(request, {"reason"})
+    reason = required_text(payload, "reason", limit=MAX_REASON)
+    command = newsroom_of(request).retract_update_command(
+        story_id, update_id, reason=reason, actor=principal.actor
+    )
+    outcome = await run_command(request, command)
+    return await update_response(request, outcome, update_id)
+
+
+@accepts_query()
+async def flag_update(request: Request) -> Response:
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    payload = await read_json_object(request, {"pinned", "key_event"})
+    pinned = bool_field(payload, "pinned")
+    key_event = bool_field(payload, "key_event")
+    if pinned is None and key_event is None:
+        raise ApiError(422, "invalid_field", "give pinned, key_event or both")
+    command = newsroom_of(request).flag_update_command(
+        story_id, update_id, pinned=pinned, key_event=key_event, actor=principal.actor
+    )
+    outcome = await run_command(request, command)
+    return await update_response(request, outcome, update_id)
+
+
+ROUTES = [
+    Route("/api/stories/{story}/updates", post_update, methods=["POST"]),
+    Route("/api/stories/{story}/updates", list_updates, methods=["GET"]),
+    Route("/api/stories/{story}/updates/{update}", flag_update, methods=["PATCH"]),
+    Route("/api/stories/{story}/updates/{update}/corrections", correct_update, methods=["POST"]),
+    Route("/api/stories/{story}/updates/{update}/retraction", retract_update, methods=["POST"]),
+]
