@@ -19,6 +19,7 @@ from liveblog.domain import (
     InvalidField,
     NotAuthor,
     NothingChanged,
+    NotRetracted,
     RevisionConflict,
     StoryClosed,
     UpdateNotFound,
@@ -63,6 +64,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (RevisionConflict, 409),
     (SlugTaken, 409),
     (NothingChanged, 409),
+    (NotRetracted, 409),
     (StoryBusy, 503),
 ]
 

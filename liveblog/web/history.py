@@ -24,6 +24,8 @@ from liveblog.web.requests import (
 )
 from liveblog.web.security import PRIVATE
 from liveblog.web.threads import in_thread
+from projections.story import RETRACTED
+from projections.views.queries import RevisionRow
 from projections.wire import folded_story_bytes, history_json, revision_json, revisions_json
 
 
@@ -67,11 +69,18 @@ async def update_revisions(request: Request) -> Response:
     if status is None:
         raise ApiError(404, "not_found", f"no update {update_id} in this story")
     rows = await in_thread(views.revisions, story_id, update_id)
-    # Readers see the body an update shows now; old bodies are for editors.
+    # Readers see the body an update shows now; old bodies, and what each revision
+    # changed, are for editors.
     shown = status.revision if status.status == "published" else None
-    revisions = [
-        revision_json(row, with_text=show_bodies or row.revision == shown) for row in rows
-    ]
+    revisions = []
+    last_text: RevisionRow | None = None  # the newest revision so far that showed a text
+    for row in rows:
+        diff_from = last_text if show_bodies and row.kind != RETRACTED else None
+        revisions.append(
+            revision_json(row, with_text=show_bodies or row.revision == shown, diff_from=diff_from)
+        )
+        if row.kind != RETRACTED:
+            last_text = row
     # What an editor sees holds superseded text: for that one reader only.
     headers = PRIVATE if show_bodies else None
     return json_response(revisions_json(update_id, revisions), headers=headers)

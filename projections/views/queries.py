@@ -12,6 +12,7 @@ from uuid import UUID
 
 import orjson
 
+from projections.story import CORRECTED, POSTED
 from projections.views.schema import REVISIONS, STORY_LIST, TIMELINE
 from projections.views.store import ViewStore, rows_of
 from projections.wire import key_event_json, story_bytes
@@ -46,6 +47,8 @@ class RevisionRow:
     note: str | None
     by_id: str
     by_name: str
+    kind: str  # see ``projections.story.Revision``
+    reverted_to: int | None = None
 
 
 def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
@@ -61,8 +64,9 @@ def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
     at = doc["published_at"] if last is None else last["at"]
     by = doc["author"] if last is None else last["by"]
     note = None if last is None else last["note"]
+    kind = POSTED if last is None else CORRECTED
     return RevisionRow(doc["revision"], at, doc["title"], doc["body"], note, by["id"],
-                       by["name"])  # fmt: skip
+                       by["name"], kind)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -195,16 +199,17 @@ class ViewQueries(ViewStore):
 
     def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
         """Every revision of an update, oldest first: those the revisions view stores and,
-        if the update is published, the one it shows, read from its timeline doc.
+        if the update is published, the one it shows, read from its timeline doc when the
+        view does not store it (see ``rows.stored_revisions``).
 
-        Views written before the view stopped storing the shown revision hold it too;
-        the one from the doc replaces it (they are equal).
+        Rows stored before revisions had a kind have none: they can only have been a post
+        (revision 1) or a correction.
         """
         key = (str(story_id), str(update_id))
         with self._transaction(commit=False, snapshot=True) as cursor:
             cursor.execute(
                 self.dialect.sql(
-                    "SELECT revision, at, title, body, note, by_id, by_name"
+                    "SELECT revision, at, title, body, note, by_id, by_name, kind, reverted_to"
                     " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
                 ),
                 key,
@@ -213,6 +218,8 @@ class ViewQueries(ViewStore):
                 int(row["revision"]): RevisionRow(
                     int(row["revision"]), row["at"], row["title"], row["body"], row["note"],
                     row["by_id"], row["by_name"],
+                    row["kind"] or (POSTED if int(row["revision"]) == 1 else CORRECTED),
+                    None if row["reverted_to"] is None else int(row["reverted_to"]),
                 )
                 for row in rows_of(cursor)
             }  # fmt: skip
@@ -225,7 +232,7 @@ class ViewQueries(ViewStore):
             timeline = cursor.fetchone()
         shown = None if timeline is None else shown_revision(orjson.loads(timeline["doc"]))
         if shown is not None:
-            found[shown.revision] = shown
+            found.setdefault(shown.revision, shown)
         return [found[number] for number in sorted(found)]
 
     def story_list(self, status: str | None) -> list[str]:
