@@ -63,7 +63,7 @@ def test_a_negotiated_extension_leaves_the_framing_to_the_library() -> None:
     connection = open_connection()
     connection.extensions = [PerMessageDeflate(False, False, 15, 15)]
     compressed = message_data(connection, message)
-    assert compressed and len(compressed) < len(message)
+    assert 0 < len(compressed) < len(message)
     assert compressed[0] & 0x40  # RSV1: a compressed message
     many = messages_data(connection, [message, message])
-    assert many and len(many) < 2 * len(message)
+    assert 0 < len(many) < 2 * len(message)
