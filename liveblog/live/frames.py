@@ -37,6 +37,12 @@ class Frame:
         """Its bytes on the wire (UTF-8), counted once: what a slow reader's bound counts."""
         return len(self.text) if self.text.isascii() else len(self.text.encode())
 
+    @cached_property
+    def utf8(self) -> bytes:
+        """Its text as UTF-8, encoded once for every reader it is written to (a frame of
+        the ring or of a shared backlog goes to many)."""
+        return self.text.encode()
+
 
 def event_frame(applied: Applied) -> Frame:
     message = {

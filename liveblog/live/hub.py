@@ -301,7 +301,6 @@ class Hub:
                 channel.remember_update(frame.update_id, frame)
             self.stats.frames_published += 1
             size, limit = frame.size, self.slow_reader_bytes
-            message: bytes | None = None  # encoded once, for the first direct reader
             for reader in channel.readers:
                 connection = reader.direct
                 if connection is None:
@@ -313,9 +312,7 @@ class Hub:
                         reader.end(SLOW_CONSUMER)
                         self._dropped_slow(pending)
                     else:
-                        if message is None:
-                            message = frame.text.encode()
-                        connection.write(message)
+                        connection.write(frame.utf8)  # encoded once, for all
 
     def _dropped_slow(self, pending: int) -> None:
         stats = self.stats

@@ -16,7 +16,6 @@ from liveblog.live.hub import Reader, ReaderEnded
 from liveblog.live.resume import Plan
 from liveblog.web.live_session import (
     CLOSE_GRACE_SECONDS,
-    FRAMES_PER_TURN,
     STORE_UNAVAILABLE,
     UNKNOWN_STORY,
     Session,
@@ -102,18 +101,12 @@ class DirectSocket:
             reader.mark_closed()
 
     async def send_catch_up(self, session: Session, plan: Plan) -> None:
-        """What the reader missed, then ``live``, a chunk at a time: the catch-up takes
-        a turn of the hub's pacer every FRAMES_PER_TURN messages, and each chunk goes
-        out just before it, in one write."""
-        async with contextlib.aclosing(session.catch_up(plan)) as catching_up:
-            chunk: list[bytes] = []
-            async for message in catching_up:
-                chunk.append(message.text.encode())
-                del message  # a reader may stay for hours: hold no copies of snapshots
-                if len(chunk) >= FRAMES_PER_TURN:
-                    await self.send_now(chunk)
-                    chunk = []
-            await self.send_now(chunk)
+        """What the reader missed, then ``live``: each batch of the catch-up in one
+        write, as soon as the pacer lets it through."""
+        async with contextlib.aclosing(session.catch_up(plan)) as batches:
+            async for batch in batches:
+                await self.send_now([message.data() for message in batch])
+                del batch  # a reader may stay for hours: hold no copies of snapshots
 
     async def send_now(self, messages: list[bytes]) -> None:
         """Write catch-up messages at once, as the hub writes live frames; wait only

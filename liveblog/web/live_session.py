@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
@@ -39,10 +39,17 @@ CLOSE_GRACE_SECONDS = 5.0
 FRAMES_PER_TURN = 32
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
+    """One message for a reader (a tuple: a backlog makes thousands per resume)."""
+
     text: str
     version: int | None  # the SSE id; None for "live", which moves no cursor
+    # The text as UTF-8 when a shared frame holds it already (see ``Frame.utf8``).
+    utf8: bytes | None = None
+
+    def data(self) -> bytes:
+        """The text as UTF-8."""
+        return self.text.encode() if self.utf8 is None else self.utf8
 
 
 def backlog_reads(newsroom: Newsroom, max_frames: int) -> BacklogReads:
@@ -126,12 +133,16 @@ class Session:
         if self.reader is not None:
             self.hub.detach(self.reader)
 
-    async def catch_up(self, plan: Plan) -> AsyncGenerator[Message, None]:
-        """What the reader missed, then ``live``."""
-        async for message in self._catch_up(plan, self.sequencer):
-            yield message
-            del message  # a reader may stay for hours: hold no copies of snapshots
-        yield Message(live_text(self.sequencer.last_sent), None)
+    async def catch_up(self, plan: Plan) -> AsyncGenerator[list[Message], None]:
+        """What the reader missed, then ``live``, in batches of at most FRAMES_PER_TURN
+        messages, each to be sent at once: between two batches of a backlog, the
+        catch-up waits for a turn of the hub's pacer (a send that does not fill the
+        socket never suspends: without the pacer, long backlogs would hold the event
+        loop; see pacer.py)."""
+        async for batch in self._catch_up(plan, self.sequencer):
+            yield batch
+            del batch  # a reader may stay for hours: hold no copies of snapshots
+        yield [Message(live_text(self.sequencer.last_sent), None)]
 
     def go_direct(self) -> bool:
         """Whether the hub now writes this reader's frames itself (caught up, a socket)."""
@@ -154,9 +165,11 @@ class Session:
     async def messages(self) -> AsyncGenerator[Message, None]:
         reader, plan = self.attach()
         try:
-            async for message in self.catch_up(plan):
-                yield message
-                del message
+            async for batch in self.catch_up(plan):
+                for message in batch:
+                    yield message
+                    del message
+                del batch
             del plan
             while True:
                 if self.go_direct():
@@ -166,9 +179,9 @@ class Session:
         finally:
             self.detach()
 
-    async def _catch_up(self, plan: Plan, sequencer: Sequencer) -> AsyncIterator[Message]:
+    async def _catch_up(self, plan: Plan, sequencer: Sequencer) -> AsyncIterator[list[Message]]:
         if plan.start in (Start.SNAPSHOT, Start.RESET):
-            yield await self._snapshot(sequencer, reset=plan.start is Start.RESET)
+            yield [await self._snapshot(sequencer, reset=plan.start is Start.RESET)]
             return
         assert plan.since is not None
         frames: list[Frame] | tuple[Frame, ...] | None = plan.frames
@@ -176,7 +189,7 @@ class Session:
         if plan.start is Start.STORE and self.feed.needs_attention(self.story_id):
             # Its stream is paused before an event the views could not store: the store
             # holds events past the pause, which must not reach readers either.
-            yield await self._snapshot(sequencer, reset=True)
+            yield [await self._snapshot(sequencer, reset=True)]
             return
         if plan.start is Start.STORE:
             self.hub.stats.store_backlog_reads += 1
@@ -184,18 +197,23 @@ class Session:
             newest = max(channel.newest, self.feed.signal.known_version(self.story_id))
             frames = await self.backlogs.frames_after(self.story_id, plan.since, newest, ring)
             if frames is None:  # beyond the story, or too far back: start again
-                yield await self._snapshot(sequencer, reset=True)
+                yield [await self._snapshot(sequencer, reset=True)]
                 return
         sequencer.restart(plan.since)
-        for sent, frame in enumerate(frames or ()):
-            if sent % FRAMES_PER_TURN == 0 and sent:
-                # A send that does not fill the socket never suspends: without a turn
-                # of the pacer, long backlogs would hold the event loop (see pacer.py).
-                await self.hub.pacer.turn()
+        batch: list[Message] = []
+        for frame in frames or ():
             if sequencer.offer(frame) is Verdict.SEND:
                 # Sent late: with its update's text as it stands now, not as it stood.
+                # Made public a batch at a time, just before the batch is sent: a
+                # correction published while a backlog goes out reaches the batches after.
                 public = channel.public(frame)
-                yield Message(public.text, public.version)
+                batch.append(Message(public.text, public.version, public.utf8))
+                if len(batch) == FRAMES_PER_TURN:
+                    yield batch
+                    batch = []
+                    await self.hub.pacer.turn()
+        if batch:
+            yield batch
 
     async def _snapshot(self, sequencer: Sequencer, *, reset: bool) -> Message:
         async def load() -> tuple[int, bytes] | None:

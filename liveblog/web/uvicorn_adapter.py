@@ -230,7 +230,8 @@ class UvicornLiveSocket:
     def write(self, message: bytes) -> None:
         protocol = self.protocol
         if not protocol.close_sent:
-            for data in message_data(protocol.conn, message):
+            data = message_data(protocol.conn, message)
+            if data:
                 protocol.transport.write(data)
 
     def write_many(self, messages: Sequence[bytes]) -> None:
