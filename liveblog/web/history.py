@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from liveblog.domain import PUBLIC_EVENT_NAMES
 from liveblog.tokens import Role
 from liveblog.web.auth import optional_principal, require_role
 from liveblog.web.errors import ApiError
@@ -47,13 +50,13 @@ async def story_in_the_past(
     return raw_json_response(folded_story_bytes(story), headers=PRIVATE)
 
 
-def parse_rfc3339(raw: str) -> datetime:
+def parse_rfc3339(raw: str, name: str = "at") -> datetime:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ApiError(422, "invalid_query", "at: must be an RFC 3339 time") from None
+        raise ApiError(422, "invalid_query", f"{name}: must be an RFC 3339 time") from None
     if moment.tzinfo is None:
-        raise ApiError(422, "invalid_query", "at: must carry a time zone (e.g. Z)")
+        raise ApiError(422, "invalid_query", f"{name}: must carry a time zone (e.g. Z)")
     return moment
 
 
@@ -86,15 +89,64 @@ async def update_revisions(request: Request) -> Response:
     return json_response(revisions_json(update_id, revisions), headers=headers)
 
 
-@accepts_query("after", "limit")
+HISTORY_FILTERS = ("update", "actor", "type", "from", "to")
+EVENT_TYPES = {name: kind for kind, name in PUBLIC_EVENT_NAMES.items()}
+
+
+@accepts_query("after", "limit", *HISTORY_FILTERS)
 async def story_history(request: Request) -> Response:
+    """The raw history, optionally only the events of one update, one person, some
+    event types or a time range (``next``: where the next page starts)."""
     await require_role(request, Role.EDITOR)
     story_id = story_id_of(request)
     after = query_int(request, "after", default=0, minimum=0, maximum=2**62) or 0
     limit = query_int(request, "limit", default=100, minimum=1, maximum=1000) or 100
-    events = await in_thread(reads_of(request).events, story_id, after=after, limit=limit)
-    next_after = events[-1].originator_version if len(events) == limit else None
+    keep = history_filter(request)
+    reads = reads_of(request)
+    if keep is None:
+        events = await in_thread(reads.events, story_id, after=after, limit=limit)
+        next_after = events[-1].originator_version if len(events) == limit else None
+    else:
+        events, next_after = await in_thread(
+            reads.events_where, story_id, keep, after=after, limit=limit
+        )
     return json_response(history_json(events, next_after), headers=PRIVATE)
+
+
+def history_filter(request: Request) -> Callable[[Any], bool] | None:
+    """What ``…/events``' filters let through (all of them must), or None: no filter.
+
+    ``update``: an update's id; ``actor``: a person's id; ``type``: event names, comma
+    separated; ``from``, ``to``: RFC 3339 times, both included.
+    """
+    params = request.query_params
+    tests: list[Callable[[Any], bool]] = []
+    if params.get("update"):
+        try:
+            update_id = UUID(params["update"])
+        except ValueError:
+            raise ApiError(422, "invalid_query", "update: must be an update id") from None
+        tests.append(lambda event: getattr(event, "update_id", None) == update_id)
+    if params.get("actor"):
+        actor = params["actor"]
+        tests.append(lambda event: event.actor_id == actor)
+    if params.get("type"):
+        names = [name.strip() for name in params["type"].split(",") if name.strip()]
+        unknown = sorted(set(names) - EVENT_TYPES.keys())
+        if unknown or not names:
+            known = ", ".join(EVENT_TYPES)
+            raise ApiError(422, "invalid_query", f"type: not an event name ({known})")
+        kinds = tuple(EVENT_TYPES[name] for name in names)
+        tests.append(lambda event: type(event) in kinds)
+    if params.get("from"):
+        start = parse_rfc3339(params["from"], "from")
+        tests.append(lambda event: event.timestamp >= start)
+    if params.get("to"):
+        end = parse_rfc3339(params["to"], "to")
+        tests.append(lambda event: event.timestamp <= end)
+    if not tests:
+        return None
+    return lambda event: all(test(event) for test in tests)
 
 
 ROUTES = [

@@ -584,7 +584,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/stories/{story}/events": {
         "get": operation(
-            "The story's raw history (private)",
+            "The story's raw history (private), optionally filtered: every filter given "
+            "must match; next is the version the next page starts after",
             role="editor",
             parameters=(
                 STORY,
@@ -598,6 +599,15 @@ PATHS: dict[str, dict[str, Schema]] = {
                     {"type": "integer", "minimum": 1, "maximum": 1000},
                     "at most this many",
                 ),
+                query("update", UUID_TEXT, "only the events of this update"),
+                query("actor", {"type": "string"}, "only the events of this person (id)"),
+                query(
+                    "type",
+                    {"type": "string"},
+                    "only events of these names, comma separated (e.g. update.corrected)",
+                ),
+                query("from", TIME, "only events at or after this time (RFC 3339)"),
+                query("to", TIME, "only events at or before this time (RFC 3339)"),
             ),
             answers={"200": ("the events", ref("History"))},
         ),

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
-from liveblog.settings import Settings
-from liveblog.web.app import create_app
-from tests.helpers import Api, bearer, issue_tokens
+from tests.helpers import Api, bearer
+from tests.integration.in_process import in_process_api
 
 SLUG = "corrections"
 FIRST_TITLE, FIRST_BODY = "Bridge closed", "<p>The old bridge is closed to traffic.</p>"
@@ -27,14 +25,9 @@ class CorrectionsSuite:
 
     @pytest.fixture
     async def api(self, database_url: str) -> AsyncIterator[Api]:
-        tokens = issue_tokens(database_url)
-        app = create_app(Settings(database_url=database_url, write_rate=None))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://lb.test") as http:
-                api = Api(http, tokens)
-                await api.open_story(SLUG)
-                yield api
+        async with in_process_api(database_url) as api:
+            await api.open_story(SLUG)
+            yield api
 
     @staticmethod
     async def posted(api: Api) -> str:

@@ -11,12 +11,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from liveblog.settings import Settings
-from liveblog.web.app import create_app
-from tests.helpers import Api, assert_secured, auth, bearer, issue_tokens
+from tests.helpers import Api, assert_secured, auth, bearer
+from tests.integration.in_process import in_process_api
 
 SLUG = "in-process"
 READY_ANSWERS = 'liveblog_http_ready_answers_total{status="200"}'
@@ -24,13 +22,8 @@ READY_ANSWERS = 'liveblog_http_ready_answers_total{status="200"}'
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    database_url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
-    tokens = issue_tokens(database_url)
-    app = create_app(Settings(database_url=database_url, write_rate=None))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://liveblog.test") as http:
-            yield Api(http, tokens)
+    async with in_process_api(f"sqlite:///{tmp_path / 'web.sqlite3'}") as api:
+        yield api
 
 
 async def test_a_story_answers_with_its_etag_and_304_while_it_has_not_changed(api: Api) -> None:
