@@ -18,6 +18,7 @@ from liveblog.web.errors import ApiError
 from liveblog.web.inputs import accepts_query, path_uuid, query_int
 from liveblog.web.requests import (
     json_response,
+    no_such_update,
     raw_json_response,
     reads_of,
     story_id_of,
@@ -70,7 +71,7 @@ async def update_revisions(request: Request) -> Response:
     views = views_of(request)
     status = await in_thread(views.update_status, story_id, update_id)
     if status is None:
-        raise ApiError(404, "not_found", f"no update {update_id} in this story")
+        raise no_such_update(request)
     rows = await in_thread(views.revisions, story_id, update_id)
     # Readers see the body an update shows now; old bodies, and what each revision
     # changed, are for editors.

@@ -60,6 +60,11 @@ def feed_of(request: Request) -> Feed:
     return feed
 
 
+def no_such_update(request: Request) -> ApiError:
+    """The 404 for an update the story does not have, naming the id the client sent."""
+    return ApiError(404, "not_found", f"no update {request.path_params['update']!r} in this story")
+
+
 def story_id_of(request: Request) -> UUID:
     return newsroom_of(request).resolve_story_id(request.path_params["story"])
 

@@ -26,6 +26,7 @@ from liveblog.web.inputs import (
 )
 from liveblog.web.requests import (
     newsroom_of,
+    no_such_update,
     raw_json_response,
     reads_of,
     story_id_of,
@@ -169,11 +170,6 @@ async def correct_update(request: Request) -> Response:
     )
     outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
-
-
-def no_such_update(request: Request) -> ApiError:
-    """The 404 for an update this story does not have, naming what the client sent."""
-    return ApiError(404, "not_found", f"no update {request.path_params['update']!r} in this story")
 
 
 async def revision_text(
