@@ -5,6 +5,11 @@ markup, with the words it lost in ``<del>`` and the words it gained in ``<ins>``
 text is wrapped, never a tag, so the result nests as the newer body does; markup that
 only the older body had is left out. ``text_diff`` does the same for plain text (a
 title), escaped.
+
+The matching takes time that grows with the product of the two lengths: past
+``MAX_TOKENS`` words and tags in the two texts together, the whole older text is shown
+removed and the whole newer one added (a body at its 20,000-character limit, rewritten,
+took seconds otherwise).
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import re
 from collections.abc import Callable
 from difflib import SequenceMatcher
 
-# A tag, a run of whitespace, or a word (anything else up to the next space or tag).
-_TOKEN = re.compile(r"<[^>]*>|\s+|[^\s<]+")
-
-
-def _tokens(markup: str) -> list[str]:
-    return _TOKEN.findall(markup)
+# In HTML: a tag, a run of whitespace, or a word (anything else up to a space or tag).
+_MARKUP_TOKEN = re.compile(r"<[^>]*>|\s+|[^\s<]+")
+# In plain text, where "<" is a character like any other: whitespace, or a word.
+_TEXT_TOKEN = re.compile(r"\s+|\S+")
+# Past this many tokens in the two texts together, no word-level matching (see above).
+MAX_TOKENS = 4_000
 
 
 def _is_tag(token: str) -> bool:
@@ -51,6 +56,9 @@ def _marked(tokens: list[str], mark: str, keep_tags: bool) -> str:
 
 
 def _diff(old: list[str], new: list[str]) -> str:
+    if len(old) + len(new) > MAX_TOKENS:
+        removed = _marked(old, "del", keep_tags=False) if old != new else ""
+        return removed + (_marked(new, "ins", keep_tags=True) if old != new else "".join(new))
     out: list[str] = []
     matcher = SequenceMatcher(None, old, new, autojunk=False)
     for op, old_start, old_end, new_start, new_end in matcher.get_opcodes():
@@ -66,10 +74,11 @@ def _diff(old: list[str], new: list[str]) -> str:
 
 def body_diff(old: str, new: str) -> str:
     """``new`` (sanitized HTML) with what changed from ``old`` marked."""
-    return _diff(_tokens(old), _tokens(new))
+    return _diff(_MARKUP_TOKEN.findall(old), _MARKUP_TOKEN.findall(new))
 
 
 def text_diff(old: str, new: str) -> str:
     """Plain text ``new`` as HTML, with what changed from ``old`` marked."""
     escape: Callable[[str], str] = html.escape
-    return _diff([escape(t) for t in _tokens(old)], [escape(t) for t in _tokens(new)])
+    old_words = [escape(t) for t in _TEXT_TOKEN.findall(old)]
+    return _diff(old_words, [escape(t) for t in _TEXT_TOKEN.findall(new)])

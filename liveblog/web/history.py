@@ -29,6 +29,7 @@ from liveblog.web.requests import (
 from liveblog.web.security import PRIVATE
 from liveblog.web.threads import in_thread
 from projections.story import RETRACTED
+from projections.views import ReadViews
 from projections.views.queries import RevisionRow
 from projections.wire import folded_story_bytes, history_json, revision_json, revisions_json
 
@@ -64,30 +65,42 @@ def parse_rfc3339(raw: str, name: str = "at") -> datetime:
 @accepts_query("min_version")
 async def update_revisions(request: Request) -> Response:
     principal = await optional_principal(request)
-    show_bodies = principal is not None and principal.role.includes(Role.EDITOR)
+    for_editor = principal is not None and principal.role.includes(Role.EDITOR)
     story_id = story_id_of(request)
     update_id = path_uuid(request, "update", "update")
     await wait_for_min_version(request, story_id)
-    views = views_of(request)
-    status = await in_thread(views.update_status, story_id, update_id)
-    if status is None:
+    # One worker call: the revisions and what the update shows now are read in one
+    # snapshot (a retraction written between two reads would show its text), and the
+    # editors' diffs are made off the event loop.
+    revisions = await in_thread(revisions_answer, views_of(request), story_id, update_id,
+                                for_editor)  # fmt: skip
+    if revisions is None:
         raise no_such_update(request)
-    rows = await in_thread(views.revisions, story_id, update_id)
-    # Readers see the body an update shows now; old bodies, and what each revision
-    # changed, are for editors.
-    shown = status.revision if status.status == "published" else None
-    revisions = []
+    # What an editor sees holds superseded text: for that one reader only.
+    headers = PRIVATE if for_editor else None
+    return json_response(revisions_json(update_id, revisions), headers=headers)
+
+
+def revisions_answer(
+    views: ReadViews, story_id: UUID, update_id: UUID, for_editor: bool
+) -> list[dict[str, Any]] | None:
+    """The items of ``GET …/revisions`` (blocking); None: no such update.
+
+    Readers see the title and body the update shows now; old ones, and what each
+    revision changed, are for editors.
+    """
+    history = views.revision_history(story_id, update_id)
+    if history is None:
+        return None
+    items = []
     last_text: RevisionRow | None = None  # the newest revision so far that showed a text
-    for row in rows:
-        diff_from = last_text if show_bodies and row.kind != RETRACTED else None
-        revisions.append(
-            revision_json(row, with_text=show_bodies or row.revision == shown, diff_from=diff_from)
-        )
+    for row in history.revisions:
+        diff_from = last_text if for_editor and row.kind != RETRACTED else None
+        with_text = for_editor or row.revision == history.shown
+        items.append(revision_json(row, with_text=with_text, diff_from=diff_from))
         if row.kind != RETRACTED:
             last_text = row
-    # What an editor sees holds superseded text: for that one reader only.
-    headers = PRIVATE if show_bodies else None
-    return json_response(revisions_json(update_id, revisions), headers=headers)
+    return items
 
 
 HISTORY_FILTERS = ("update", "actor", "type", "from", "to")

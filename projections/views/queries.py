@@ -51,6 +51,12 @@ class RevisionRow:
     reverted_to: int | None = None
 
 
+@dataclass(frozen=True)
+class RevisionHistory:
+    revisions: list[RevisionRow]
+    shown: int | None  # the revision the update shows now; None: it is retracted
+
+
 def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
     """The revision a published update shows, from its doc (the Update of DESIGN §4).
 
@@ -198,12 +204,18 @@ class ViewQueries(ViewStore):
         return UpdateStatusRow(int(row["sequence"]), row["status"], int(row["revision"]))
 
     def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
-        """Every revision of an update, oldest first: those the revisions view stores and,
-        if the update is published, the one it shows, read from its timeline doc when the
-        view does not store it (see ``rows.stored_revisions``).
+        """``revision_history``'s revisions; none for an update the views do not hold."""
+        history = self.revision_history(story_id, update_id)
+        return [] if history is None else history.revisions
 
-        Rows stored before revisions had a kind have none: they can only have been a post
-        (revision 1) or a correction.
+    def revision_history(self, story_id: UUID, update_id: UUID) -> RevisionHistory | None:
+        """Every revision of an update, oldest first, and the one it shows now, read in
+        one snapshot (None: the views hold no such update).
+
+        The revisions are those the revisions view stores and, if the update is
+        published, the one it shows, read from its timeline doc when the view does not
+        store it (see ``rows.stored_revisions``). Rows stored before revisions had a kind
+        have none: they can only have been a post (revision 1) or a correction.
         """
         key = (str(story_id), str(update_id))
         with self._transaction(commit=False, snapshot=True) as cursor:
@@ -230,10 +242,16 @@ class ViewQueries(ViewStore):
                 key,
             )
             timeline = cursor.fetchone()
-        shown = None if timeline is None else shown_revision(orjson.loads(timeline["doc"]))
+        if timeline is None:
+            return None
+        doc = orjson.loads(timeline["doc"])
+        shown = shown_revision(doc)
         if shown is not None:
             found.setdefault(shown.revision, shown)
-        return [found[number] for number in sorted(found)]
+        revisions = [found[number] for number in sorted(found)]
+        return RevisionHistory(
+            revisions, doc["revision"] if doc["status"] == "published" else None
+        )
 
     def story_list(self, status: str | None) -> list[str]:
         """List documents of the stories, oldest first, optionally of one status."""

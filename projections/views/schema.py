@@ -58,6 +58,20 @@ def empty_views(cursor: Any, dialect: Dialect, views: Iterable[str]) -> None:
         cursor.execute(dialect.sql("DELETE FROM {t}liveblog_tracking WHERE view = ?"), (view,))
 
 
+def add_column(cursor: Any, dialect: Dialect, table: str, name: str, kind: str) -> None:
+    """Add a column to a view's table. Several servers starting at once after an upgrade
+    may each find it missing: one adding it after another did is not an error."""
+    statement = f"ALTER TABLE {{t}}{table} ADD COLUMN {name} {kind}"
+    if dialect.name != "sqlite":
+        cursor.execute(dialect.sql(statement.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS")))
+        return
+    try:
+        cursor.execute(dialect.sql(statement))
+    except Exception as error:
+        if "duplicate column name" not in str(error):
+            raise
+
+
 class ViewSchema(ViewStore):
     """``ReadViews``' tables: made once, emptied for a rebuild."""
 
@@ -69,9 +83,7 @@ class ViewSchema(ViewStore):
                 present = self._columns(cursor, table)
                 for name, kind in columns:
                     if name not in present:
-                        cursor.execute(
-                            self.dialect.sql(f"ALTER TABLE {{t}}{table} ADD COLUMN {name} {kind}")
-                        )
+                        add_column(cursor, self.dialect, table, name, kind)
 
     def _columns(self, cursor: Any, table: str) -> set[str]:
         """The names of ``table``'s columns."""

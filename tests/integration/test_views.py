@@ -24,6 +24,7 @@ from projections.story import UpdateView, fold
 from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE, Changes, ReadViews
 from projections.views.queries import RevisionRow
 from projections.views.rows import stored_revisions
+from projections.views.schema import add_column
 from projections.wire import folded_story_bytes, rfc3339, story_fields_json, update_json
 from tests.helpers import EDITOR, REPORTER, open_newsroom
 from tests.integration.views_oracle import (
@@ -302,6 +303,11 @@ class ViewsSuite:
             ("corrected", "Parliament to convene at 17:00.", "Time"),
             ("retracted", "", scenario.reason),
         ]
+        # What it shows now is read in the same snapshot: nothing (the API shows the
+        # public no text of it then).
+        history = views.revision_history(story_id, scenario.retracted)
+        assert history is not None
+        assert history.shown is None
 
     def test_views_made_before_revisions_had_a_kind_gain_the_columns(
         self, views: ReadViews
@@ -327,16 +333,28 @@ class ViewsSuite:
         views.create_tables()  # as every start does
         views.create_tables()  # and again: nothing to add
 
-        revisions = views.revisions(UUID(int=0), UUID(int=1))  # nothing of another update
-        assert revisions == []
+        story_id, update_id = UUID(int=0), UUID(int=1)
         with views.datastore.transaction(commit=True) as cursor:
             cursor.execute(views.dialect.sql(
                 "UPDATE {t}liveblog_revisions SET story_id = ?, update_id = ?"
-            ), (str(UUID(int=0)), str(UUID(int=1))))  # fmt: skip
-        revisions = views.revisions(UUID(int=0), UUID(int=1))
+            ), (str(story_id), str(update_id)))  # fmt: skip
+            # The update, retracted (so its timeline doc shows no revision of its own).
+            cursor.execute(views.dialect.sql(
+                "INSERT INTO {t}liveblog_timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ), (str(story_id), str(update_id), 1, False, False, "retracted", 3, "",
+                "2026-01-01T00:00:00Z", '{"status": "retracted", "revision": 3}'))  # fmt: skip
+        revisions = views.revisions(story_id, update_id)
         assert [(r.revision, r.kind, r.reverted_to, r.body) for r in revisions] == [
             (1, "posted", None, "<p>One.</p>"), (2, "corrected", None, "<p>Two.</p>"),
         ]  # fmt: skip
+
+    def test_a_column_another_process_added_meanwhile_is_no_error(self, views: ReadViews) -> None:
+        """Several servers start together after an upgrade: each finds the new columns
+        missing, and the one that adds them second must start too."""
+        with views.datastore.transaction(commit=True) as cursor:
+            add_column(cursor, views.dialect, "liveblog_revisions", "kind", "TEXT")
+            add_column(cursor, views.dialect, "liveblog_revisions", "reverted_to", "BIGINT")
+        assert views.revisions(uuid4(), uuid4()) == []
 
     def test_a_reinstated_and_reverted_update_keeps_each_step_in_its_revisions(
         self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
@@ -356,6 +374,9 @@ class ViewsSuite:
             (5, "corrected", retitled, every_road, "All roads", None),
             (6, "reverted", *first, "Back to the first report", 1),
         ]  # fmt: skip
+        history = views.revision_history(story_id, scenario.reinstated)
+        assert history is not None
+        assert (history.revisions, history.shown) == (revisions, 6)
         doc = views.update_doc(story_id, scenario.reinstated)
         assert doc is not None
         shown = orjson.loads(doc)
