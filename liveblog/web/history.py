@@ -18,7 +18,7 @@ from liveblog.web.errors import ApiError
 from liveblog.web.inputs import accepts_query, path_uuid, query_int
 from liveblog.web.requests import (
     json_response,
-    no_such_update,
+    missing_update,
     raw_json_response,
     reads_of,
     story_id_of,
@@ -75,7 +75,7 @@ async def update_revisions(request: Request) -> Response:
     revisions = await in_thread(revisions_answer, views_of(request), story_id, update_id,
                                 for_editor)  # fmt: skip
     if revisions is None:
-        raise no_such_update(request)
+        raise await missing_update(request, story_id)
     # What an editor sees holds superseded text: for that one reader only.
     headers = PRIVATE if for_editor else None
     return json_response(revisions_json(update_id, revisions), headers=headers)

@@ -25,6 +25,7 @@ from liveblog.web.inputs import (
     text_field,
 )
 from liveblog.web.requests import (
+    missing_update,
     newsroom_of,
     no_such_update,
     raw_json_response,
@@ -129,7 +130,7 @@ async def get_update(request: Request) -> Response:
     await wait_for_min_version(request, story_id)
     doc = await in_thread(views_of(request).update_doc, story_id, update_id)
     if doc is None:
-        raise no_such_update(request)
+        raise await missing_update(request, story_id)
     return raw_json_response(doc.encode())
 
 
