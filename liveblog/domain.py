@@ -76,6 +76,12 @@ class RevisionConflict(DomainError):
     code = "conflict"
 
 
+class NotRetracted(DomainError):
+    """Only a retracted update can be reinstated."""
+
+    code = "not_retracted"
+
+
 def story_id_for_slug(slug: str) -> UUID:
     """A story's id is derived from its slug, so the store itself keeps slugs unique."""
     return uuid5(LIVEBLOG_NAMESPACE, f"story:{slug}")
@@ -220,11 +226,14 @@ class UpdateRecord:
 
     author_id: str
     first_digest: str  # of the first title and body: a retried post, or a reused key?
-    body_digest: str  # of the current body: a correction must change it
+    body_digest: str  # of the current body: a correction must change it or the title
     revision: int
     pinned: bool
     key_event: bool
     retracted: bool
+    # Of the current title. None in a record from a snapshot taken before titles could
+    # be corrected (a snapshot is a cache): a correction's title then counts as a change.
+    title_digest: str | None = None
 
 
 class UpdateRecords(dict[str, UpdateRecord]):
@@ -287,16 +296,34 @@ class Story(Aggregate):
                 pinned=self.pinned,
                 key_event=self.key_event,
                 retracted=False,
+                title_digest=digest(self.title),
             )
 
     class UpdateCorrected(Event):
+        """A new revision: the title and the body as they now stand, None for the one
+        the correction left as it was. ``reverted_to``: the revision whose title and
+        body it made current again (a revert), else None."""
+
+        # Version 2: ``title`` and ``reverted_to`` (version 1 corrected the body only).
+        class_version = 2
+
         update_id: UUID
-        body: str
+        title: str | None
+        body: str | None
         note: str
+        reverted_to: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["title"] = None
+            state["reverted_to"] = None
 
         def apply(self, aggregate: Any) -> None:
             record = aggregate.updates[str(self.update_id)]
-            record.body_digest = digest(self.body)
+            if self.body is not None:
+                record.body_digest = digest(self.body)
+            if self.title is not None:
+                record.title_digest = digest(self.title)
             record.revision += 1
 
     class UpdateRetracted(Event):
@@ -308,6 +335,18 @@ class Story(Aggregate):
             record.retracted = True
             record.pinned = False
             record.key_event = False
+            record.revision += 1
+
+    class UpdateReinstated(Event):
+        """A retraction undone: the update shows its last title and body again (the
+        retraction stays in its history)."""
+
+        update_id: UUID
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            record = aggregate.updates[str(self.update_id)]
+            record.retracted = False
             record.revision += 1
 
     class UpdatePinned(Event):
@@ -443,29 +482,64 @@ class Story(Aggregate):
         self,
         *,
         update_id: UUID,
-        body: str,
         note: str,
         actor: Actor,
         as_editor: bool,
+        body: str | None = None,
+        title: str | None = None,
+        reverted_to: int | None = None,
         expected_revision: int | None = None,
         at: datetime | None = None,
     ) -> None:
+        """Make a new revision of the update's title, body or both (None: as it is).
+
+        ``reverted_to`` names the earlier revision whose title and body these are (a
+        revert; the caller read them from the update's history).
+        """
         record = self._editable(update_id, expected_revision)
         if not as_editor and record.author_id != actor.id:
             raise NotAuthor("only the author or an editor may correct this update")
-        body = check_text("body", body, limit=MAX_BODY)
+        if title is None and body is None:
+            raise InvalidField("body", "a correction must give a title, a body or both")
+        if title is not None:
+            title = check_text("title", title, limit=MAX_TITLE, required=False)
+        body = None if body is None else check_text("body", body, limit=MAX_BODY)
         note = check_text("note", note, limit=MAX_NOTE)
-        if digest(body) == record.body_digest:
-            raise InvalidField("body", "a correction must change the body")
+        if reverted_to is not None and not 1 <= reverted_to < record.revision:
+            raise InvalidField("revert_to", f"must be a revision before {record.revision}")
+        # A field given as it already is changes nothing; an unknown title digest (see
+        # ``UpdateRecord``) counts as changed.
+        if body is not None and digest(body) == record.body_digest:
+            body = None
+        if title is not None and record.title_digest == digest(title):
+            title = None
+        if title is None and body is None:
+            field = "revert_to" if reverted_to is not None else "body"
+            raise InvalidField(field, "a correction must change the title or the body")
         timestamp = self._check_at(at)
         self._trigger(
-            self.UpdateCorrected, actor, at=timestamp, update_id=update_id, body=body, note=note
-        )
+            self.UpdateCorrected, actor, at=timestamp, update_id=update_id, title=title,
+            body=body, note=note, reverted_to=reverted_to,
+        )  # fmt: skip
 
     def retract_update(self, *, update_id: UUID, reason: str, actor: Actor) -> None:
         self._editable(update_id, None)
         reason = check_text("reason", reason, limit=MAX_REASON)
         self._trigger(self.UpdateRetracted, actor, update_id=update_id, reason=reason)
+
+    def reinstate_update(
+        self, *, update_id: UUID, reason: str, actor: Actor, expected_revision: int | None = None
+    ) -> None:
+        """Undo a retraction: the update shows the title and body it had before it."""
+        record = self.find_update(update_id)
+        if not record.retracted:
+            raise NotRetracted("the update is not retracted")
+        if expected_revision is not None and expected_revision != record.revision:
+            raise RevisionConflict(
+                f"the update is at revision {record.revision}, not {expected_revision}"
+            )
+        reason = check_text("reason", reason, limit=MAX_REASON)
+        self._trigger(self.UpdateReinstated, actor, update_id=update_id, reason=reason)
 
     def flag_update(
         self,
@@ -551,4 +625,5 @@ PUBLIC_EVENT_NAMES: dict[type[Aggregate.Event], str] = {
     Story.UpdateUnpinned: "update.unpinned",
     Story.KeyEventSet: "update.key_event_set",
     Story.KeyEventUnset: "update.key_event_unset",
+    Story.UpdateReinstated: "update.reinstated",
 }

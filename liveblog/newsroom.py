@@ -256,18 +256,25 @@ class Newsroom(Application[UUID]):
         story_id: UUID,
         update_id: UUID,
         *,
-        body: str,
         note: str,
         actor: Actor,
         as_editor: bool,
+        body: str | None = None,
+        title: str | None = None,
+        reverted_to: int | None = None,
         expected_revision: int | None = None,
         at: datetime | None = None,
     ) -> Command:
+        """A new revision of the update's title, body or both (None: left as it is).
+        ``reverted_to``: the revision whose title and body these are (a revert)."""
+
         def run(story: Story) -> None:
             story.correct_update(
                 update_id=update_id,
-                body=sanitize_body(body),
+                title=title,
+                body=None if body is None else sanitize_body(body),
                 note=note,
+                reverted_to=reverted_to,
                 actor=actor,
                 as_editor=as_editor,
                 expected_revision=expected_revision,
@@ -281,6 +288,23 @@ class Newsroom(Application[UUID]):
     ) -> Command:
         def run(story: Story) -> None:
             story.retract_update(update_id=update_id, reason=reason, actor=actor)
+
+        return Command(story_id, run, update_id)
+
+    def reinstate_update_command(
+        self,
+        story_id: UUID,
+        update_id: UUID,
+        *,
+        reason: str,
+        actor: Actor,
+        expected_revision: int | None = None,
+    ) -> Command:
+        def run(story: Story) -> None:
+            story.reinstate_update(
+                update_id=update_id, reason=reason, actor=actor,
+                expected_revision=expected_revision,
+            )  # fmt: skip
 
         return Command(story_id, run, update_id)
 
@@ -308,6 +332,7 @@ class Newsroom(Application[UUID]):
     post_update = _executed(post_update_command)
     correct_update = _executed(correct_update_command)
     retract_update = _executed(retract_update_command)
+    reinstate_update = _executed(reinstate_update_command)
     flag_update = _executed(flag_update_command)
 
     # -- running commands: in the story's next batch (liveblog.group_commit) -------

@@ -21,10 +21,13 @@ from liveblog.domain import LIVEBLOG_NAMESPACE, MAX_NAME, InvalidField, check_te
 class Role(StrEnum):
     """Roles, lowest first: each one may do all that the ones before it may.
 
-    The order of declaration is the order of rank, so a new role (DESIGN §3's
-    ``contributor``, below ``reporter``) is one line in the right place.
+    The order of declaration is the order of rank, so a new role is one line in the
+    right place.
     """
 
+    # Freelancers and stringers: drafts for an editor to publish (DESIGN §3, §4); no
+    # route that publishes anything accepts them.
+    CONTRIBUTOR = "contributor"
     REPORTER = "reporter"
     EDITOR = "editor"
     ADMIN = "admin"
@@ -34,7 +37,8 @@ class Role(StrEnum):
         return _RANKS[self]
 
     def includes(self, needed: Role) -> bool:
-        """An admin may do all an editor may, and an editor all a reporter may."""
+        """An admin may do all an editor may, an editor all a reporter may, and a
+        reporter all a contributor may."""
         return self.rank >= needed.rank
 
     @classmethod

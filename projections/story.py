@@ -43,15 +43,26 @@ class Retraction(NamedTuple):
     by: Person
 
 
+# What made a revision (``Revision.kind``).
+POSTED = "posted"
+CORRECTED = "corrected"
+REVERTED = "reverted"  # a correction that made an earlier revision's text current again
+RETRACTED = "retracted"  # title and body empty; the note is the reason
+REINSTATED = "reinstated"  # the text of the revision before the retraction; note: reason
+
+
 class Revision(NamedTuple):
-    """One body an update has had: the first post, then each correction."""
+    """One revision of an update: its post, each correction or revert, each retraction
+    and reinstatement, with the title and body it left shown (none for a retraction)."""
 
     revision: int
     at: datetime
     body: str
     title: str
-    note: str | None
+    note: str | None  # a correction's note, a retraction's or reinstatement's reason
     by: Person
+    kind: str = POSTED
+    reverted_to: int | None = None
 
 
 @dataclass(slots=True)
@@ -187,7 +198,7 @@ def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
         revision=1,
         corrections=[],
         retraction=None,
-        revisions=[Revision(1, at, body, title, None, by)],
+        revisions=[Revision(1, at, body, title, None, by, POSTED)],
     )
     state.updates[posted.id] = posted
     return posted
@@ -206,23 +217,51 @@ def _touched(state: StoryView, event: Any, at: datetime) -> UpdateView:
 def _corrected(state: StoryView, event: Any, at: datetime) -> UpdateView:
     update = _touched(state, event, at)
     by = _actor(event)
-    body, note = storable_text(event.body), storable_text(event.note)
+    note = storable_text(event.note)
+    if event.body is not None:
+        update.body = storable_text(event.body)
+    if event.title is not None:
+        update.title = storable_text(event.title)
     update.revision += 1
-    update.body = body
     update.corrections.append(Correction(at, note, by))
-    update.revisions.append(Revision(update.revision, at, body, update.title, note, by))
+    reverted_to = event.reverted_to
+    kind = CORRECTED if reverted_to is None else REVERTED
+    update.revisions.append(
+        Revision(update.revision, at, update.body, update.title, note, by, kind, reverted_to)
+    )
     return update
 
 
 def _retracted(state: StoryView, event: Any, at: datetime) -> UpdateView:
     update = _touched(state, event, at)
+    by, reason = _actor(event), storable_text(event.reason)
     update.revision += 1
     update.status = "retracted"
     update.body = ""
     update.title = ""
     update.pinned = update.key_event = False
-    update.retraction = Retraction(at, storable_text(event.reason), _actor(event))
+    update.retraction = Retraction(at, reason, by)
+    update.revisions.append(Revision(update.revision, at, "", "", reason, by, RETRACTED))
     return update
+
+
+def _reinstated(state: StoryView, event: Any, at: datetime) -> UpdateView:
+    update = _touched(state, event, at)
+    by, reason = _actor(event), storable_text(event.reason)
+    shown = last_text_revision(update)
+    update.revision += 1
+    update.status = "published"
+    update.title, update.body = shown.title, shown.body
+    update.retraction = None
+    update.revisions.append(
+        Revision(update.revision, at, shown.body, shown.title, reason, by, REINSTATED)
+    )
+    return update
+
+
+def last_text_revision(update: UpdateView) -> Revision:
+    """The newest revision that showed a title and body (not a retraction)."""
+    return next(r for r in reversed(update.revisions) if r.kind != RETRACTED)
 
 
 def _flagging(attribute: str, value: bool) -> Applier:
@@ -241,6 +280,7 @@ _APPLIERS: dict[type, Applier] = {
     Story.UpdatePosted: _posted,
     Story.UpdateCorrected: _corrected,
     Story.UpdateRetracted: _retracted,
+    Story.UpdateReinstated: _reinstated,
     Story.UpdatePinned: _flagging("pinned", True),
     Story.UpdateUnpinned: _flagging("pinned", False),
     Story.KeyEventSet: _flagging("key_event", True),

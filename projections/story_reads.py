@@ -9,7 +9,7 @@ and reads the store: callers on an event loop run it in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -27,6 +27,10 @@ class StoryEvents(Protocol):
     ) -> Sequence[Any]:  # fmt: skip
         """The story's stored events after version ``after`` (up to ``upto``), in order."""
         ...
+
+
+# How many events a filtered history reads from the store at a time.
+HISTORY_PAGE = 500
 
 
 class StoryMissing(Exception):
@@ -61,6 +65,31 @@ class StoryReads:
         if not events and after == 0:
             raise StoryMissing(f"no story {story_id}")
         return events
+
+    def events_where(
+        self, story_id: UUID, keep: Callable[[Any], bool], *, after: int, limit: int,
+        page: int = HISTORY_PAGE,
+    ) -> tuple[list[Any], int | None]:  # fmt: skip
+        """Up to ``limit`` stored events after version ``after`` that ``keep`` accepts,
+        and the version to continue after (None: the history holds no more).
+
+        Read a page at a time, so a filter that matches little costs pages, not the
+        whole history at once.
+        """
+        found: list[Any] = []
+        scanned = after
+        while True:
+            events = self.store.story_events(story_id, after=scanned, limit=page)
+            if not events and scanned == 0:
+                raise StoryMissing(f"no story {story_id}")
+            for event in events:
+                scanned = event.originator_version
+                if keep(event):
+                    found.append(event)
+                    if len(found) == limit:
+                        return found, scanned
+            if len(events) < page:
+                return found, None
 
     def applied_after(self, story_id: UUID, since: int) -> list[Applied] | None:
         """The story's events after version ``since``, each applied to the story as the

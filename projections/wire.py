@@ -21,6 +21,7 @@ import orjson
 
 from liveblog.domain import PUBLIC_EVENT_NAMES
 from projections.story import Person, StoryView, UpdateView
+from projections.word_diff import body_diff, text_diff
 
 if TYPE_CHECKING:
     from projections.views.queries import RevisionRow
@@ -236,17 +237,26 @@ def written_update_bytes(doc: str, story_version: int) -> bytes:
     return doc.encode()[:-1] + b',"story_version":' + str(story_version).encode() + b"}"
 
 
-def revision_json(revision: RevisionRow, *, with_text: bool) -> dict[str, Any]:
-    """One item of ``GET …/revisions``; its title and body only ``with_text``."""
+def revision_json(
+    revision: RevisionRow, *, with_text: bool, diff_from: RevisionRow | None = None
+) -> dict[str, Any]:
+    """One item of ``GET …/revisions``; its title and body only ``with_text``, and for
+    editors (``diff_from``: the revision before that showed a text) what changed."""
     item: dict[str, Any] = {
         "revision": revision.revision,
+        "kind": revision.kind,
         "at": revision.at,
         "note": revision.note,
         "by": {"id": revision.by_id, "name": revision.by_name},
+        "reverted_to": revision.reverted_to,
     }
     if with_text:
         item["title"] = revision.title
         item["body"] = revision.body
+    if diff_from is not None:
+        item["diff"] = body_diff(diff_from.body, revision.body)
+        changed = diff_from.title != revision.title
+        item["title_diff"] = text_diff(diff_from.title, revision.title) if changed else None
     return item
 
 

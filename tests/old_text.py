@@ -27,5 +27,6 @@ def write_old_text(newsroom: Newsroom, story_id: UUID) -> UUID:
                      title="Nul\x00title", body="<p>Nul\x00body</p>", key_event=True,
                      pinned=False)  # fmt: skip
     record_unchecked(newsroom, story_id, Story.UpdateCorrected, update_id=update_id,
-                     body="<p>Nul\x00again</p>", note="Nul\x00note")  # fmt: skip
+                     title=None, body="<p>Nul\x00again</p>", note="Nul\x00note",
+                     reverted_to=None)  # fmt: skip
     return update_id

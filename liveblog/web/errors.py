@@ -7,6 +7,7 @@ anything else is a 500 that says nothing of the code (the trace goes to the log 
 from __future__ import annotations
 
 import logging
+import re
 
 from eventsourcing.persistence import PersistenceError
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from liveblog.domain import (
     InvalidField,
     NotAuthor,
     NothingChanged,
+    NotRetracted,
     RevisionConflict,
     StoryClosed,
     UpdateNotFound,
@@ -63,6 +65,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (RevisionConflict, 409),
     (SlugTaken, 409),
     (NothingChanged, 409),
+    (NotRetracted, 409),
     (StoryBusy, 503),
 ]
 
@@ -91,15 +94,29 @@ async def handle_api_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
-async def handle_domain_error(_: Request, exc: Exception) -> Response:
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, StoryNotFound):
+        return story_not_found(request, exc)
     api = domain_error_to_api(exc)
     return error_response(api.status, api.code, api.message, api.headers)
 
 
-async def handle_story_missing(_: Request, exc: Exception) -> Response:
+async def handle_story_missing(request: Request, exc: Exception) -> Response:
     """A read of the store found no such story: 404, as ``StoryNotFound`` answers."""
-    return error_response(404, "not_found", str(exc))
+    return story_not_found(request, exc)
+
+
+def story_not_found(request: Request, exc: Exception) -> Response:
+    """404 naming the story as the client named it (its slug, say), not by the id the
+    server derived from it: the message's story id becomes what the path holds."""
+    ref = request.path_params.get("story")
+    named = repr(ref)
+    message = str(exc) if ref is None else _STORY_ID.sub(lambda _: named, str(exc), count=1)
+    return error_response(404, "not_found", message)
+
+
+_STORY_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 
 
 async def handle_http_exception(_: Request, exc: Exception) -> Response:

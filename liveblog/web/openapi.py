@@ -180,13 +180,35 @@ SCHEMAS: dict[str, Schema] = {
     "Revision": obj(
         {
             "revision": VERSION,
+            "kind": {
+                "type": "string",
+                "enum": ["posted", "corrected", "reverted", "retracted", "reinstated"],
+            },
             "at": TIME,
-            "note": nullable(text(MAX_NOTE)),
+            "note": {
+                **nullable(text(MAX_NOTE)),
+                "description": "a correction's note, or a retraction's or reinstatement's "
+                "reason (plain text)",
+            },
             "by": ref("Person"),
+            "reverted_to": {
+                **nullable(VERSION),
+                "description": "a revert: the revision made current again",
+            },
             "title": text(MAX_TITLE),
             "body": {"type": "string", "description": "sanitized HTML"},
+            "diff": {
+                "type": "string",
+                "description": "editors: the body, with the words removed since the revision "
+                "before in <del> and those added in <ins> (HTML)",
+            },
+            "title_diff": {
+                **nullable({"type": "string"}),
+                "description": "editors: the title's changes as for diff (HTML escaped), "
+                "null when the title did not change",
+            },
         },
-        optional=("title", "body"),
+        optional=("title", "body", "diff", "title_diff"),
     ),
     "Revisions": obj(
         {
@@ -498,6 +520,11 @@ PATHS: dict[str, dict[str, Schema]] = {
         ),
     },
     "/api/stories/{story}/updates/{update}": {
+        "get": operation(
+            "One update (a permalink)",
+            parameters=(STORY, UPDATE, MIN_VERSION),
+            answers={"200": ("the Update", ref("Update"))},
+        ),
         "patch": operation(
             "Pin or unpin, mark or unmark as a key event",
             role="editor",
@@ -508,15 +535,22 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/stories/{story}/updates/{update}/corrections": {
         "post": operation(
-            "Correct an update (its author, or an editor): a new revision with a public note",
+            "Correct an update (its author, or an editor): a new revision with a public note."
+            " Give title, body or both (at least one must change), or revert_to alone",
             role="reporter",
             parameters=(STORY, UPDATE, if_match("r", "revision")),
             request=body_of(
                 {
+                    "title": text(MAX_TITLE),
                     "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
                     "note": text(MAX_NOTE, min_length=1),
+                    "revert_to": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "make this revision's title and body current again",
+                    },
                 },
-                required=("body", "note"),
+                required=("note",),
             ),
             answers={"200": UPDATE_BODY},
         ),
@@ -526,6 +560,16 @@ PATHS: dict[str, dict[str, Schema]] = {
             "Retract an update: readers see a tombstone with the reason",
             role="editor",
             parameters=(STORY, UPDATE),
+            request=body_of({"reason": text(MAX_REASON, min_length=1)}, required=("reason",)),
+            answers={"200": UPDATE_BODY},
+        ),
+    },
+    "/api/stories/{story}/updates/{update}/reinstatement": {
+        "post": operation(
+            "Reinstate a retracted update: it shows its last title and body again; the "
+            "retraction stays in its revisions",
+            role="editor",
+            parameters=(STORY, UPDATE, if_match("r", "revision")),
             request=body_of({"reason": text(MAX_REASON, min_length=1)}, required=("reason",)),
             answers={"200": UPDATE_BODY},
         ),
@@ -540,7 +584,8 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     "/api/stories/{story}/events": {
         "get": operation(
-            "The story's raw history (private)",
+            "The story's raw history (private), optionally filtered: every filter given "
+            "must match; next is the version the next page starts after",
             role="editor",
             parameters=(
                 STORY,
@@ -554,6 +599,15 @@ PATHS: dict[str, dict[str, Schema]] = {
                     {"type": "integer", "minimum": 1, "maximum": 1000},
                     "at most this many",
                 ),
+                query("update", UUID_TEXT, "only the events of this update"),
+                query("actor", {"type": "string"}, "only the events of this person (id)"),
+                query(
+                    "type",
+                    {"type": "string"},
+                    "only events of these names, comma separated (e.g. update.corrected)",
+                ),
+                query("from", TIME, "only events at or after this time (RFC 3339)"),
+                query("to", TIME, "only events at or before this time (RFC 3339)"),
             ),
             answers={"200": ("the events", ref("History"))},
         ),

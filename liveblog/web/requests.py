@@ -60,6 +60,18 @@ def feed_of(request: Request) -> Feed:
     return feed
 
 
+def no_such_update(request: Request) -> ApiError:
+    """The 404 for an update the story does not have, naming the id the client sent."""
+    return ApiError(404, "not_found", f"no update {request.path_params['update']!r} in this story")
+
+
+async def missing_update(request: Request, story_id: UUID) -> ApiError:
+    """The 404 for an update a read did not find: no such story, or no such update in it."""
+    if await in_thread(views_of(request).story_head, story_id) is None:
+        return ApiError(404, "not_found", f"no story {request.path_params['story']!r}")
+    return no_such_update(request)
+
+
 def story_id_of(request: Request) -> UUID:
     return newsroom_of(request).resolve_story_id(request.path_params["story"])
 

@@ -1,4 +1,5 @@
-"""Update routes: post, list, correct, retract, pin or mark a key event."""
+"""Update routes: post, list, read one, correct or revert, retract, reinstate, pin or
+mark a key event."""
 
 from __future__ import annotations
 
@@ -24,14 +25,18 @@ from liveblog.web.inputs import (
     text_field,
 )
 from liveblog.web.requests import (
+    missing_update,
     newsroom_of,
+    no_such_update,
     raw_json_response,
+    reads_of,
     story_id_of,
     views_of,
     wait_for_min_version,
 )
 from liveblog.web.threads import in_thread
 from liveblog.web.written import run_command, update_response
+from projections.story import RETRACTED
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, updates_page_bytes
 
@@ -117,26 +122,74 @@ def updates_page(
     return updates_page_bytes([row.doc for row in page], next_update)
 
 
+@accepts_query("min_version")
+async def get_update(request: Request) -> Response:
+    """One Update (a permalink): what the timeline shows of it now."""
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    await wait_for_min_version(request, story_id)
+    doc = await in_thread(views_of(request).update_doc, story_id, update_id)
+    if doc is None:
+        raise await missing_update(request, story_id)
+    return raw_json_response(doc.encode())
+
+
 @accepts_query()
 async def correct_update(request: Request) -> Response:
+    """A correction (``{title?, body?, note}``: at least one of them changes) or a revert
+    (``{revert_to: N, note}``: revision N's title and body made current again)."""
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
     update_id = path_uuid(request, "update", "update")
     expected = if_match_number(request, "r")
-    payload = await read_json_object(request, {"body", "note"})
-    body = required_text(payload, "body", limit=MAX_BODY)
+    payload = await read_json_object(request, {"title", "body", "note", "revert_to"})
     note = required_text(payload, "note", limit=MAX_NOTE)
+    revert_to = payload.get("revert_to")
+    title: str | None
+    body: str | None
+    if revert_to is not None:
+        if "title" in payload or "body" in payload:
+            raise ApiError(422, "invalid_field", "revert_to: give it without title and body")
+        title, body = await revision_text(request, story_id, update_id, revert_to)
+    else:
+        title = text_field(payload, "title", limit=MAX_TITLE)
+        body = text_field(payload, "body", limit=MAX_BODY)
+        if title is None and body is None:
+            raise ApiError(422, "invalid_field", "give title, body or both (or revert_to)")
+        if body is not None and not body.strip():
+            raise ApiError(422, "invalid_field", "body: must not be empty")
     command = newsroom_of(request).correct_update_command(
         story_id,
         update_id,
+        title=title,
         body=body,
         note=note,
+        reverted_to=revert_to,
         actor=principal.actor,
         as_editor=principal.role.includes(Role.EDITOR),
         expected_revision=expected,
     )
     outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
+
+
+async def revision_text(
+    request: Request, story_id: UUID, update_id: UUID, number: object
+) -> tuple[str, str]:
+    """The title and body of revision ``number`` of the update, from its stored events
+    (a revision never changes once made, so reading it before the command is safe)."""
+    if type(number) is not int or number < 1:
+        raise ApiError(422, "invalid_field", "revert_to: must be a revision number (1 or more)")
+    story = await in_thread(reads_of(request).story, story_id)
+    update = story.updates.get(update_id)
+    if update is None:
+        raise no_such_update(request)
+    if number > len(update.revisions):
+        raise ApiError(422, "invalid_field", f"revert_to: the update has no revision {number}")
+    revision = update.revisions[number - 1]
+    if revision.kind == RETRACTED:
+        raise ApiError(422, "invalid_field", f"revert_to: revision {number} is a retraction")
+    return revision.title, revision.body
 
 
 @accepts_query()
@@ -148,6 +201,22 @@ async def retract_update(request: Request) -> Response:
     reason = required_text(payload, "reason", limit=MAX_REASON)
     command = newsroom_of(request).retract_update_command(
         story_id, update_id, reason=reason, actor=principal.actor
+    )
+    outcome = await run_command(request, command)
+    return await update_response(request, outcome, update_id)
+
+
+@accepts_query()
+async def reinstate_update(request: Request) -> Response:
+    """Undo a retraction (``{reason}``): the update shows its last text again."""
+    principal = await require_role(request, Role.EDITOR)
+    story_id = story_id_of(request)
+    update_id = path_uuid(request, "update", "update")
+    expected = if_match_number(request, "r")
+    payload = await read_json_object(request, {"reason"})
+    reason = required_text(payload, "reason", limit=MAX_REASON)
+    command = newsroom_of(request).reinstate_update_command(
+        story_id, update_id, reason=reason, actor=principal.actor, expected_revision=expected
     )
     outcome = await run_command(request, command)
     return await update_response(request, outcome, update_id)
@@ -173,7 +242,11 @@ async def flag_update(request: Request) -> Response:
 ROUTES = [
     Route("/api/stories/{story}/updates", post_update, methods=["POST"]),
     Route("/api/stories/{story}/updates", list_updates, methods=["GET"]),
+    Route("/api/stories/{story}/updates/{update}", get_update, methods=["GET"]),
     Route("/api/stories/{story}/updates/{update}", flag_update, methods=["PATCH"]),
     Route("/api/stories/{story}/updates/{update}/corrections", correct_update, methods=["POST"]),
     Route("/api/stories/{story}/updates/{update}/retraction", retract_update, methods=["POST"]),
+    Route(
+        "/api/stories/{story}/updates/{update}/reinstatement", reinstate_update, methods=["POST"]
+    ),
 ]

@@ -15,6 +15,7 @@ from liveblog.web.requests import (
     MIN_VERSION_WAIT,
     feed_of,
     newsroom_of,
+    no_such_update,
     raw_json_response,
     story_view,
     views_of,
@@ -64,7 +65,7 @@ async def update_response(
         story = await story_view(request, outcome.story_id, upto=outcome.version)
         update = story.updates.get(update_id)
         if update is None:
-            raise ApiError(404, "not_found", f"no update {update_id} in this story")
+            raise no_such_update(request)
         doc = update_doc(update)
     return raw_json_response(written_update_bytes(doc, outcome.version), status, headers)
 

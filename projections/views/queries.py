@@ -12,6 +12,7 @@ from uuid import UUID
 
 import orjson
 
+from projections.story import CORRECTED, POSTED
 from projections.views.schema import REVISIONS, STORY_LIST, TIMELINE
 from projections.views.store import ViewStore, rows_of
 from projections.wire import key_event_json, story_bytes
@@ -46,6 +47,14 @@ class RevisionRow:
     note: str | None
     by_id: str
     by_name: str
+    kind: str  # see ``projections.story.Revision``
+    reverted_to: int | None = None
+
+
+@dataclass(frozen=True)
+class RevisionHistory:
+    revisions: list[RevisionRow]
+    shown: int | None  # the revision the update shows now; None: it is retracted
 
 
 def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
@@ -61,8 +70,9 @@ def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
     at = doc["published_at"] if last is None else last["at"]
     by = doc["author"] if last is None else last["by"]
     note = None if last is None else last["note"]
+    kind = POSTED if last is None else CORRECTED
     return RevisionRow(doc["revision"], at, doc["title"], doc["body"], note, by["id"],
-                       by["name"])  # fmt: skip
+                       by["name"], kind)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -194,17 +204,24 @@ class ViewQueries(ViewStore):
         return UpdateStatusRow(int(row["sequence"]), row["status"], int(row["revision"]))
 
     def revisions(self, story_id: UUID, update_id: UUID) -> list[RevisionRow]:
-        """Every revision of an update, oldest first: those the revisions view stores and,
-        if the update is published, the one it shows, read from its timeline doc.
+        """``revision_history``'s revisions; none for an update the views do not hold."""
+        history = self.revision_history(story_id, update_id)
+        return [] if history is None else history.revisions
 
-        Views written before the view stopped storing the shown revision hold it too;
-        the one from the doc replaces it (they are equal).
+    def revision_history(self, story_id: UUID, update_id: UUID) -> RevisionHistory | None:
+        """Every revision of an update, oldest first, and the one it shows now, read in
+        one snapshot (None: the views hold no such update).
+
+        The revisions are those the revisions view stores and, if the update is
+        published, the one it shows, read from its timeline doc when the view does not
+        store it (see ``rows.stored_revisions``). Rows stored before revisions had a kind
+        have none: they can only have been a post (revision 1) or a correction.
         """
         key = (str(story_id), str(update_id))
         with self._transaction(commit=False, snapshot=True) as cursor:
             cursor.execute(
                 self.dialect.sql(
-                    "SELECT revision, at, title, body, note, by_id, by_name"
+                    "SELECT revision, at, title, body, note, by_id, by_name, kind, reverted_to"
                     " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
                 ),
                 key,
@@ -213,6 +230,8 @@ class ViewQueries(ViewStore):
                 int(row["revision"]): RevisionRow(
                     int(row["revision"]), row["at"], row["title"], row["body"], row["note"],
                     row["by_id"], row["by_name"],
+                    row["kind"] or (POSTED if int(row["revision"]) == 1 else CORRECTED),
+                    None if row["reverted_to"] is None else int(row["reverted_to"]),
                 )
                 for row in rows_of(cursor)
             }  # fmt: skip
@@ -223,10 +242,16 @@ class ViewQueries(ViewStore):
                 key,
             )
             timeline = cursor.fetchone()
-        shown = None if timeline is None else shown_revision(orjson.loads(timeline["doc"]))
+        if timeline is None:
+            return None
+        doc = orjson.loads(timeline["doc"])
+        shown = shown_revision(doc)
         if shown is not None:
-            found[shown.revision] = shown
-        return [found[number] for number in sorted(found)]
+            found.setdefault(shown.revision, shown)
+        revisions = [found[number] for number in sorted(found)]
+        return RevisionHistory(
+            revisions, doc["revision"] if doc["status"] == "published" else None
+        )
 
     def story_list(self, status: str | None) -> list[str]:
         """List documents of the stories, oldest first, optionally of one status."""

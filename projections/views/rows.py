@@ -15,7 +15,7 @@ from uuid import UUID
 
 import orjson
 
-from projections.story import Revision, StoryView, UpdateView
+from projections.story import CORRECTED, POSTED, Revision, StoryView, UpdateView
 from projections.views.store import Dialect
 from projections.wire import UpdateText, listed_story_json, rfc3339, story_fields_json
 
@@ -74,8 +74,9 @@ TIMELINE_ROWS = Upsert(
 )
 REVISION_ROWS = Upsert(
     "INSERT INTO {t}liveblog_revisions"
-    " (story_id, update_id, revision, at, title, body, note, by_id, by_name)",
-    9,
+    " (story_id, update_id, revision, at, title, body, note, by_id, by_name, kind,"
+    " reverted_to)",
+    11,
     "ON CONFLICT DO NOTHING",
 )
 
@@ -114,15 +115,26 @@ def revision_row(
 ) -> tuple[Any, ...]:
     """A revisions row; the ids and ``at`` as for ``timeline_row``."""
     return (story_id, update_id, r.revision, at, r.title, r.body, r.note, r.by.id,
-            r.by.name)  # fmt: skip
+            r.by.name, r.kind, r.reverted_to)  # fmt: skip
 
 
 def stored_revisions(update: UpdateView) -> int:
     """How many of ``update.revisions`` (the first ones) the revisions view stores.
 
-    All but the one the update shows: a published update's timeline doc holds its current
-    title, body and last correction, and ``ReadViews.revisions`` reads that revision from
-    there. So a post's body is stored once, not twice, and posting writes one row, not
-    two. A retracted update shows no body: all its revisions are stored.
+    All but the one the update shows, when its doc can tell that revision: a published
+    update's timeline doc holds its current title, body and last correction, and
+    ``ReadViews.revisions`` reads its post or last plain correction from there. So a
+    post's body is stored once, not twice, and posting writes one row, not two. A
+    retracted update shows no body, and a revert or a reinstatement is more than the doc
+    tells: then all its revisions are stored.
+
+    The count never goes down as revisions are added (the rebuild relies on it), and
+    goes up by at most two with one event (a retraction or a revert of a plain
+    correction: the one shown until then, and the new one).
     """
-    return len(update.revisions) - (update.status == "published")
+    shown_in_doc = update.status == "published" and update.revisions[-1].kind in SHOWN_IN_DOC
+    return len(update.revisions) - shown_in_doc
+
+
+# The kinds of revision a published update's doc tells (see ``stored_revisions``).
+SHOWN_IN_DOC = frozenset({POSTED, CORRECTED})

@@ -26,6 +26,7 @@ class Dialect:
 
     def __init__(self, name: str, schema: str | None = None) -> None:
         self.name = name
+        self.schema = schema
         self.prefix = f'"{schema}".' if schema else ""
 
     def sql(self, statement: str) -> str:

@@ -27,7 +27,9 @@ class Changes:
     last_notification_id: int = 0
     stories: dict[UUID, StoryView] = field(default_factory=dict)
     updates: dict[tuple[UUID, UUID], UpdateView] = field(default_factory=dict)
-    revisions: list[tuple[UUID, UUID, Revision]] = field(default_factory=list)
+    # By (story, update, revision number): an event may store two revisions, and two
+    # events of a batch the same one (see ``rows.stored_revisions``).
+    revisions: dict[tuple[UUID, UUID, int], Revision] = field(default_factory=dict)
 
     def add(self, applied: Applied) -> None:
         self.last_notification_id = max(self.last_notification_id, applied.notification_id)
@@ -36,11 +38,13 @@ class Changes:
         if update is None:
             return
         self.updates[(applied.story_id, update.id)] = update
-        # A correction supersedes the revision shown until then, a retraction the last
-        # one: each adds one revision to those the view stores (``stored_revisions``).
-        if applied.name in ("update.corrected", "update.retracted"):
-            superseded = update.revisions[rows.stored_revisions(update) - 1]
-            self.revisions.append((applied.story_id, update.id, superseded))
+        # A correction, a retraction or a reinstatement adds one or two revisions to
+        # those the view stores (``rows.stored_revisions``): the last two stored are
+        # written (a row already stored is left as it is).
+        if applied.name in REVISING_EVENTS:
+            stored = rows.stored_revisions(update)
+            for revision in update.revisions[max(0, stored - 2) : stored]:
+                self.revisions[(applied.story_id, update.id, revision.revision)] = revision
 
     def of_stories(self, keep: Callable[[UUID], bool]) -> Changes:
         """The rows of only the stories that ``keep`` says yes to, at the same position."""
@@ -48,8 +52,12 @@ class Changes:
             self.last_notification_id,
             {story_id: story for story_id, story in self.stories.items() if keep(story_id)},
             {key: update for key, update in self.updates.items() if keep(key[0])},
-            [revision for revision in self.revisions if keep(revision[0])],
+            {key: revision for key, revision in self.revisions.items() if keep(key[0])},
         )
+
+
+# The events that add a revision besides the post.
+REVISING_EVENTS = frozenset({"update.corrected", "update.retracted", "update.reinstated"})
 
 
 def advance(cursor: Any, dialect: Dialect, view: str, notification_id: int) -> bool:
@@ -136,7 +144,7 @@ class ViewWrites(ViewStore):
                 dialect,
                 [
                     rows.revision_row(texts[s], texts[u], r, rfc3339(r.at))
-                    for s, u, r in changes.revisions
+                    for (s, u, _), r in changes.revisions.items()
                 ],
             ),
         }

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -196,3 +197,18 @@ class SseReader:
             assert message is not None, "the stream ended before live"
             messages.append(message)
         return messages
+
+
+async def sse_until_live(live: LiveServer, story: str, last_event_id: str) -> list[Doc]:
+    """The messages of an SSE stream resumed with ``Last-Event-ID``, up to ``live``; each
+    event's ``id:`` is its version."""
+    path = f"/api/stories/{story}/live/sse"
+    async with (
+        httpx.AsyncClient(base_url=live.base_url, timeout=RECV_TIMEOUT) as http,
+        http.stream("GET", path, headers={"Last-Event-ID": last_event_id}) as response,
+    ):
+        assert response.status_code == 200
+        sse = await SseReader(response.aiter_lines()).until_live()
+    for message in sse[:-1]:
+        assert message.id == str(message.json()["version"])
+    return [message.json() for message in sse]

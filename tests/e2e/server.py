@@ -7,12 +7,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.helpers import Tokens
+from tests.helpers import Tokens, issue_tokens
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 
@@ -120,3 +122,24 @@ class SharedServer:
 
     server: LiveServer
     tokens: Tokens
+
+
+# -- a server per test, on each backend ----------------------------------------------------
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of the backend a ``params=BACKENDS`` fixture names."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'liveblog.sqlite3'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
+
+
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Tokens]]:
+    """A started server on ``database_url`` and the usual tokens; stopped at the end."""
+    tokens = issue_tokens(database_url)
+    live = LiveServer(database_url, tmp_path / "server.log").start()
+    yield live, tokens
+    live.stop()

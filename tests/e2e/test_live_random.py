@@ -127,7 +127,8 @@ class Expected:
     pinned: bool = False
     key_event: bool = False
     retracted: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the corrections' notes
+    reason: str | None = None  # the retraction's, the last revision's note
 
 
 async def write(
@@ -160,8 +161,11 @@ async def write(
                 answered = await api.flag(SLUG, update_id, key_event=expected.key_event)
         elif roll < 0.98:
             update_id = rng.choice(live)
-            answered = await api.retract(SLUG, update_id, f"Withdrawn at step {n}.")
-            mine[update_id] = Expected("", retracted=True, notes=mine[update_id].notes)
+            reason = f"Withdrawn at step {n}."
+            answered = await api.retract(SLUG, update_id, reason)
+            mine[update_id] = Expected(
+                "", retracted=True, notes=mine[update_id].notes, reason=reason
+            )
         else:
             story = await api.edit(SLUG, title=f"Election night, take {writer}.{n}")
             await progress.advance(story["version"])
@@ -378,7 +382,9 @@ async def test_every_reader_ends_with_exactly_every_version_whatever_its_disconn
         assert [c["note"] for c in got["corrections"]] == wanted.notes, label
     for update_id in [u for u, e in expected.items() if e.notes][:40]:
         history = await api.call("GET", f"/api/stories/{SLUG}/updates/{update_id}/revisions", None)
-        assert [r["note"] for r in history["revisions"]] == [None, *expected[update_id].notes]
+        retraction = [] if expected[update_id].reason is None else [expected[update_id].reason]
+        notes = [None, *expected[update_id].notes, *retraction]
+        assert [r["note"] for r in history["revisions"]] == notes
     assert [u["id"] for u in story["updates"]] == list(updates)[: len(story["updates"])]
 
     # Every reader: one contiguous run to the final version, and the same final state.

@@ -17,29 +17,23 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.e2e.live_client import RECV_TIMEOUT, SseReader
-from tests.e2e.server import LiveServer
-from tests.helpers import Doc, Tokens, bearer, issue_tokens
+from tests.e2e.live_client import RECV_TIMEOUT, sse_until_live
+from tests.e2e.server import BACKENDS, LiveServer, backend_url, served
+from tests.helpers import Doc, Tokens, bearer
 
 SLUG = "bishkek-night"
 # Text that was published and then taken back: no public frame may hold any of it.
 TAKEN_BACK = ("Interior minister resigns", "resigned at 02:00", "curfew from 20:00")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'public.sqlite3'}"
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    return url
+    return backend_url(request, tmp_path)
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Tokens]]:
-    tokens = issue_tokens(database_url)
-    live = LiveServer(database_url, tmp_path / "server.log").start()
-    yield live, tokens
-    live.stop()
+    yield from served(database_url, tmp_path)
 
 
 def call(http: httpx.Client, method: str, path: str, token: str, body: Doc | None) -> Doc:
@@ -94,19 +88,6 @@ async def ws_backlog(live: LiveServer, since: str) -> list[Doc]:
     return messages
 
 
-async def sse_backlog(live: LiveServer, last_event_id: str) -> list[Doc]:
-    path = f"/api/stories/{SLUG}/live/sse"
-    async with (
-        httpx.AsyncClient(base_url=live.base_url, timeout=RECV_TIMEOUT) as http,
-        http.stream("GET", path, headers={"Last-Event-ID": last_event_id}) as response,
-    ):
-        assert response.status_code == 200
-        sse = await SseReader(response.aiter_lines()).until_live()
-    for message in sse[:-1]:
-        assert message.id == str(message.json()["version"])
-    return [message.json() for message in sse]
-
-
 def check_public(messages: list[Doc], now: dict[str, Doc], since: int, newest: int) -> None:
     """Contiguous versions since..newest, then live; no text taken back; each update's
     text (title, body, status, retraction) is the one it has now."""
@@ -140,14 +121,14 @@ async def test_a_resume_from_far_back_shows_only_current_text_and_tombstones(
     newest = 7
     for since in ("0", "1", "3"):
         check_public(await ws_backlog(live, since), now, int(since), newest)  # the ring
-        check_public(await sse_backlog(live, since), now, int(since), newest)
+        check_public(await sse_until_live(live, SLUG, since), now, int(since), newest)
 
     live.stop()  # a new process: its ring is empty, so the backlog comes from the store
     live.start()
     with httpx.Client(base_url=live.base_url, timeout=RECV_TIMEOUT) as http:
         metrics_before = http.get("/metrics").text
         for since in ("0", "2"):
-            check_public(await sse_backlog(live, since), now, int(since), newest)
+            check_public(await sse_until_live(live, SLUG, since), now, int(since), newest)
             check_public(await ws_backlog(live, since), now, int(since), newest)
         assert "liveblog_live_backlog_store_reads_total 0" in metrics_before
         assert "liveblog_live_backlog_store_reads_total 0" not in http.get("/metrics").text

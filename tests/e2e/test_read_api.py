@@ -532,7 +532,11 @@ def test_a_retracted_update_shows_readers_no_body_anywhere(
     assert retracted.status_code == 200
     assert retracted.json()["body"] == ""
     public = get_json(client, f"{url}/revisions")
-    assert [r["revision"] for r in public["revisions"]] == [1, 2]
+    # The retraction is a revision too, with its reason; no revision shows a text.
+    assert [(r["revision"], r["kind"]) for r in public["revisions"]] == [
+        (1, "posted"), (2, "corrected"), (3, "retracted"),
+    ]  # fmt: skip
+    assert public["revisions"][2]["note"] == "Denied by the ministry."
     assert not any("body" in r or "title" in r for r in public["revisions"])
     assert "resign" not in str(public)
     story = get_json(client, "/api/stories/revisions-retracted")
@@ -545,6 +549,7 @@ def test_a_retracted_update_shows_readers_no_body_anywhere(
     assert [r["body"] for r in as_editor["revisions"]] == [
         "<p>Minister resigns</p>",
         "<p>Minister to resign</p>",
+        "",
     ]
 
 

@@ -1,11 +1,12 @@
 """Random command sequences keep the domain's invariants, and the views equal the fold.
 
 Hypothesis draws sequences of valid and invalid commands — open, post (with and without
-an Idempotency-Key, sometimes reused), correct (with a changed or an unchanged body, as
-the author, another reporter or an editor, with a current or a stale revision), retract,
-flag, close, reopen, edit — on a few stories, some of them never opened, with update
-references that are sometimes unknown. A small model predicts each command's outcome
-(the error it must raise, or how many events it records); the Newsroom must agree.
+an Idempotency-Key, sometimes reused), correct (with a changed or an unchanged body, a
+changed title or none, as the author, another reporter or an editor, with a current or a
+stale revision), retract, reinstate, flag, close, reopen, edit — on a few stories, some
+of them never opened, with update references that are sometimes unknown. A small model
+predicts each command's outcome (the error it must raise, or how many events it
+records); the Newsroom must agree.
 Afterwards the feed's views must equal the fold of each story's stored events, and
 the stored events must keep the domain's invariants.
 
@@ -33,6 +34,7 @@ from liveblog.domain import (
     InvalidField,
     NotAuthor,
     NothingChanged,
+    NotRetracted,
     RevisionConflict,
     Story,
     StoryClosed,
@@ -82,10 +84,18 @@ class Correct:
     update: int | None  # index into the story's posted updates; None: an unknown id
     same_body: bool
     revision: str  # "none" | "current" | "stale"
+    retitle: bool  # give a new title too (with the same body: a correction of the title)
 
 
 @dataclass(frozen=True)
 class Retract:
+    story: int
+    actor: Actor
+    update: int | None
+
+
+@dataclass(frozen=True)
+class Reinstate:
     story: int
     actor: Actor
     update: int | None
@@ -121,7 +131,7 @@ class Edit:
     version: str  # "none" | "current" | "stale"
 
 
-Command = OpenStory | Post | Correct | Retract | Flag | Close | Reopen | Edit
+Command = OpenStory | Post | Correct | Retract | Reinstate | Flag | Close | Reopen | Edit
 
 # Mostly the two stories the preamble opens; sometimes the one nobody opened.
 stories = st.sampled_from([0, 0, 0, 1, 1, 2])
@@ -137,13 +147,16 @@ posts = st.builds(Post, stories, actors, keys, contents, st.booleans(), st.boole
 # One reporter's retries with one key: the same post again, or the key reused for another.
 retries = st.builds(Post, stories, st.just(REPORTER), st.just(0), contents, st.booleans(),
                     st.booleans())  # fmt: skip
-corrections = st.builds(Correct, stories, actors, references, st.booleans(), expectations)
+corrections = st.builds(
+    Correct, stories, actors, references, st.booleans(), expectations, st.booleans()
+)
 commands: st.SearchStrategy[Command] = st.one_of(
     posts,
     retries,
     corrections,
     corrections,
     st.builds(Retract, stories, actors, references),
+    st.builds(Reinstate, stories, actors, references),
     st.builds(Flag, stories, actors, references, optional_flags, optional_flags),
     st.builds(Close, stories, actors),
     st.builds(Reopen, stories, actors),
@@ -163,6 +176,7 @@ class ModelUpdate:
     first_title: str
     first_body: str
     body: str
+    title: str
     pinned: bool
     key_event: bool
     revision: int = 1
@@ -263,8 +277,10 @@ class Model:
             current = update.revision if update is not None else 1
             expected_revision = revision_for(current, command.revision)
             body = "Corrected body"
+            title = "Corrected title" if command.retitle else None
             if update is not None:
                 body = update.body if command.same_body else f"{update.body} (corrected)"
+                title = f"{update.title} (retitled)" if command.retitle else None
             as_editor = command.actor == EDITOR
             error = refusal()
             if error is None and update is not None:
@@ -272,12 +288,13 @@ class Model:
                     error = RevisionConflict
                 elif not as_editor and update.author != command.actor.id:
                     error = NotAuthor
-                elif body == update.body:
+                elif body == update.body and title is None:
                     error = InvalidField
 
             def corrected(outcome: Outcome) -> None:
                 assert update is not None
                 update.body = body
+                update.title = update.title if title is None else title
                 update.revision += 1
                 story.version += 1
 
@@ -285,6 +302,7 @@ class Model:
                 lambda newsroom: newsroom.correct_update(
                     story_id,
                     update_id,
+                    title=title,
                     body=body,
                     note="Fixed",
                     actor=command.actor,
@@ -310,6 +328,27 @@ class Model:
                 ),
                 refusal() or 1,
                 retracted,
+            )
+
+        if isinstance(command, Reinstate):
+            reinstate_error: type[DomainError] | None = None
+            if update is None:
+                reinstate_error = UpdateNotFound
+            elif not update.retracted:
+                reinstate_error = NotRetracted
+
+            def reinstated(outcome: Outcome) -> None:
+                assert update is not None
+                update.retracted = False
+                update.revision += 1
+                story.version += 1
+
+            return Call(
+                lambda newsroom: newsroom.reinstate_update(
+                    story_id, update_id, reason="Confirmed", actor=command.actor
+                ),
+                reinstate_error or 1,
+                reinstated,
             )
 
         if isinstance(command, Flag):
@@ -409,6 +448,7 @@ class Model:
                 first_title=title,
                 first_body=body,
                 body=body,
+                title=title,
                 pinned=command.pinned,
                 key_event=command.key_event,
             )
@@ -476,26 +516,35 @@ def check_invariants(newsroom: Newsroom, model: Model) -> None:
             assert numbers == list(range(1, len(numbers) + 1))
             retracted = update.status == "retracted"
             assert retracted == wanted.retracted
-            assert update.revision == len(numbers) + retracted == wanted.revision
+            assert update.revision == len(numbers) == wanted.revision
             assert update.body == ("" if retracted else wanted.body)
+            assert update.title == ("" if retracted else wanted.title)
             assert (update.pinned, update.key_event) == (wanted.pinned, wanted.key_event)
-            bodies = [r.body for r in update.revisions]
-            assert all(a != b for a, b in itertools.pairwise(bodies))
+            # Each correction changed what the revision before it showed.
+            for before, after in itertools.pairwise(update.revisions):
+                if after.kind == "corrected":
+                    assert (before.title, before.body) != (after.title, after.body)
 
 
 def check_story_events(events: list[Any]) -> None:
     """Rules that hold event by event, whatever commands were tried."""
     closed = False
     bodies: dict[UUID, str] = {}
+    titles: dict[UUID, str] = {}
     flags: dict[UUID, list[bool]] = {}
     retracted: set[UUID] = set()
     for event in events[1:]:
         update_id: UUID | None = getattr(event, "update_id", None)
+        if isinstance(event, Story.UpdateReinstated):
+            assert update_id in retracted, f"reinstated, not retracted: {event}"
+            retracted.discard(update_id)
+            continue
         assert update_id not in retracted, f"a retracted update changed: {event}"
         if isinstance(event, Story.UpdatePosted):
             assert not closed, "posted to a closed story"
             assert event.update_id not in bodies, "an update posted twice"
             bodies[event.update_id] = event.body
+            titles[event.update_id] = event.title
             flags[event.update_id] = [event.pinned, event.key_event]
             continue
         if isinstance(event, Story.Closed | Story.Reopened):
@@ -507,8 +556,11 @@ def check_story_events(events: list[Any]) -> None:
             continue
         assert update_id in bodies, f"{event} for an update never posted"
         if isinstance(event, Story.UpdateCorrected):
-            assert event.body != bodies[update_id], "a correction that changed nothing"
-            bodies[update_id] = event.body
+            assert event.body is not None or event.title is not None, "a correction of nothing"
+            assert event.body != bodies[update_id], "a body given that did not change"
+            assert event.title != titles[update_id], "a title given that did not change"
+            bodies[update_id] = bodies[update_id] if event.body is None else event.body
+            titles[update_id] = titles[update_id] if event.title is None else event.title
         elif isinstance(event, Story.UpdateRetracted):
             retracted.add(update_id)
         else:

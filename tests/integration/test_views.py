@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -23,6 +23,8 @@ from projections.states import StoryStates
 from projections.story import UpdateView, fold
 from projections.views import ALL_VIEWS, REVISIONS, STORY_LIST, TIMELINE, Changes, ReadViews
 from projections.views.queries import RevisionRow
+from projections.views.rows import stored_revisions
+from projections.views.schema import add_column
 from projections.wire import folded_story_bytes, rfc3339, story_fields_json, update_json
 from tests.helpers import EDITOR, REPORTER, open_newsroom
 from tests.integration.views_oracle import (
@@ -71,7 +73,17 @@ def changes_of(states: StoryStates, batch: Sequence[tuple[int, Any]]) -> Changes
 def revision_rows(update: UpdateView) -> list[RevisionRow]:
     """What ``ReadViews.revisions`` must answer for ``update``: every revision it had."""
     return [
-        RevisionRow(r.revision, rfc3339(r.at), r.title, r.body, r.note, r.by.id, r.by.name)
+        RevisionRow(
+            r.revision,
+            rfc3339(r.at),
+            r.title,
+            r.body,
+            r.note,
+            r.by.id,
+            r.by.name,
+            r.kind,
+            r.reverted_to,
+        )
         for r in update.revisions
     ]
 
@@ -197,7 +209,7 @@ class ViewsSuite:
         listed = [orjson.loads(doc) for doc in views.story_list(None)]
         assert [doc["id"] for doc in listed] == [str(i) for i in scenario.story_ids]
         assert [doc["status"] for doc in listed] == ["live", "closed"]
-        assert [doc["update_count"] for doc in listed] == [3, 1]
+        assert [doc["update_count"] for doc in listed] == [4, 1]
 
     def test_the_story_from_the_views_is_the_folded_storys_bytes(
         self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
@@ -224,7 +236,7 @@ class ViewsSuite:
             (str(story.id), str(update.id), update.revisions[-1])
             for story in stories
             for update in story.updates.values()
-            if update.status == "published"
+            if stored_revisions(update) < len(update.revisions)  # the doc shows the last
         ]
         assert shown
         with views.datastore.transaction(commit=True) as cursor:
@@ -284,9 +296,95 @@ class ViewsSuite:
         page = views.story_page(story_id, 20)
         assert page is not None
         assert str(scenario.retracted) not in {orjson.loads(d)["id"] for d in page.pinned}
-        # The history keeps what was retracted, for editors.
-        bodies = [r.body for r in views.revisions(story_id, scenario.retracted)]
-        assert bodies == ["Parliament to convene at 16:00.", "Parliament to convene at 17:00."]
+        # The history keeps what was retracted, for editors, and the retraction itself.
+        revisions = views.revisions(story_id, scenario.retracted)
+        assert [(r.kind, r.body, r.note) for r in revisions] == [
+            ("posted", "Parliament to convene at 16:00.", None),
+            ("corrected", "Parliament to convene at 17:00.", "Time"),
+            ("retracted", "", scenario.reason),
+        ]
+        # What it shows now is read in the same snapshot: nothing (the API shows the
+        # public no text of it then).
+        history = views.revision_history(story_id, scenario.retracted)
+        assert history is not None
+        assert history.shown is None
+
+    def test_views_made_before_revisions_had_a_kind_gain_the_columns(
+        self, views: ReadViews
+    ) -> None:
+        # The revisions table as it was made before kinds and reverts, with two rows.
+        with views.datastore.transaction(commit=True) as cursor:
+            cursor.execute(views.dialect.sql("DROP TABLE {t}liveblog_revisions"))
+            cursor.execute(views.dialect.sql(
+                "CREATE TABLE {t}liveblog_revisions ("
+                " story_id TEXT NOT NULL, update_id TEXT NOT NULL, revision BIGINT NOT NULL,"
+                " at TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, note TEXT,"
+                " by_id TEXT NOT NULL, by_name TEXT NOT NULL,"
+                " PRIMARY KEY (story_id, update_id, revision))"
+            ))  # fmt: skip
+            for revision, body, note in ((1, "<p>One.</p>", None), (2, "<p>Two.</p>", "N")):
+                cursor.execute(
+                    views.dialect.sql(
+                        "INSERT INTO {t}liveblog_revisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    ("s", "u", revision, "2026-01-01T00:00:00Z", "T", body, note, "p", "P"),
+                )
+
+        views.create_tables()  # as every start does
+        views.create_tables()  # and again: nothing to add
+
+        story_id, update_id = UUID(int=0), UUID(int=1)
+        with views.datastore.transaction(commit=True) as cursor:
+            cursor.execute(views.dialect.sql(
+                "UPDATE {t}liveblog_revisions SET story_id = ?, update_id = ?"
+            ), (str(story_id), str(update_id)))  # fmt: skip
+            # The update, retracted (so its timeline doc shows no revision of its own).
+            cursor.execute(views.dialect.sql(
+                "INSERT INTO {t}liveblog_timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ), (str(story_id), str(update_id), 1, False, False, "retracted", 3, "",
+                "2026-01-01T00:00:00Z", '{"status": "retracted", "revision": 3}'))  # fmt: skip
+        revisions = views.revisions(story_id, update_id)
+        assert [(r.revision, r.kind, r.reverted_to, r.body) for r in revisions] == [
+            (1, "posted", None, "<p>One.</p>"), (2, "corrected", None, "<p>Two.</p>"),
+        ]  # fmt: skip
+
+    def test_a_column_another_process_added_meanwhile_is_no_error(self, views: ReadViews) -> None:
+        """Several servers start together after an upgrade: each finds the new columns
+        missing, and the one that adds them second must start too."""
+        with views.datastore.transaction(commit=True) as cursor:
+            add_column(cursor, views.dialect, "liveblog_revisions", "kind", "TEXT")
+            add_column(cursor, views.dialect, "liveblog_revisions", "reverted_to", "BIGINT")
+        assert views.revisions(uuid4(), uuid4()) == []
+
+    def test_a_reinstated_and_reverted_update_keeps_each_step_in_its_revisions(
+        self, newsroom: Newsroom, views: ReadViews, scenario: Scenario
+    ) -> None:
+        views.write(changes_of(new_states(newsroom), log_events(newsroom)))
+        story_id = scenario.story_ids[0]
+
+        revisions = views.revisions(story_id, scenario.reinstated)
+        first, retitled = ("Roads", "<p>Roads to the square closed.</p>"), "Roads closed"
+        every_road = "<p>Every road to the square closed.</p>"
+        steps = [(r.revision, r.kind, r.title, r.body, r.note, r.reverted_to) for r in revisions]
+        assert steps == [
+            (1, "posted", *first, None, None),
+            (2, "corrected", retitled, first[1], "Headline", None),
+            (3, "retracted", "", "", "Wrong square", None),
+            (4, "reinstated", retitled, first[1], "It was the right square", None),
+            (5, "corrected", retitled, every_road, "All roads", None),
+            (6, "reverted", *first, "Back to the first report", 1),
+        ]  # fmt: skip
+        history = views.revision_history(story_id, scenario.reinstated)
+        assert history is not None
+        assert (history.revisions, history.shown) == (revisions, 6)
+        doc = views.update_doc(story_id, scenario.reinstated)
+        assert doc is not None
+        shown = orjson.loads(doc)
+        assert (shown["status"], shown["revision"], shown["retraction"]) == ("published", 6, None)
+        assert (shown["title"], shown["body"]) == first
+        assert [c["note"] for c in shown["corrections"]] == [
+            "Headline", "All roads", "Back to the first report",
+        ]  # fmt: skip
 
     def test_a_failed_write_moves_neither_rows_nor_tracking(
         self, newsroom: Newsroom, views: ReadViews, scenario: Scenario

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-import httpx
 import pytest
 
-from liveblog.settings import Settings
-from liveblog.web.app import create_app
-from tests.helpers import Api, assert_secured, auth, bearer, issue_tokens
+from tests.helpers import Api, assert_secured, auth, bearer
+from tests.integration.in_process import in_process_api
 
 SLUG = "in-process"
 READY_ANSWERS = 'liveblog_http_ready_answers_total{status="200"}'
@@ -24,13 +23,8 @@ READY_ANSWERS = 'liveblog_http_ready_answers_total{status="200"}'
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    database_url = f"sqlite:///{tmp_path / 'web.sqlite3'}"
-    tokens = issue_tokens(database_url)
-    app = create_app(Settings(database_url=database_url, write_rate=None))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://liveblog.test") as http:
-            yield Api(http, tokens)
+    async with in_process_api(f"sqlite:///{tmp_path / 'web.sqlite3'}") as api:
+        yield api
 
 
 async def test_a_story_answers_with_its_etag_and_304_while_it_has_not_changed(api: Api) -> None:
@@ -137,3 +131,38 @@ async def test_an_error_is_a_json_error_with_its_code_and_changes_nothing(
     assert error["message"]
     assert_secured(response.headers, f"{case.method} {case.path}")
     assert (await api.story(SLUG))["version"] == 1
+
+
+async def test_every_404_for_an_unknown_story_names_the_story_as_it_was_sent(api: Api) -> None:
+    """Not the id the server derives from it: the client sent a slug."""
+    slug, update = "no-such-story", "0b7e9d2c-5d0e-4c47-9f35-3b1b8f0f4a11"
+    editor = auth(api.tokens.editor)
+    calls = [
+        ("GET", f"/api/stories/{slug}", None),
+        ("GET", f"/api/stories/{slug}/updates", None),
+        ("GET", f"/api/stories/{slug}/updates/{update}", None),
+        ("GET", f"/api/stories/{slug}/updates/{update}/revisions", None),
+        ("GET", f"/api/stories/{slug}/events", None),
+        ("GET", f"/api/stories/{slug}/events?type=update.posted", None),
+        ("GET", f"/api/stories/{slug}?at_version=1", None),
+        ("PATCH", f"/api/stories/{slug}", {"title": "T"}),
+        ("POST", f"/api/stories/{slug}/close", None),
+        ("POST", f"/api/stories/{slug}/updates", {"body": "<p>B</p>"}),
+        ("POST", f"/api/stories/{slug}/updates/{update}/corrections", {"body": "b", "note": "n"}),
+        ("POST", f"/api/stories/{slug}/updates/{update}/retraction", {"reason": "r"}),
+        ("POST", f"/api/stories/{slug}/updates/{update}/reinstatement", {"reason": "r"}),
+    ]
+    for method, path, body in calls:
+        response = await api.http.request(method, path, json=body, headers=editor)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["message"] == f"no story {slug!r}", path
+
+
+async def test_a_404_names_a_story_sent_with_any_characters(api: Api) -> None:
+    """The name goes into the message as its repr: escapes stay text, never a pattern."""
+    for ref in ("a\\x19b", "\x19\\1", "\\g<0>", "é\u2028"):
+        response = await api.http.post(
+            f"/api/stories/{quote(ref, safe='')}/close", headers=auth(api.tokens.editor)
+        )
+        assert response.status_code == 404, (ref, response.text)
+        assert response.json()["error"]["message"] == f"no story {ref!r}"

@@ -31,7 +31,7 @@ _COLUMNS = {
     TIMELINE: ("story_id", "update_id", "sequence", "pinned", "key_event", "status",
                "revision", "title", "published_at", "doc"),
     REVISIONS: ("story_id", "update_id", "revision", "at", "title", "body", "note", "by_id",
-                "by_name"),
+                "by_name", "kind", "reverted_to"),
 }  # fmt: skip
 _DOCS = {"fields_doc", "list_doc", "doc"}
 _FLAGS = {"pinned", "key_event"}
@@ -83,11 +83,12 @@ def fold_rows(newsroom: Newsroom) -> Rows:
                     "doc": update_json(update),
                 }
             )
-            # The revisions an update no longer shows: all but the last of a published
-            # update (its timeline doc shows that one), all of a retracted one.
-            published = update.status == "published"
-            superseded = update.revisions[:-1] if published else update.revisions
-            for revision in superseded:
+            # All but the last revision of a published update whose last is its post or a
+            # plain correction (its timeline doc shows that one); all the others'.
+            last = update.revisions[-1].kind
+            shown_in_doc = update.status == "published" and last in ("posted", "corrected")
+            stored = update.revisions[:-1] if shown_in_doc else update.revisions
+            for revision in stored:
                 rows[REVISIONS].append(
                     {
                         "story_id": str(story.id),
@@ -99,6 +100,8 @@ def fold_rows(newsroom: Newsroom) -> Rows:
                         "note": revision.note,
                         "by_id": revision.by.id,
                         "by_name": revision.by.name,
+                        "kind": revision.kind,
+                        "reverted_to": revision.reverted_to,
                     }
                 )
     return _sorted(rows)
@@ -117,6 +120,8 @@ def rows_of(dumped: dict[str, list[tuple[Any, ...]]]) -> Rows:
                 row[column] = bool(row[column])
             for column in row.keys() & _NUMBERS:
                 row[column] = int(row[column])
+            if row.get("reverted_to") is not None:
+                row["reverted_to"] = int(row["reverted_to"])
             rows[view].append(row)
     return _sorted(rows)
 
@@ -141,10 +146,13 @@ class Scenario:
     corrected: UUID  # posted, then corrected twice
     retracted: UUID  # posted, corrected, then retracted
     reason: str
+    # Posted, retitled, retracted, reinstated, corrected, then reverted to revision 1.
+    reinstated: UUID
 
 
 def write_scenario(newsroom: Newsroom) -> Scenario:
-    """Two stories with every kind of event: edits, closing, flags, corrections, retraction."""
+    """Two stories with every kind of event: edits, closing, flags, corrections of the
+    body and of the title, a revert, retractions and a reinstatement."""
     story = newsroom.open_story(
         slug="bishkek-protests", title="Protests in Bishkek", summary="", actor=EDITOR
     ).story_id
@@ -176,6 +184,23 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     )  # fmt: skip
     reason = "The session was not confirmed."
     newsroom.retract_update(story, second, reason=reason, actor=EDITOR)
+    third = newsroom.post_update(
+        story, body="<p>Roads to the square closed.</p>", title="Roads", actor=REPORTER
+    ).update_id
+    assert third is not None
+    newsroom.correct_update(
+        story, third, title="Roads closed", note="Headline", actor=REPORTER, as_editor=False
+    )
+    newsroom.retract_update(story, third, reason="Wrong square", actor=EDITOR)
+    newsroom.reinstate_update(story, third, reason="It was the right square", actor=EDITOR)
+    newsroom.correct_update(
+        story, third, body="<p>Every road to the square closed.</p>", note="All roads",
+        actor=EDITOR, as_editor=True, expected_revision=4,
+    )  # fmt: skip
+    newsroom.correct_update(
+        story, third, title="Roads", body="<p>Roads to the square closed.</p>",
+        note="Back to the first report", reverted_to=1, actor=EDITOR, as_editor=True,
+    )  # fmt: skip
     newsroom.flag_update(story, first, pinned=True, key_event=False, actor=EDITOR)
     newsroom.flag_update(story, first, pinned=False, key_event=None, actor=EDITOR)
     newsroom.edit_story(story, title="Protests in Bishkek after the vote", summary="Day 2",
@@ -184,7 +209,9 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     newsroom.reopen_story(story, actor=EDITOR)
     newsroom.post_update(story, body="Protesters free the former president.", actor=REPORTER)
     newsroom.close_story(other, actor=EDITOR)
-    return Scenario([story, other], corrected=first, retracted=second, reason=reason)
+    return Scenario(
+        [story, other], corrected=first, retracted=second, reason=reason, reinstated=third
+    )
 
 
 def close_views(views: ReadViews, newsroom: Newsroom) -> None:

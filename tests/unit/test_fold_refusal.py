@@ -24,7 +24,8 @@ def test_an_event_the_fold_refuses_leaves_the_state_as_it_was() -> None:
     assert state is not None
     before = (state.version, state.updated_at)
 
-    unknown_update = corrected(originator_version=2, update_id=uuid4(), body="b", note="n", **by)
+    unknown_update = corrected(originator_version=2, update_id=uuid4(), title=None, body="b",
+                               note="n", reverted_to=None, **by)  # fmt: skip
     with pytest.raises(UnknownEvent):
         apply_event(state, unknown_update)
     assert (state.version, state.updated_at) == before

@@ -150,8 +150,9 @@ def _recorded_before_the_rule() -> list[Any]:
         (Story.Edited, {"title": "T2\x00", "summary": "S2\x00"}),
         (Story.UpdatePosted, {"update_id": update_id, "title": "U\x00",
                               "body": "<p>B\x00</p>", "key_event": False, "pinned": False}),
-        (Story.UpdateCorrected, {"update_id": update_id, "body": "<p>C\x00</p>",
-                                 "note": "N\x00"}),
+        (Story.UpdateCorrected, {"update_id": update_id, "title": "U2\x00",
+                                 "body": "<p>C\x00</p>", "note": "N\x00",
+                                 "reverted_to": None}),
         (Story.UpdateRetracted, {"update_id": update_id, "reason": "R\x00"}),
     ]  # fmt: skip
     return [
@@ -167,12 +168,12 @@ def test_the_fold_shows_text_recorded_before_the_rule_with_replacement_character
     assert state is not None
     assert (state.title, state.summary) == ("T2\ufffd", "S2\ufffd")
     (update,) = state.updates.values()
-    assert (update.title, update.body) == ("U\ufffd", "<p>C\ufffd</p>")
+    assert (update.title, update.body) == ("U2\ufffd", "<p>C\ufffd</p>")
     assert update.author.name == "Old\ufffdName"
     assert update.corrections[0].note == "N\ufffd"
     assert [(r.title, r.body, r.note) for r in update.revisions] == [
         ("U\ufffd", "<p>B\ufffd</p>", None),
-        ("U\ufffd", "<p>C\ufffd</p>", "N\ufffd"),
+        ("U2\ufffd", "<p>C\ufffd</p>", "N\ufffd"),
     ]
     state = fold(events[4:], state)
     assert state is not None
