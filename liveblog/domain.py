@@ -534,10 +534,7 @@ class Story(Aggregate):
         record = self.find_update(update_id)
         if not record.retracted:
             raise NotRetracted("the update is not retracted")
-        if expected_revision is not None and expected_revision != record.revision:
-            raise RevisionConflict(
-                f"the update is at revision {record.revision}, not {expected_revision}"
-            )
+        _check_revision(record, expected_revision)
         reason = check_text("reason", reason, limit=MAX_REASON)
         self._trigger(self.UpdateReinstated, actor, update_id=update_id, reason=reason)
 
@@ -581,10 +578,7 @@ class Story(Aggregate):
         record = self.find_update(update_id)
         if record.retracted:
             raise UpdateRetracted("the update is retracted")
-        if expected_revision is not None and expected_revision != record.revision:
-            raise RevisionConflict(
-                f"the update is at revision {record.revision}, not {expected_revision}"
-            )
+        _check_revision(record, expected_revision)
         return record
 
     def _check_at(self, at: datetime | None) -> datetime | None:
@@ -601,6 +595,14 @@ class Story(Aggregate):
         """Trigger an event stamped ``at`` (a checked UTC time), or now when None."""
         self.trigger_event(
             event_class, timestamp=at, actor_id=actor.id, actor_name=actor.name, **fields
+        )
+
+
+def _check_revision(record: UpdateRecord, expected_revision: int | None) -> None:
+    """``RevisionConflict`` unless the caller named no revision or the current one."""
+    if expected_revision is not None and expected_revision != record.revision:
+        raise RevisionConflict(
+            f"the update is at revision {record.revision}, not {expected_revision}"
         )
 
 

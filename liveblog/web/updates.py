@@ -156,8 +156,6 @@ async def correct_update(request: Request) -> Response:
         body = text_field(payload, "body", limit=MAX_BODY)
         if title is None and body is None:
             raise ApiError(422, "invalid_field", "give title, body or both (or revert_to)")
-        if body is not None and not body.strip():
-            raise ApiError(422, "invalid_field", "body: must not be empty")
     command = newsroom_of(request).correct_update_command(
         story_id,
         update_id,
