@@ -281,11 +281,24 @@ class Story(Aggregate):
             aggregate.closed = False
 
     class UpdatePosted(Event):
+        """An update posted by its author (the event's actor). ``approved_by_*``: the
+        editor who published it from the author's draft, None when the author posted it."""
+
+        # Version 2: ``approved_by_id`` and ``approved_by_name`` (drafts and approval).
+        class_version = 2
+
         update_id: UUID
         title: str
         body: str
         key_event: bool
         pinned: bool
+        approved_by_id: str | None
+        approved_by_name: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["approved_by_id"] = None
+            state["approved_by_name"] = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.updates[str(self.update_id)] = UpdateRecord(
@@ -450,18 +463,23 @@ class Story(Aggregate):
         pinned: bool,
         actor: Actor,
         at: datetime | None = None,
+        approved_by: Actor | None = None,
+        from_draft: bool = False,
     ) -> bool:
         """Post an update; returns False when this very update was already posted.
 
         A retried post (same id, hence same Idempotency-Key and actor) records nothing.
-        The same id with other content is a reused key, which is a conflict.
+        The same id with other content is a reused key, which is a conflict. A draft's
+        update id is its own (``liveblog.draft.update_id_for_draft``): found posted, it
+        is that draft's, whatever its text (the draft may have failed to record that).
+        ``actor`` is the author; ``approved_by`` the editor who published their draft.
         """
         # Checked first: a retry's texts must compare as they were recorded (normalised).
         title = check_text("title", title, limit=MAX_TITLE, required=False)
         body = check_text("body", body, limit=MAX_BODY)
         existing = self.updates.get(str(update_id))
         if existing is not None:
-            if existing.first_digest != post_digest(title, body):
+            if not from_draft and existing.first_digest != post_digest(title, body):
                 raise RevisionConflict("this Idempotency-Key was used for another update")
             return False
         if self.closed:
@@ -475,6 +493,8 @@ class Story(Aggregate):
             body=body,
             key_event=key_event,
             pinned=pinned,
+            approved_by_id=None if approved_by is None else approved_by.id,
+            approved_by_name=None if approved_by is None else approved_by.name,
         )
         return True
 

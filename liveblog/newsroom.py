@@ -32,6 +32,7 @@ from liveblog.domain import (
     story_id_for_slug,
     update_id_for_key,
 )
+from liveblog.draft import update_id_for_draft
 from liveblog.group_commit import Command, Job, Outcome, StoryBatcher, StoryBusy
 from liveblog.sanitize import sanitize_body
 from liveblog.settings import environment_from_settings
@@ -232,11 +233,21 @@ class Newsroom(Application[UUID]):
         actor: Actor,
         idempotency_key: str | None = None,
         at: datetime | None = None,
+        draft_id: UUID | None = None,
+        approved_by: Actor | None = None,
     ) -> Command:
-        """Post an update. With an idempotency key, a retry records nothing new."""
-        update_id = (
-            update_id_for_key(story_id, actor.id, idempotency_key) if idempotency_key else uuid4()
-        )
+        """Post an update. With an idempotency key, a retry records nothing new.
+
+        A draft's publication (``draft_id``) posts the update whose id the draft
+        derives, so publishing it again, from any process, records nothing new;
+        ``actor`` is then the draft's author and ``approved_by`` who published it.
+        """
+        if draft_id is not None:
+            update_id = update_id_for_draft(draft_id)
+        elif idempotency_key:
+            update_id = update_id_for_key(story_id, actor.id, idempotency_key)
+        else:
+            update_id = uuid4()
 
         def run(story: Story) -> None:
             story.post_update(
@@ -247,6 +258,8 @@ class Newsroom(Application[UUID]):
                 pinned=pinned,
                 actor=actor,
                 at=at,
+                approved_by=approved_by,
+                from_draft=draft_id is not None,
             )
 
         return Command(story_id, run, update_id)

@@ -70,6 +70,9 @@ class Settings:
     log_format: str = "json"
     # Log a line for every story GET answered from the hub's cache too (see web/access.py).
     access_log_cached: bool = False
+    # How often each server looks for scheduled drafts that fell due (publishes them
+    # within about this long of their time).
+    scheduler_turn_seconds: float = 0.5
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +139,7 @@ def limits_from_environ(env: Mapping[str, str]) -> dict[str, Any]:
         ("LIVEBLOG_KEEP_ALIVE_SECONDS", "keep_alive_seconds", int, 1),
         ("LIVEBLOG_SLOW_READER_BYTES", "slow_reader_bytes", int, 1024),
         ("LIVEBLOG_MAX_BACKLOG", "max_backlog", int, 1),
+        ("LIVEBLOG_SCHEDULER_SECONDS", "scheduler_turn_seconds", float, 0.05),
     ]
     for name, setting, kind, least in number_vars:
         raw = env.get(name, "").strip()

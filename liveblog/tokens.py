@@ -23,12 +23,11 @@ from uuid import UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Transcoder
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import LIVEBLOG_NAMESPACE, Actor, DomainError, InvalidField, check_text
 from liveblog.people import Person, Role, check_name, person_id_for_name
-from liveblog.settings import environment_from_settings
+from liveblog.side_apps import own_sqlite_table, uncached_environment
 from liveblog.transcoder import OrjsonTranscoder
 
 __all__ = [
@@ -239,28 +238,14 @@ class Credentials(Application[UUID]):
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         # No aggregate cache: every check that misses the trust cache must see the
-        # store as it is (a revocation made by another process), and commands change
-        # aggregates that a failed save must not leave changed in a cache.
-        values = {
-            key: value
-            for key, value in (env or {}).items()
-            if not key.startswith(("AGGREGATE_CACHE", "DEEPCOPY_FROM_AGGREGATE_CACHE"))
-        }
-        return environment_from_settings(name, values, snapshotting=False)
+        # store as it is (a revocation made by another process).
+        return uncached_environment(name, env)
 
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
     def construct_recorder(self) -> ApplicationRecorder:
-        # The library names SQLite tables by purpose, not by application, so tokens would
-        # share the story log's table there; keep them apart, as on PostgreSQL.
-        if isinstance(self.factory, SQLiteFactory):
-            recorder = SQLiteApplicationRecorder(
-                self.factory.datastore, events_table_name="credentials_events"
-            )
-            recorder.create_table()
-            return recorder
-        return super().construct_recorder()
+        return own_sqlite_table(self.factory, "credentials_events") or super().construct_recorder()
 
     # -- commands -----------------------------------------------------------------------
 

@@ -82,6 +82,8 @@ class UpdateView:
     corrections: list[Correction] = field(default_factory=list)
     retraction: Retraction | None = None
     revisions: list[Revision] = field(default_factory=list)
+    # The editor who published the author's draft; None when the author posted it.
+    approved_by: Person | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +128,13 @@ class UnknownEvent(ValueError):
 
 def _actor(event: Any) -> Person:
     return Person(event.actor_id, storable_text(event.actor_name))
+
+
+def _approver(event: Any) -> Person | None:
+    approved_by_id = event.approved_by_id
+    if approved_by_id is None:
+        return None
+    return Person(approved_by_id, storable_text(event.approved_by_name or ""))
 
 
 def apply_event(state: StoryView | None, event: Any) -> tuple[StoryView, UpdateView | None]:
@@ -199,6 +208,7 @@ def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
         corrections=[],
         retraction=None,
         revisions=[Revision(1, at, body, title, None, by, POSTED)],
+        approved_by=_approver(event),
     )
     state.updates[posted.id] = posted
     return posted

@@ -80,6 +80,7 @@ class UpdateText(NamedTuple):
     revision: int
     corrections: Sequence[Sequence[Any]]
     retraction: Sequence[Any] | None
+    approved_by: Sequence[str] | None
 
 
 def update_json(update: UpdateView) -> dict[str, Any]:
@@ -122,12 +123,14 @@ def _update_payload(
     that an ``UpdateText``'s plain lists do as well as the fold's NamedTuples.
     """
     retraction = update.retraction
+    approved_by = update.approved_by
     return {
         "id": identifier(update.id),
         "story_id": identifier(update.story_id),
         "title": update.title,
         "body": update.body,
         "author": person_json(update.author),
+        "approved_by": None if approved_by is None else person_json(approved_by),
         "key_event": update.key_event,
         "pinned": update.pinned,
         "status": update.status,

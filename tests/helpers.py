@@ -153,9 +153,10 @@ def open_cached_story(client: httpx.Client, tokens: Tokens, slug: str) -> tuple[
 class Api:
     """The JSON API of one server (or app), as an editor and a reporter use it."""
 
-    def __init__(self, http: httpx.AsyncClient, tokens: Tokens) -> None:
+    def __init__(self, http: httpx.AsyncClient, tokens: Tokens, app: Any = None) -> None:
         self.http = http
         self.tokens = tokens
+        self.app = app  # the app itself, when it runs in this process
 
     async def call(
         self, method: str, path: str, token: str | None, body: Doc | None = None, ok: int = 200

@@ -12,12 +12,12 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from liveblog.bootstrap import build
+from liveblog.bootstrap import Parts, build
 from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import history, ops, stories, updates
+from liveblog.web import drafts, history, ops, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -136,6 +136,19 @@ class LiveblogApp(Starlette):
             gate.release(key)
 
 
+def share_parts(app: Starlette, parts: Parts) -> None:
+    """The parts the routes reach through ``request.app.state``."""
+    app.state.parts = parts
+    app.state.hub = parts.hub
+    app.state.newsroom = parts.newsroom
+    app.state.credentials = parts.credentials
+    app.state.views = parts.views
+    app.state.feed = parts.feed
+    app.state.drafts = parts.drafts
+    app.state.draft_index = parts.draft_index
+    app.state.reads = StoryReads(parts.newsroom)
+
+
 def create_app(
     settings: Settings | None = None, serving_lock: StoreLock | None = None
 ) -> Starlette:
@@ -158,17 +171,13 @@ def create_app(
                 "the views had not caught up with the log after %.0f s; serving anyway",
                 STARTUP_CATCH_UP_SECONDS,
             )
-        app.state.parts = parts
-        app.state.hub = parts.hub
-        app.state.newsroom = parts.newsroom
-        app.state.credentials = parts.credentials
-        app.state.views = parts.views
-        app.state.feed = parts.feed
-        app.state.reads = StoryReads(parts.newsroom)
+        share_parts(app, parts)
         app.state.backlogs = backlog_reads(parts.newsroom, settings.max_backlog)
         health = HealthMonitor(parts.newsroom.recorder.max_notification_id, parts.feed)
         await at_start_or_stop(health.start)
         app.state.health = health
+        # Schedules that fell due while no server ran are published at its first turn.
+        await at_start_or_stop(parts.scheduler.start)
         log.info("liveblog ready on %s", settings.backend)
         try:
             yield
@@ -194,6 +203,7 @@ def create_app(
         *ops.ROUTES,
         *stories.ROUTES,
         *updates.ROUTES,
+        *drafts.ROUTES,
         *history.ROUTES,
         *PEOPLE_ROUTES,
         *STREAM_ROUTES,

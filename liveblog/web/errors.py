@@ -26,6 +26,8 @@ from liveblog.domain import (
     UpdateNotFound,
     UpdateRetracted,
 )
+from liveblog.draft import DraftFinished, NotScheduled
+from liveblog.drafts import DraftNotFound
 from liveblog.newsroom import SlugTaken, StoryBusy, StoryNotFound
 from projections.story_reads import StoryMissing
 from projections.wire import dumps
@@ -66,6 +68,9 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (SlugTaken, 409),
     (NothingChanged, 409),
     (NotRetracted, 409),
+    (DraftNotFound, 404),
+    (DraftFinished, 409),
+    (NotScheduled, 409),
     (StoryBusy, 503),
 ]
 

@@ -33,6 +33,7 @@ from liveblog.domain import (
     MAX_SUMMARY,
     MAX_TITLE,
 )
+from liveblog.draft import DRAFT_STATUSES
 from liveblog.people import Role
 from liveblog.tokens import MAX_LABEL, MAX_LIFETIME, TOKEN_PREFIX
 from liveblog.web.inputs import MAX_TAG_DIGITS
@@ -114,6 +115,11 @@ SCHEMAS: dict[str, Schema] = {
                 "once retracted.",
             },
             "author": ref("Person"),
+            "approved_by": {
+                **nullable(ref("Person")),
+                "description": "the editor who published the author's draft; null when the"
+                " author posted it",
+            },
             "key_event": {"type": "boolean"},
             "pinned": {"type": "boolean"},
             "status": {"enum": ["published", "retracted"]},
@@ -124,6 +130,25 @@ SCHEMAS: dict[str, Schema] = {
             "retraction": nullable(ref("Retraction")),
         }
     ),
+    "Draft": obj(
+        {
+            "id": UUID_TEXT,
+            "story_id": UUID_TEXT,
+            "title": text(MAX_TITLE),
+            "body": {"type": "string", "description": "HTML, sanitized as an update's body"},
+            "media": {"type": "array", "items": {"type": "object"}},
+            "key_event": {"type": "boolean"},
+            "pinned": {"type": "boolean"},
+            "author": ref("Person"),
+            "status": {"enum": list(DRAFT_STATUSES)},
+            "publish_at": nullable(TIME),
+            "revision": {**VERSION, "description": 'If-Match: "d<revision>"'},
+            "update_id": nullable(UUID_TEXT),
+            "created_at": TIME,
+            "updated_at": TIME,
+        }
+    ),
+    "DraftList": obj({"drafts": {"type": "array", "items": ref("Draft")}}),
     "WrittenUpdate": {
         "allOf": [
             ref("Update"),
@@ -389,9 +414,100 @@ def operation(
 
 
 STORY_BODY = ("Story", ref("Story"))
+DRAFT_BODY = ("the Draft (its author's and editors' only)", ref("Draft"))
 UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
 PERSON_BODY = ("the person (private)", ref("PersonAccount"))
 TOKEN_BODY = ("the token, without its secret (private)", ref("Token"))
+
+
+DRAFT = path_param("draft", "the draft's id")
+DRAFT_FIELDS: dict[str, Schema] = {
+    "title": text(MAX_TITLE),
+    "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
+    "key_event": {"type": "boolean", "description": "editors only"},
+    "pinned": {"type": "boolean", "description": "editors only"},
+}
+DRAFTS_NOTE = (
+    " A contributor or reporter acts on their own drafts (others' are 404 to them), an"
+    " editor on any."
+)
+
+
+def draft_action(summary: str, role: str, request: Schema | None = None) -> Schema:
+    return {
+        "post": operation(
+            summary + DRAFTS_NOTE, role=role, parameters=(STORY, DRAFT, if_match("d", "revision")),
+            request=request, request_required=request is not None,
+            answers={"200": DRAFT_BODY},
+        )
+    }  # fmt: skip
+
+
+DRAFT_PATHS: dict[str, Schema] = {
+    "/api/stories/{story}/drafts": {
+        "post": operation(
+            "Write a draft (with publish_at: scheduled at once, reporters and up)",
+            role="contributor",
+            parameters=(
+                STORY,
+                header(
+                    "Idempotency-Key",
+                    {"type": "string", "minLength": 1, "maxLength": 200},
+                    "a retry with the same key returns the same draft",
+                ),
+            ),
+            request=body_of({**DRAFT_FIELDS, "publish_at": TIME}, required=("body",)),
+            answers={"201": DRAFT_BODY},
+        ),
+        "get": operation(
+            "The story's drafts, most recently changed first: an editor's all, anyone else's own",
+            role="contributor",
+            parameters=(STORY, query("status", {"enum": list(DRAFT_STATUSES)}, "only these")),
+            answers={"200": ("the drafts", ref("DraftList"))},
+        ),
+    },
+    "/api/stories/{story}/drafts/{draft}": {
+        "get": operation(
+            "One draft." + DRAFTS_NOTE,
+            role="contributor",
+            parameters=(STORY, DRAFT),
+            answers={"200": DRAFT_BODY},
+        ),
+        "patch": operation(
+            "Edit a draft (not once published or discarded)." + DRAFTS_NOTE,
+            role="contributor",
+            parameters=(STORY, DRAFT, if_match("d", "revision")),
+            request=body_of(DRAFT_FIELDS),
+            answers={"200": DRAFT_BODY},
+        ),
+    },
+    "/api/stories/{story}/drafts/{draft}/submit": draft_action(
+        "Submit a draft for an editor's approval.", "contributor"
+    ),
+    "/api/stories/{story}/drafts/{draft}/publish": {
+        "post": operation(
+            "Publish a draft now: the Update it becomes, approved_by the publisher unless"
+            " that is its author. Idempotent: again, or from two processes at once, the same"
+            " Update and one update.posted." + DRAFTS_NOTE,
+            role="reporter",
+            parameters=(STORY, DRAFT),
+            answers={"200": UPDATE_BODY},
+        )
+    },
+    "/api/stories/{story}/drafts/{draft}/schedule": draft_action(
+        "Schedule or reschedule: published within about a second of publish_at, exactly"
+        " once, by whichever server gets there first.",
+        "reporter",
+        body_of({"publish_at": TIME}, required=("publish_at",)),
+    ),
+    "/api/stories/{story}/drafts/{draft}/unschedule": draft_action(
+        "Take a scheduled draft off the schedule.", "reporter"
+    ),
+    "/api/stories/{story}/drafts/{draft}/discard": draft_action(
+        "Discard a draft (it is kept, never published).", "contributor"
+    ),
+}
+
 
 PATHS: dict[str, dict[str, Schema]] = {
     "/healthz": {"get": operation("Liveness", answers={"200": ("alive", ref("Status"))})},
@@ -513,12 +629,17 @@ PATHS: dict[str, dict[str, Schema]] = {
                     "title": text(MAX_TITLE),
                     "key_event": {"type": "boolean", "description": "editors only"},
                     "pinned": {"type": "boolean", "description": "editors only"},
+                    "publish_at": {
+                        **TIME,
+                        "description": "schedule the post: answered 202 with the Draft",
+                    },
                 },
                 required=("body",),
             ),
-            answers={"201": UPDATE_BODY},
+            answers={"201": UPDATE_BODY, "202": DRAFT_BODY},
         ),
     },
+    **DRAFT_PATHS,
     "/api/stories/{story}/updates/{update}": {
         "get": operation(
             "One update (a permalink)",

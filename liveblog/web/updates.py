@@ -12,6 +12,7 @@ from starlette.routing import Route
 from liveblog.domain import MAX_BODY, MAX_NOTE, MAX_REASON, MAX_TITLE
 from liveblog.tokens import Role
 from liveblog.web.auth import require_role
+from liveblog.web.drafts import idempotency_key, publish_at_field, scheduled_post
 from liveblog.web.errors import ApiError
 from liveblog.web.inputs import (
     accepts_query,
@@ -40,23 +41,19 @@ from projections.story import RETRACTED
 from projections.views import ReadViews
 from projections.wire import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, updates_page_bytes
 
-MAX_IDEMPOTENCY_KEY = 200
-
 
 @accepts_query()
 async def post_update(request: Request) -> Response:
+    """Post now, or with ``publish_at`` schedule the post (a Draft, answered 202)."""
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
-    key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isprintable()):
-        raise ApiError(
-            400, "bad_request", f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
-        )
+    key = idempotency_key(request)
     payload = await read_json_object(
-        request, {"body", "title", "key_event", "pinned", "draft", "publish_at"}
+        request, {"body", "title", "key_event", "pinned", "publish_at"}
     )
-    if payload.get("draft") or payload.get("publish_at") is not None:
-        raise ApiError(422, "not_supported", "drafts and scheduled posts are not supported yet")
+    publish_at = publish_at_field(payload, required=False)
+    if publish_at is not None:
+        return await scheduled_post(request, principal, payload, publish_at)
     body = required_text(payload, "body", limit=MAX_BODY)
     title = text_field(payload, "title", limit=MAX_TITLE) or ""
     key_event = bool_field(payload, "key_event") or False

@@ -21,4 +21,4 @@ async def in_process_api(database_url: str) -> AsyncIterator[Api]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://liveblog.test") as http:
-            yield Api(http, tokens)
+            yield Api(http, tokens, app)

@@ -80,6 +80,7 @@ def updates(draw: Any, moments: st.SearchStrategy[datetime] = MOMENTS) -> Update
         corrections=corrections,
         retraction=retraction,
         revisions=[Revision(1, published, body, title, None, author)],
+        approved_by=draw(st.none() | PEOPLE),
     )
 
 
@@ -121,4 +122,5 @@ def test_an_update_through_a_packed_chunk_makes_the_same_doc_and_timeline_fields
             rfc3339(update.retraction.at), update.retraction.reason,
             [update.retraction.by.id, update.retraction.by.name],
         ],
+        None if update.approved_by is None else [update.approved_by.id, update.approved_by.name],
     )  # fmt: skip
