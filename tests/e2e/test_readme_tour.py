@@ -56,10 +56,19 @@ def test_the_readme_tour_runs_as_written(server: tuple[LiveServer, dict[str, str
     with httpx.Client(base_url=live.base_url, timeout=30) as http:
         story = http.get("/api/stories/bishkek-protests").json()
         assert story["title"] == "Kyrgyzstan: election results annulled"
-        (update,) = story["updates"]
+        approved, update = story["updates"]  # newest first: the stringer's draft, published
         assert (update["title"], update["status"], update["pinned"]) == (
             "Crowds gather", "published", True,
         )  # fmt: skip
+        assert (approved["title"], approved["body"]) == (
+            "Tents on the square", "<p>Tents going up by the hundred.</p>",
+        )  # fmt: skip
+        assert (approved["author"]["name"], approved["approved_by"]["name"]) == (
+            "Cleo Stringer", "Sam Editor",
+        )  # fmt: skip
+        drafts = http.get("/api/stories/bishkek-protests/drafts",
+                          headers=bearer(tokens["LB_EDITOR_TOKEN"])).json()["drafts"]  # fmt: skip
+        assert sorted(d["status"] for d in drafts) == ["draft", "published"]
         revisions = http.get(
             f"/api/stories/bishkek-protests/updates/{update['id']}/revisions",
             headers=bearer(tokens["LB_EDITOR_TOKEN"]),
