@@ -1,5 +1,5 @@
-"""``liveblog serve | demo | rebuild | token | person``: thin entry points over the app and
-applications.
+"""``liveblog serve | demo | rebuild | replay | token | person``: thin entry points over the
+app and applications.
 
 Each command first checks the store (``liveblog.startup``): a bad ``LIVEBLOG_DATABASE_URL``
 or a store that cannot be reached ends the command with one line on standard error,
@@ -16,6 +16,8 @@ from uuid import UUID
 
 from liveblog.domain import DomainError
 from liveblog.people import Role, person_id_for_name
+from liveblog.replay_clock import MAX_GAP_SECONDS, SPEED_RULE, parse_speed
+from liveblog.replay_lines import parse_time
 from liveblog.settings import Settings, SettingsError
 from liveblog.startup import EXIT_BAD_CONFIG, EXIT_UNREACHABLE, StartupError, check_store
 from liveblog.store_lock import StoreBusy
@@ -133,6 +135,47 @@ def _rebuild(args: argparse.Namespace) -> int:
         f" in {result.seconds:.1f}s ({result.rate:,.0f} events/s)"
     )
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """An editors' replay of a story's events as they stood, paced (DESIGN §5)."""
+    from liveblog.newsroom import Newsroom
+    from liveblog.replay import ReplayRefused, plan_replay
+    from liveblog.replay_lines import print_replay
+    from projections.story_reads import StoryMissing
+
+    settings = _checked_settings()
+    with Newsroom(env=settings.eventsourcing_env()) as newsroom:
+        try:
+            story_id = newsroom.resolve_story_id(args.story)
+            replay = plan_replay(newsroom, story_id, first=args.first, at=args.at)
+        except StoryMissing:
+            raise BadInput(f"no story {args.story!r}") from None
+        except ReplayRefused as refused:
+            raise BadInput(str(refused).replace("from:", "--from:", 1)) from None
+        try:
+            print_replay(replay, args.speed, lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            return 130
+    return 0
+
+
+def _argument(parse: Callable[[str], object], rule: str) -> Callable[[str], object]:
+    """An argparse ``type`` whose refusal says ``rule`` (argparse then exits with 2)."""
+
+    def checked(raw: str) -> object:
+        try:
+            return parse(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r}: {rule}") from None
+
+    return checked
+
+
+def _version(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ValueError(raw)
+    return int(raw)
 
 
 def _credentials() -> Credentials:
@@ -254,6 +297,14 @@ class CommandError(Exception):
     """A command that cannot do what it was asked: one line on stderr, exit status 1."""
 
 
+EXIT_BAD_INPUT = 2  # as argparse's own refusals
+
+
+class BadInput(Exception):
+    """An argument that names nothing there is (no such story, a version it lacks): one
+    line on stderr, exit status 2, as argparse's own refusals."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liveblog",
@@ -291,6 +342,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild even while a server serves the store (its views will be rewritten under it)",
     )  # fmt: skip
     rebuild.set_defaults(run=_rebuild)
+
+    replay = commands.add_parser(
+        "replay",
+        help="print a story's events as they stood (superseded and retracted text "
+        "included: for editors), at the original pace / SPEED",
+    )
+    replay.add_argument("story", metavar="STORY", help="the story's id or slug")
+    replay.add_argument(
+        "--speed", default=60.0, metavar="max|N", type=_argument(parse_speed, SPEED_RULE),
+        help=f"the original gaps / N, each at most {MAX_GAP_SECONDS:g} s (default: 60)",
+    )  # fmt: skip
+    start = replay.add_mutually_exclusive_group()
+    start.add_argument(
+        "--from", dest="first", metavar="V", type=_argument(_version, "a version, 1 or more"),
+        help="start at version V (default: 1, the story's opening)",
+    )  # fmt: skip
+    start.add_argument(
+        "--at", metavar="TIME", type=_argument(parse_time, "an RFC 3339 time with a zone"),
+        help="start with the first event after TIME (e.g. 2026-12-01T10:00:00Z)",
+    )  # fmt: skip
+    replay.set_defaults(run=_replay)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -330,6 +402,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DomainError, CommandError) as refused:
         print(f"liveblog: {refused}", file=sys.stderr)
         return 1
+    except BadInput as bad:
+        print(f"liveblog: error: {bad}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (SettingsError, StartupError, StoreBusy) as error:
         print(f"liveblog: error: {error}", file=sys.stderr)
         return _exit_code(error)

@@ -42,6 +42,14 @@ class Applied:
     update: UpdateView | None
 
 
+def event_data(state: StoryView, touched: UpdateView | None) -> dict[str, Any]:
+    """What a live event carries (DESIGN §5): the whole new state of what changed, made
+    right after the event (``state`` changes in place with the next one)."""
+    if touched is not None:
+        return {"update": update_json(touched)}
+    return {"story": story_fields_json(state)}
+
+
 class StoryStates:
     """An LRU of story states, advanced by events in store order."""
 
@@ -70,13 +78,7 @@ class StoryStates:
         if advanced is None:
             return None
         state, touched = advanced
-        data: dict[str, Any] = {}
-        if self._live_data:
-            data = (
-                {"update": update_json(touched)}
-                if touched is not None
-                else {"story": story_fields_json(state)}
-            )
+        data = event_data(state, touched) if self._live_data else {}
         return Applied(
             notification_id=notification_id,
             story_id=event.originator_id,

@@ -19,11 +19,22 @@ async def optional_principal(request: Request) -> Principal | None:
     header = request.headers.get("authorization")
     if header is None:
         return None
+    principal = await principal_of(request.app.state.credentials, bearer_secret(header))
+    # For the access log (``liveblog.web.access``), which names the person, never the token.
+    request.state.principal = principal
+    return principal
+
+
+def bearer_secret(header: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; else 401."""
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "use Authorization: Bearer <token>")
-    credentials: Credentials = request.app.state.credentials
-    secret = secret.strip()
+    return secret.strip()
+
+
+async def principal_of(credentials: Credentials, secret: str) -> Principal:
+    """The principal a token stands for (trusted for a few seconds once checked); else 401."""
     principal = credentials.trusted(secret)
     if principal is None:
         try:
@@ -32,8 +43,6 @@ async def optional_principal(request: Request) -> Principal | None:
             raise ApiError(
                 401, "unauthorized", refused.message, {"WWW-Authenticate": "Bearer"}
             ) from None
-    # For the access log (``liveblog.web.access``), which names the person, never the token.
-    request.state.principal = principal
     return principal
 
 

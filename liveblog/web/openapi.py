@@ -736,10 +736,27 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/stories/{story}/live": {
         "get": operation(
             "The live stream (WebSocket; docs/live-protocol.md). A plain HTTP GET is 426; "
-            "a handshake with an unknown query parameter is refused with 422.",
+            "a handshake with an unknown query parameter is refused with 422. With replay: "
+            "editors only (else closed with 4401), the story's events as they stood, paced, "
+            "then replay_end and a normal close.",
             parameters=(
                 STORY,
                 query("since", {"type": "string"}, "the last version received: resume"),
+                query(
+                    "replay",
+                    {"type": "string", "pattern": r"^(max|[0-9]{1,5}(\.[0-9]{1,3})?)$"},
+                    "editors' replay: the original gaps / SPEED (1 to 10,000), or max",
+                ),
+                query(
+                    "from",
+                    {"type": "integer", "minimum": 1},
+                    "replay: the first version sent (default 1)",
+                ),
+                query(
+                    "token",
+                    {"type": "string"},
+                    "replay: the editor's token, for browsers (else Authorization)",
+                ),
             ),
             answers={"101": ("switching to the WebSocket protocol", None)},
         ),

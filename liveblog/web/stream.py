@@ -48,6 +48,8 @@ def live_story_ref(scope: Scope) -> str | None:
 
 # The query parameters the live stream knows, on the WebSocket and as SSE.
 LIVE_QUERY = ("since",)
+# Those of an editors' replay, on the WebSocket only (``web/replay.py``).
+REPLAY_QUERY = ("replay", "from", "token")
 
 
 def unknown_query(scope: Scope) -> list[str]:
@@ -101,6 +103,12 @@ async def live_websocket(
     """
     unknown = unknown_query(scope)
     if unknown:
+        if "replay" in unknown:
+            # Imported here: the replay answers its refusals with refuse_handshake.
+            from liveblog.web.replay import replay_websocket
+
+            await replay_websocket(state, scope, receive, send, story_ref)
+            return
         await refuse_handshake(scope, send, unknown_parameter(unknown, LIVE_QUERY))
         return
     offered = (scope.get("extensions") or {}).get(LIVE_SOCKET)
@@ -205,7 +213,7 @@ def _sse(message: Message) -> bytes:
     return f"{head}data: {message.text}\n\n".encode()
 
 
-@accepts_query(*LIVE_QUERY)
+@accepts_query(*LIVE_QUERY, *REPLAY_QUERY)
 async def live_without_upgrade(request: Request) -> Response:
     """A plain HTTP ``GET`` of the WebSocket's path: say what it is rather than 404."""
     raise ApiError(

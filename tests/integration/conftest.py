@@ -6,7 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from liveblog.newsroom import Newsroom
+from tests.helpers import open_newsroom
 from tests.integration.processes import Processes
+
+
+@pytest.fixture
+def newsroom() -> Iterator[Newsroom]:
+    """The application on an in-memory store (a suite on a real one overrides this)."""
+    room = open_newsroom("memory://")
+    try:
+        yield room
+    finally:
+        room.close()
 
 
 @pytest.fixture

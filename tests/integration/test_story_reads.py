@@ -6,7 +6,6 @@ its edges: a story the store does not hold, a moment before it, a cursor beyond 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -15,16 +14,7 @@ import pytest
 from liveblog.live.backlog import read_backlog
 from liveblog.newsroom import Newsroom
 from projections.story_reads import StoryMissing, StoryReads
-from tests.helpers import EDITOR, open_newsroom
-
-
-@pytest.fixture
-def newsroom() -> Iterator[Newsroom]:
-    room = open_newsroom("memory://")
-    try:
-        yield room
-    finally:
-        room.close()
+from tests.helpers import EDITOR
 
 
 @pytest.fixture

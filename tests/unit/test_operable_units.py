@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from liveblog.logs import configure_logging
+from liveblog.logs import configure_logging, redact_query
 from liveblog.settings import Settings, SettingsError
 from liveblog.web.app import create_app
 from liveblog.web.metrics import HttpMetrics
@@ -91,6 +91,40 @@ def test_text_logs_are_plain_lines_with_the_fields() -> None:
     assert "INFO liveblog.access: GET / 200 status=200" in line
     with pytest.raises(ValueError, match="log format"):
         configure_logging("xml")
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_token_in_a_logged_query_is_redacted_whoever_logs_it(log_format: str) -> None:
+    stream = io.StringIO()
+    configure_logging(log_format, "info", stream)
+    # uvicorn's line for a WebSocket handshake, as an editors' replay from a browser makes it.
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]',
+        "127.0.0.1:5000", "/api/stories/s/live?replay=max&token=lb_SECRET1&from=2",
+    )  # fmt: skip
+    logging.getLogger("liveblog.web").warning("asked /x?%74oken=lb_SECRET2, /y?TOKEN=lb_SECRET3")
+    logging.getLogger("liveblog.web").info("tokens are fine to mention; token=lb_not_a_query")
+    text = stream.getvalue()
+    for secret in ("lb_SECRET1", "lb_SECRET2", "lb_SECRET3"):
+        assert secret not in text
+    assert "/live?replay=max&token=[redacted]&from=2" in text
+    assert "?%74oken=[redacted]" in text
+    assert "token=lb_not_a_query" in text  # not in a query: left as it is
+
+
+@pytest.mark.parametrize(
+    ("query", "redacted"),
+    [
+        ("token=abc", "token=[redacted]"),
+        ("replay=5&token=abc&token=def", "replay=5&token=[redacted]&token=[redacted]"),
+        ("tokens=abc&my_token=x", "tokens=abc&my_token=x"),
+        ("token", "token"),
+        ("t%6Fken=abc", "t%6Fken=[redacted]"),
+    ],
+)
+def test_redact_query_blanks_only_the_token_parameters(query: str, redacted: str) -> None:
+    assert redact_query(query) == redacted
 
 
 def test_log_settings_come_from_the_environment() -> None:
