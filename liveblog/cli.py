@@ -1,5 +1,5 @@
-"""``liveblog serve | demo | rebuild | token | person``: thin entry points over the app and
-applications.
+"""``liveblog serve | demo | rebuild | token | person | export | import``: thin entry points
+over the app and applications.
 
 Each command first checks the store (``liveblog.startup``): a bad ``LIVEBLOG_DATABASE_URL``
 or a store that cannot be reached ends the command with one line on standard error,
@@ -9,9 +9,13 @@ or a store that cannot be reached ends the command with one line on standard err
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 from uuid import UUID
 
 from liveblog.domain import DomainError
@@ -22,6 +26,9 @@ from liveblog.store_lock import StoreBusy
 from liveblog.tokens import Credentials, PersonInfo, PersonNotFound, TokenInfo, parse_lifetime
 from projections.views import ALL_VIEWS
 from projections.wire import rfc3339
+
+if TYPE_CHECKING:
+    from liveblog.newsroom import Newsroom
 
 
 def _checked_settings() -> Settings:
@@ -133,6 +140,113 @@ def _rebuild(args: argparse.Namespace) -> int:
         f" in {result.seconds:.1f}s ({result.rate:,.0f} events/s)"
     )
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from liveblog.exporter import write_export
+    from liveblog.sections import open_stores
+
+    settings = _checked_settings()
+    stores = open_stores(settings.eventsourcing_env())
+    try:
+        story_ids = None if not args.story else _existing_stories(stores.newsroom, args.story)
+        with _output(args.output) as out:
+            counts = write_export(stores, out, story_ids)
+    finally:
+        stores.close()
+    where = "standard output" if args.output in (None, "-") else args.output
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in counts.items())
+    print(
+        f"exported {sum(counts.values())} records ({kinds}) to {where};"
+        " tokens are not exported: issue new ones after an import",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _existing_stories(newsroom: Newsroom, refs: Sequence[str]) -> list[UUID]:
+    """The ids of the stories named (id or slug), each once; CommandError for one that is
+    not there."""
+    from liveblog.newsroom import resolve_story_ref
+
+    ids: list[UUID] = []
+    for ref in refs:
+        story_id = resolve_story_ref(ref)
+        if not newsroom.story_events(story_id, limit=1):
+            raise CommandError(f"no story {ref!r}")
+        if story_id not in ids:
+            ids.append(story_id)
+    return ids
+
+
+@contextlib.contextmanager
+def _output(name: str | None) -> Iterator[IO[bytes]]:
+    """Standard output, or a file written beside its name and renamed once complete:
+    an export that fails half-way leaves no file that looks whole."""
+    if name in (None, "-"):
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(name)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            yield out
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from liveblog.export_format import Malformed
+    from liveblog.importer import CannotImport, TargetNotEmpty, import_export
+    from liveblog.sections import open_stores
+    from liveblog.store_lock import hold_rebuilding
+
+    settings = _checked_settings()
+    try:
+        # A server writing (or its feed folding views) while the store fills is refused,
+        # as for a rebuild; and a server started meanwhile waits for this to end.
+        lock = hold_rebuilding(settings)
+    except StoreBusy:
+        raise CommandError(
+            "a server is serving the target store: stop it, import, then start it"
+        ) from None
+    try:
+        stores = open_stores(settings.eventsourcing_env())
+        try:
+            with _input(args.file) as stream:
+                summary = import_export(stores, stream)
+        finally:
+            stores.close()
+    except Malformed as error:
+        raise BadExport(f"{args.file}: {error}; nothing was imported") from None
+    except (TargetNotEmpty, CannotImport) as error:
+        raise CommandError(str(error)) from None
+    finally:
+        lock.release()
+    print(
+        f"imported {', '.join(summary)} into {settings.database_url}\n"
+        "The read views are built from them when a server starts on this store"
+        " (or run: liveblog rebuild).\n"
+        "Tokens are not exported: issue new ones, e.g.\n"
+        '  liveblog token create --name "Erin Editor" --role editor'
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def _input(name: str) -> Iterator[IO[bytes]]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = Path(name).open("rb")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise BadExport(f"cannot read {name}: {error.strerror}") from None
+    with stream:
+        yield stream
 
 
 def _credentials() -> Credentials:
@@ -254,6 +368,10 @@ class CommandError(Exception):
     """A command that cannot do what it was asked: one line on stderr, exit status 1."""
 
 
+class BadExport(Exception):
+    """An export file that cannot be imported as it is: one line on stderr, exit status 2."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liveblog",
@@ -320,6 +438,26 @@ def build_parser() -> argparse.ArgumentParser:
     activate = person_commands.add_parser("activate", help="undo a deactivation")
     activate.add_argument("id", metavar="ID|NAME")
     activate.set_defaults(run=_person_active(True))
+
+    export = commands.add_parser(
+        "export",
+        help="write the store as NDJSON: people (no tokens), every story's events in order",
+    )
+    export.add_argument(
+        "--story", action="append", metavar="ID|SLUG",
+        help="only this story (repeat for more); people are exported all the same",
+    )  # fmt: skip
+    export.add_argument(
+        "--output", metavar="FILE", help="write here (default, or -: standard output)"
+    )
+    export.set_defaults(run=_export)
+    load = commands.add_parser(
+        "import",
+        help="load an export into an empty store, all or nothing (servers stopped); "
+        "tokens are issued anew afterwards",
+    )
+    load.add_argument("file", metavar="FILE", help="an export (- for standard input)")
+    load.set_defaults(run=_import)
     return parser
 
 
@@ -330,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DomainError, CommandError) as refused:
         print(f"liveblog: {refused}", file=sys.stderr)
         return 1
+    except BadExport as error:
+        print(f"liveblog: error: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     except (SettingsError, StartupError, StoreBusy) as error:
         print(f"liveblog: error: {error}", file=sys.stderr)
         return _exit_code(error)
