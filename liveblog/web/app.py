@@ -17,7 +17,7 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import history, ops, stories, updates
+from liveblog.web import export, history, ops, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -195,6 +195,7 @@ def create_app(
         *stories.ROUTES,
         *updates.ROUTES,
         *history.ROUTES,
+        *export.ROUTES,
         *PEOPLE_ROUTES,
         *STREAM_ROUTES,
         Route("/metrics", accepts_query()(metrics)),
