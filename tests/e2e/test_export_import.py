@@ -7,7 +7,9 @@ answers every read of it with the very same bytes.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from tests.e2e.server import LiveServer, liveblog_command, run_cli
 from tests.helpers import Tokens, bearer, issue_token, open_newsroom
 
 SLUG = "moving-house"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PAGE = 3  # updates per page: the story has several pages of them
 
 
@@ -214,3 +217,29 @@ def test_only_editors_export_a_story_and_an_unknown_one_is_named(
     assert lines[0]["format"] == "liveblog-export"
     assert [line["kind"] for line in lines[1:]] == ["story_event", "end"]
     assert lines[-1] == {"kind": "end", "records": 1}
+
+
+def test_the_readme_moves_a_store_as_written(tmp_path: Path, fresh_postgres_url: str) -> None:
+    """The README's block, run by bash in a fresh directory, with its two stores set to
+    a SQLite file holding the demo story and an empty PostgreSQL schema."""
+    text = README.read_text()
+    section = text[text.index("### Moving from SQLite to PostgreSQL") :]
+    found = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert found is not None
+    old_store = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    run_cli(old_store, "demo")
+    block = re.sub(r"(?m)^OLD_STORE=.*$", f"OLD_STORE='{old_store}'", found.group(1))
+    block = re.sub(r"(?m)^NEW_STORE=.*$", f"NEW_STORE='{fresh_postgres_url}'", block)
+    # ``liveblog`` is this interpreter's, running this checkout's code.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "PYTHONPATH": str(README.parent)}
+
+    done = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + block], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("lb_")  # the new token
+    with open_newsroom(fresh_postgres_url) as newsroom:
+        assert len(newsroom.story_ids()) == 1
