@@ -124,10 +124,11 @@ def _holds_nul(value: Any) -> bool:
 def _check_header(number: int, record: Record) -> None:
     if record.get("format") != FORMAT:
         raise Malformed(number, f'not a liveblog export: the header needs "format": "{FORMAT}"')
-    if record.get("version") != VERSION:
+    version = record.get("version")
+    if type(version) is not int or version != VERSION:  # True == 1 to Python
         raise Malformed(
             number,
-            f"export version {record.get('version')!r} is not one this liveblog reads"
+            f"export version {version!r} is not one this liveblog reads"
             f" (it reads version {VERSION})",
         )
 

@@ -243,3 +243,23 @@ def test_the_readme_moves_a_store_as_written(tmp_path: Path, fresh_postgres_url:
     assert done.stdout.splitlines()[-1].startswith("lb_")  # the new token
     with open_newsroom(fresh_postgres_url) as newsroom:
         assert len(newsroom.story_ids()) == 1
+
+
+def test_a_served_store_is_not_imported_into_and_an_unknown_story_not_exported(
+    server: LiveServer, e2e_database_url: str, tmp_path: Path
+) -> None:
+    export = tmp_path / "empty.ndjson"
+    export.write_bytes(
+        b'{"format": "liveblog-export", "version": 1}\n{"kind": "end", "records": 0}\n'
+    )
+
+    refused = cli(e2e_database_url, "import", str(export))
+    unknown = cli(e2e_database_url, "export", "--story", "no-such-story")
+
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "liveblog: a server is serving the target store: stop it, import, then start it\n"
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr == "liveblog: no story 'no-such-story'\n"
+    assert unknown.stdout == ""

@@ -268,6 +268,7 @@ def _unknown_update(lines: Lines) -> Lines:
 MALFORMED: list[tuple[str, Callable[[Lines], Lines], str]] = [
     ("wrong format", lambda ls: [{**ls[0], "format": "other"}, *ls[1:]], "not a liveblog export"),
     ("wrong version", lambda ls: [{**ls[0], "version": 2}, *ls[1:]], "export version 2"),
+    ("version true", lambda ls: [{**ls[0], "version": True}, *ls[1:]], "export version True"),
     ("no header", lambda ls: ls[1:], "not a liveblog export"),
     (
         "unknown kind",
