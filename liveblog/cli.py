@@ -1,5 +1,5 @@
-"""``liveblog serve | demo | rebuild | replay | token | person``: thin entry points over the
-app and applications.
+"""``liveblog serve | demo | rebuild | replay | token | person | export | import``: thin
+entry points over the app and applications.
 
 Each command first checks the store (``liveblog.startup``): a bad ``LIVEBLOG_DATABASE_URL``
 or a store that cannot be reached ends the command with one line on standard error,
@@ -9,9 +9,13 @@ or a store that cannot be reached ends the command with one line on standard err
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
 from liveblog.domain import DomainError
@@ -24,6 +28,9 @@ from liveblog.store_lock import StoreBusy
 from liveblog.tokens import Credentials, PersonInfo, PersonNotFound, TokenInfo, parse_lifetime
 from projections.views import ALL_VIEWS
 from projections.wire import rfc3339
+
+if TYPE_CHECKING:
+    from liveblog.newsroom import Newsroom
 
 
 def _checked_settings() -> Settings:
@@ -176,6 +183,113 @@ def _version(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ValueError(raw)
     return int(raw)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from liveblog.exporter import write_export
+    from liveblog.sections import open_stores
+
+    settings = _checked_settings()
+    stores = open_stores(settings.eventsourcing_env())
+    try:
+        story_ids = None if not args.story else _existing_stories(stores.newsroom, args.story)
+        with _output(args.output) as out:
+            counts = write_export(stores, out, story_ids)
+    finally:
+        stores.close()
+    where = "standard output" if args.output in (None, "-") else args.output
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in counts.items())
+    print(
+        f"exported {sum(counts.values())} records ({kinds}) to {where};"
+        " tokens are not exported: issue new ones after an import",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _existing_stories(newsroom: Newsroom, refs: Sequence[str]) -> list[UUID]:
+    """The ids of the stories named (id or slug), each once; CommandError for one that is
+    not there."""
+    from liveblog.newsroom import resolve_story_ref
+
+    ids: list[UUID] = []
+    for ref in refs:
+        story_id = resolve_story_ref(ref)
+        if not newsroom.story_events(story_id, limit=1):
+            raise CommandError(f"no story {ref!r}")
+        if story_id not in ids:
+            ids.append(story_id)
+    return ids
+
+
+@contextlib.contextmanager
+def _output(name: str | None) -> Iterator[IO[bytes]]:
+    """Standard output, or a file written beside its name and renamed once complete:
+    an export that fails half-way leaves no file that looks whole."""
+    if name in (None, "-"):
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    path = Path(name)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            yield out
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from liveblog.export_format import Malformed
+    from liveblog.importer import CannotImport, TargetNotEmpty, import_export
+    from liveblog.sections import open_stores
+    from liveblog.store_lock import hold_rebuilding
+
+    settings = _checked_settings()
+    try:
+        # A server writing (or its feed folding views) while the store fills is refused,
+        # as for a rebuild; and a server started meanwhile waits for this to end.
+        lock = hold_rebuilding(settings)
+    except StoreBusy:
+        raise CommandError(
+            "a server is serving the target store: stop it, import, then start it"
+        ) from None
+    try:
+        stores = open_stores(settings.eventsourcing_env())
+        try:
+            with _input(args.file) as stream:
+                summary = import_export(stores, stream)
+        finally:
+            stores.close()
+    except Malformed as error:
+        raise BadInput(f"{args.file}: {error}; nothing was imported") from None
+    except (TargetNotEmpty, CannotImport) as error:
+        raise CommandError(str(error)) from None
+    finally:
+        lock.release()
+    print(
+        f"imported {', '.join(summary)} into {settings.database_url}\n"
+        "The read views are built from them when a server starts on this store"
+        " (or run: liveblog rebuild).\n"
+        "Tokens are not exported: issue new ones, e.g.\n"
+        '  liveblog token create --name "Erin Editor" --role editor'
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def _input(name: str) -> Iterator[IO[bytes]]:
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = Path(name).open("rb")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise BadInput(f"cannot read {name}: {error.strerror}") from None
+    with stream:
+        yield stream
 
 
 def _credentials() -> Credentials:
@@ -343,26 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     rebuild.set_defaults(run=_rebuild)
 
-    replay = commands.add_parser(
-        "replay",
-        help="print a story's events as they stood (superseded and retracted text "
-        "included: for editors), at the original pace / SPEED",
-    )
-    replay.add_argument("story", metavar="STORY", help="the story's id or slug")
-    replay.add_argument(
-        "--speed", default=60.0, metavar="max|N", type=_argument(parse_speed, SPEED_RULE),
-        help=f"the original gaps / N, each at most {MAX_GAP_SECONDS:g} s (default: 60)",
-    )  # fmt: skip
-    start = replay.add_mutually_exclusive_group()
-    start.add_argument(
-        "--from", dest="first", metavar="V", type=_argument(_version, "a version, 1 or more"),
-        help="start at version V (default: 1, the story's opening)",
-    )  # fmt: skip
-    start.add_argument(
-        "--at", metavar="TIME", type=_argument(parse_time, "an RFC 3339 time with a zone"),
-        help="start with the first event after TIME (e.g. 2026-12-01T10:00:00Z)",
-    )  # fmt: skip
-    replay.set_defaults(run=_replay)
+    _add_replay(commands)
 
     token = commands.add_parser("token", help="manage API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
@@ -392,7 +487,54 @@ def build_parser() -> argparse.ArgumentParser:
     activate = person_commands.add_parser("activate", help="undo a deactivation")
     activate.add_argument("id", metavar="ID|NAME")
     activate.set_defaults(run=_person_active(True))
+
+    _add_export_and_import(commands)
     return parser
+
+
+def _add_replay(commands: Any) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="print a story's events as they stood (superseded and retracted text "
+        "included: for editors), at the original pace / SPEED",
+    )
+    replay.add_argument("story", metavar="STORY", help="the story's id or slug")
+    replay.add_argument(
+        "--speed", default=60.0, metavar="max|N", type=_argument(parse_speed, SPEED_RULE),
+        help=f"the original gaps / N, each at most {MAX_GAP_SECONDS:g} s (default: 60)",
+    )  # fmt: skip
+    start = replay.add_mutually_exclusive_group()
+    start.add_argument(
+        "--from", dest="first", metavar="V", type=_argument(_version, "a version, 1 or more"),
+        help="start at version V (default: 1, the story's opening)",
+    )  # fmt: skip
+    start.add_argument(
+        "--at", metavar="TIME", type=_argument(parse_time, "an RFC 3339 time with a zone"),
+        help="start with the first event after TIME (e.g. 2026-12-01T10:00:00Z)",
+    )  # fmt: skip
+    replay.set_defaults(run=_replay)
+
+
+def _add_export_and_import(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write the store as NDJSON: people (no tokens), every story's events in order",
+    )
+    export.add_argument(
+        "--story", action="append", metavar="ID|SLUG",
+        help="only this story (repeat for more); people are exported all the same",
+    )  # fmt: skip
+    export.add_argument(
+        "--output", metavar="FILE", help="write here (default, or -: standard output)"
+    )
+    export.set_defaults(run=_export)
+    load = commands.add_parser(
+        "import",
+        help="load an export into an empty store, all or nothing (servers stopped); "
+        "tokens are issued anew afterwards",
+    )
+    load.add_argument("file", metavar="FILE", help="an export (- for standard input)")
+    load.set_defaults(run=_import)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

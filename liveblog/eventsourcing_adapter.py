@@ -34,6 +34,15 @@ The PostgreSQL datastore (``PostgresDatastore``, eventsourcing/postgres.py):
 - ``BasePostgresFactory.__init__`` makes its ``PostgresDatastore`` itself, with no hook
   for a subclass: ``recast`` swaps the object's class for one.
 
+Writing several applications' tables in one transaction (``insert_into_empty``, for
+``liveblog import``):
+
+- the recorders' ``_insert_events`` (SQLite) and ``_insert_stored_events`` (PostgreSQL:
+  the application recorder's takes the table lock and sends the NOTIFY, as its
+  ``insert_events`` does), called with a cursor of one transaction;
+- ``events_table_name`` and, on PostgreSQL, ``lock_table_statements``, to check in
+  that transaction that each table is still empty.
+
 Not counted as private: ``Aggregate._create`` (liveblog.domain, people, tokens) is how
 the library's own documentation creates an aggregate with a named created event.
 """
@@ -42,11 +51,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
 from eventsourcing.persistence import (
+    AggregateRecorder,
     ApplicationRecorder,
     DatabaseError,
     DataError,
@@ -59,21 +69,24 @@ from eventsourcing.persistence import (
     OperationalError,
     PersistenceError,
     ProgrammingError,
+    StoredEvent,
     Subscription,
 )
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresSubscription,
 )
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteDatastore,
 )
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.types.composite import register_composite
 
 from liveblog import deadline
@@ -238,3 +251,77 @@ _ERRORS: list[tuple[type[psycopg.Error], type[PersistenceError]]] = [
     (psycopg.NotSupportedError, NotSupportedError),
     (psycopg.DatabaseError, DatabaseError),
 ]
+
+
+# -- one transaction across applications' tables ------------------------------------
+
+
+class TablesNotEmpty(Exception):
+    """``insert_into_empty`` found rows in these tables: it wrote nothing."""
+
+    def __init__(self, tables: list[str]) -> None:
+        super().__init__(f"not empty: {', '.join(tables)}")
+        self.tables = tables
+
+
+def insert_into_empty(
+    datastore: SQLiteDatastore | PostgresDatastore,
+    writes: Sequence[tuple[AggregateRecorder, Sequence[StoredEvent]]],
+) -> None:
+    """Insert each recorder's stored events into its table, all in one transaction of
+    ``datastore`` (the database every recorder's table is in), once that transaction
+    has seen every one of those tables empty; ``TablesNotEmpty`` (and nothing written)
+    otherwise. Any failure rolls the whole transaction back.
+
+    Each application has a datastore (a pool) of its own; the inserts go through
+    recorders made again on ``datastore``, with the same tables.
+    """
+    twins = [(_twin(recorder, datastore), events) for recorder, events in writes]
+    postgres = isinstance(datastore, PostgresDatastore)
+    holds_rows = _postgres_holds_rows if postgres else _sqlite_holds_rows
+    insert = _postgres_insert if postgres else _sqlite_insert
+    with datastore.transaction(commit=True) as cursor:
+        filled = [r.events_table_name for r, _ in twins if holds_rows(cursor, r)]
+        if filled:
+            raise TablesNotEmpty(filled)  # leaves the transaction: rolled back
+        for recorder, events in twins:
+            if events:
+                insert(cursor, recorder, events)
+
+
+def _twin(
+    recorder: AggregateRecorder, datastore: object
+) -> SQLiteAggregateRecorder | PostgresAggregateRecorder:
+    """The same kind of recorder, on the same table, in ``datastore``."""
+    if isinstance(recorder, (SQLiteAggregateRecorder, PostgresAggregateRecorder)):
+        return type(recorder)(
+            datastore,  # type: ignore[arg-type]
+            events_table_name=recorder.events_table_name,
+        )
+    msg = f"cannot write {type(recorder).__name__} in one transaction"
+    raise TypeError(msg)
+
+
+def _sqlite_holds_rows(cursor: Any, recorder: Any) -> bool:
+    cursor.execute(f"SELECT 1 FROM {recorder.events_table_name} LIMIT 1")
+    return cursor.fetchone() is not None
+
+
+def _sqlite_insert(cursor: Any, recorder: Any, events: Sequence[StoredEvent]) -> None:
+    recorder._insert_events(cursor, events)
+
+
+def _postgres_holds_rows(cursor: Any, recorder: Any) -> bool:
+    if isinstance(recorder, PostgresApplicationRecorder):
+        # Taken now, not at the insert: no other writer may fill the table between
+        # the look and the insert.
+        for statement in recorder.lock_table_statements:
+            cursor.execute(statement)
+    table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+    cursor.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(table))
+    return cursor.fetchone() is not None
+
+
+def _postgres_insert(cursor: Any, recorder: Any, events: Sequence[StoredEvent]) -> None:
+    # The application recorder's takes the table lock and sends the NOTIFY too.
+    recorder._insert_stored_events(cursor, events)

@@ -9,6 +9,7 @@ reporter keeps the authorship of her posts whatever token she used to make them.
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
@@ -93,10 +94,12 @@ class Person(Aggregate):
         self.active = True
 
     @classmethod
-    def register(cls, name: str, role: Role) -> Person:
+    def register(cls, name: str, role: Role, *, at: datetime | None = None) -> Person:
+        """A new person; ``at`` is when they were registered (an import keeps the
+        original time), default now."""
         name = check_name(name)
         person: Person = cls._create(
-            cls.Registered, id=person_id_for_name(name), name=name, role=role.value
+            cls.Registered, id=person_id_for_name(name), timestamp=at, name=name, role=role.value
         )
         return person
 

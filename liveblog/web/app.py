@@ -17,7 +17,7 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import drafts, history, ops, stories, updates
+from liveblog.web import drafts, export, history, ops, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -205,6 +205,7 @@ def create_app(
         *updates.ROUTES,
         *drafts.ROUTES,
         *history.ROUTES,
+        *export.ROUTES,
         *PEOPLE_ROUTES,
         *STREAM_ROUTES,
         Route("/metrics", accepts_query()(metrics)),

@@ -413,6 +413,22 @@ def operation(
     return op
 
 
+def streamed(summary: str, answer: tuple[str, str], **options: Any) -> Schema:
+    """An operation whose 200 is a stream of text (``answer``: its media type and
+    description), not one JSON document; ``options`` as for ``operation``."""
+    media_type, description = answer
+    return {
+        **operation(summary, answers={}, **options),
+        "responses": {
+            "200": {
+                "description": description,
+                "content": {media_type: {"schema": {"type": "string"}}},
+            },
+            "default": ERROR,
+        },
+    }
+
+
 STORY_BODY = ("Story", ref("Story"))
 DRAFT_BODY = ("the Draft (its author's and editors' only)", ref("Draft"))
 UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
@@ -733,6 +749,16 @@ PATHS: dict[str, dict[str, Schema]] = {
             answers={"200": ("the events", ref("History"))},
         ),
     },
+    "/api/stories/{story}/export": {
+        "get": streamed(
+            "The story as an export file (private): NDJSON, a header line, a "
+            "story_event line per event in version order, an end line counting the "
+            "records (docs/http-api.md); what liveblog import loads",
+            ("application/x-ndjson", "one JSON object a line"),
+            role="editor",
+            parameters=(STORY,),
+        ),
+    },
     "/api/stories/{story}/live": {
         "get": operation(
             "The live stream (WebSocket; docs/live-protocol.md). A plain HTTP GET is 426; "
@@ -762,24 +788,15 @@ PATHS: dict[str, dict[str, Schema]] = {
         ),
     },
     "/api/stories/{story}/live/sse": {
-        "get": {
-            **operation(
-                "The live stream as Server-Sent Events (id: = version)",
-                parameters=(
-                    STORY,
-                    query("since", {"type": "string"}, "the last version received: resume"),
-                    header("Last-Event-ID", {"type": "string"}, "as since"),
-                ),
-                answers={},
+        "get": streamed(
+            "The live stream as Server-Sent Events (id: = version)",
+            ("text/event-stream", "an endless event stream"),
+            parameters=(
+                STORY,
+                query("since", {"type": "string"}, "the last version received: resume"),
+                header("Last-Event-ID", {"type": "string"}, "as since"),
             ),
-            "responses": {
-                "200": {
-                    "description": "an endless event stream",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                },
-                "default": ERROR,
-            },
-        },
+        ),
     },
     "/api/me": {
         "get": operation(

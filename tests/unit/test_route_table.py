@@ -40,6 +40,7 @@ ROUTE_TABLE = [
     ("/api/stories/{story}/drafts/{draft}/discard", ["POST"], "discard_draft"),
     ("/api/stories/{story}/updates/{update}/revisions", ["GET", "HEAD"], "update_revisions"),
     ("/api/stories/{story}/events", ["GET", "HEAD"], "story_history"),
+    ("/api/stories/{story}/export", ["GET", "HEAD"], "export_story"),
     ("/api/me", ["GET", "HEAD"], "me"),
     ("/api/people", ["GET", "HEAD"], "list_people"),
     ("/api/people", ["POST"], "create_person"),
