@@ -1,11 +1,12 @@
-"""What an export holds, section by section: people, then every story's events.
+"""What an export holds, section by section: people, every story's events, then every
+draft's events.
 
 A section is one kind of line and the application it comes from and goes to. Export
 asks each section in ``SECTIONS`` for its records; import gives each record to its
 kind's section, which checks it and turns it into stored events for its application's
 tables, and all of them are written in one transaction (``liveblog.importer``). A new
-section (drafts: a ``draft_event`` line for each event of the ``Drafts`` application) is
-one more entry in ``SECTIONS``, and its application one more field of ``Stores``.
+section is one more entry in ``SECTIONS``, and its application one more field of
+``Stores``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from eventsourcing.utils import get_topic
 
 from liveblog.domain import PUBLIC_EVENT_NAMES, DomainError, Story, story_id_for_slug
+from liveblog.draft import DRAFT_EVENT_NAMES, Draft
+from liveblog.drafts import Drafts
 from liveblog.event_lines import EventLines
 from liveblog.export_format import (
     Malformed,
@@ -48,15 +51,16 @@ class Stores:
 
     newsroom: Newsroom
     credentials: Credentials
-    # Drafts plug in here: ``drafts: Drafts``, opened by ``open_stores``.
+    drafts: Drafts
 
     def close(self) -> None:
         self.newsroom.close()
         self.credentials.close()
+        self.drafts.close()
 
 
 def open_stores(env: dict[str, str]) -> Stores:
-    return Stores(Newsroom(env=env), Credentials(env=env))
+    return Stores(Newsroom(env=env), Credentials(env=env), Drafts(env=env))
 
 
 @dataclass
@@ -316,7 +320,37 @@ STORIES = AggregateEvents(
     check_created=_story_id_from_slug,
 )
 
-# In file order. Drafts plug in after STORIES: an ``AggregateEvents`` of kind
-# "draft_event" (id_field "draft_id", the Drafts application, its Draft events, a
-# ``select`` that keeps the drafts of the stories asked for).
-SECTIONS: tuple[Section, ...] = (PeopleSection(), STORIES)
+
+# -- drafts -------------------------------------------------------------------------------
+
+
+def _selected_drafts(stores: Stores, story_ids: Sequence[UUID] | None) -> Iterator[UUID]:
+    """Every draft, oldest first; with ``story_ids``, those of these stories."""
+    after = 0
+    seen: set[UUID] = set()  # a draft's id is in the log once for each of its events
+    while True:
+        ids, after_page = stores.drafts.draft_ids(after=after, limit=PAGE_SIZE)
+        for draft_id in ids:
+            if draft_id in seen:
+                continue
+            seen.add(draft_id)
+            if story_ids is None or stores.drafts.get_draft(draft_id).story_id in story_ids:
+                yield draft_id
+        if after_page == after:
+            return
+        after = after_page
+
+
+DRAFTS = AggregateEvents(
+    kind="draft_event",
+    name="draft",
+    holds="drafts",
+    id_field="draft_id",
+    application=lambda stores: stores.drafts,
+    aggregate_type=Draft,
+    event_types=tuple(DRAFT_EVENT_NAMES),
+    select=_selected_drafts,
+)
+
+# In file order.
+SECTIONS: tuple[Section, ...] = (PeopleSection(), STORIES, DRAFTS)

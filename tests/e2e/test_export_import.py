@@ -66,6 +66,14 @@ def seed(http: httpx.Client, tokens: Tokens) -> None:
     ok(http.patch(f"{story}/updates/{first}", json={"pinned": True}, headers=editor))
     ok(http.patch(f"{story}/updates/{ids[4]}", json={"key_event": True}, headers=editor))
     ok(http.patch(story, json={"title": "Moving house", "summary": "Edited"}, headers=editor))
+    # Drafts: one published by an editor (an approved update), one waiting, one scheduled.
+    drafts = f"{story}/drafts"
+    approved = ok(http.post(drafts, json={"title": "Draft", "body": "<p>d</p>"},
+                            headers=reporter), 201)  # fmt: skip
+    ok(http.post(f"{drafts}/{approved['id']}/publish", headers=editor))
+    ok(http.post(drafts, json={"body": "<p>waiting</p>"}, headers=reporter), 201)
+    ok(http.post(drafts, json={"body": "<p>later</p>", "publish_at": "2099-01-01T00:00:00Z"},
+                 headers=reporter), 201)  # fmt: skip
     ok(http.post(f"{story}/close", headers=editor))
 
 
@@ -89,9 +97,15 @@ def answers(base_url: str, editor: str) -> list[tuple[str, bytes]]:
             page = orjson.loads(get(path))
             update_ids += [update["id"] for update in page["updates"]]
             path = page["next"] and f"{story}/updates?limit={PAGE}&before={page['next']}"
-        assert len(update_ids) == 8
+        assert len(update_ids) == 9
         for update_id in update_ids:
             get(f"{story}/updates/{update_id}/revisions", **bearer(editor))
+        for update_id in update_ids:
+            get(f"{story}/updates/{update_id}")
+        drafts = orjson.loads(get(f"{story}/drafts", **bearer(editor)))["drafts"]
+        assert sorted(d["status"] for d in drafts) == ["draft", "published", "scheduled"]
+        for draft in drafts:
+            get(f"{story}/drafts/{draft['id']}", **bearer(editor))
         after: int | None = 0
         while after is not None:
             after = orjson.loads(get(f"{story}/events?limit=5&after={after}", **bearer(editor)))[

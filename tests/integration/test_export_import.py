@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -73,8 +74,34 @@ def source(tmp_path: Path) -> Iterator[Stores]:
     long = newsroom.open_story(slug="long", title="Long", summary="", actor=EDITOR).story_id
     for n in range(LONG_STORY_EVENTS - 1):
         newsroom.post_update(long, body=f"<p>{n}</p>", actor=REPORTER)
+    add_drafts(stores, story, long)
     yield stores
     stores.close()
+
+
+def add_drafts(stores: Stores, story: UUID, long: UUID) -> None:
+    """Drafts in every status but published, two of the first story and one of the long."""
+    drafts = stores.drafts
+    submitted, _ = drafts.create_draft(story_id=story, title="Draft", body="<p>d</p>",
+                                       key_event=False, pinned=False, actor=REPORTER)  # fmt: skip
+    drafts.change_draft(submitted.id, lambda d: d.edit(
+        title="Draft, edited", body=None, key_event=None, pinned=None, actor=REPORTER,
+        expected_revision=None,
+    ))  # fmt: skip
+    drafts.change_draft(submitted.id, lambda d: d.submit(actor=REPORTER))
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    drafts.create_draft(story_id=story, title="", body="<p>s</p>", key_event=False,
+                        pinned=False, actor=REPORTER, publish_at=later)  # fmt: skip
+    discarded, _ = drafts.create_draft(story_id=long, title="", body="<p>x</p>",
+                                       key_event=False, pinned=False, actor=EDITOR)  # fmt: skip
+    drafts.change_draft(discarded.id, lambda d: d.discard(actor=EDITOR))
+
+
+def stored_drafts(stores: Stores) -> list[tuple[str, int, str, bytes]]:
+    return sorted(
+        (str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+        for n in stores.drafts.recorder.select_notifications(start=1, limit=10_000)
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -111,6 +138,7 @@ def assert_empty(stores: Stores) -> None:
     """Nothing in any table an import writes: events, people and tokens, snapshots."""
     assert not stores.newsroom.recorder.max_notification_id()
     assert not stores.credentials.recorder.max_notification_id()
+    assert not stores.drafts.recorder.max_notification_id()
     assert stores.newsroom.snapshots is not None
     assert not stores.newsroom.snapshots.recorder.select_events(story_id_for_slug("long"))
 
@@ -123,8 +151,11 @@ def test_an_import_holds_every_stored_event_bytes_for_bytes(
 ) -> None:
     summary = import_export(target, io.BytesIO(exported(source)))
 
-    assert summary == ["3 people", "3 stories (" + str(len(stored_events(source))) + " events)"]
+    assert summary == [
+        "3 people", f"3 stories ({len(stored_events(source))} events)", "3 drafts (7 events)",
+    ]  # fmt: skip
     assert stored_events(target) == stored_events(source)
+    assert stored_drafts(target) == stored_drafts(source)
     # The stories load (from the snapshot the import took, and the events after it) to
     # the same state as in the source.
     for story_id in source.newsroom.story_ids():
@@ -171,6 +202,9 @@ def test_an_export_of_chosen_stories_holds_them_and_every_person(
 
     assert target.newsroom.story_ids() == [chosen]
     assert stored_events(target) == [e for e in stored_events(source) if e[0] == str(chosen)]
+    kept = {str(d) for d in target.drafts.draft_ids()[0]}
+    assert len(kept) == 2
+    assert {target.drafts.get_draft(UUID(d)).story_id for d in kept} == {chosen}
     assert len(target.credentials.people()) == 3
 
 
