@@ -143,6 +143,19 @@ class DraftIndex(ViewStore):
             cursor.execute(self.dialect.sql(sql), (*args, limit))
             return [str(row["doc"]).encode() for row in rows_of(cursor)]
 
+    def stories_of(self, draft_ids: list[str]) -> dict[str, str]:
+        """Each indexed draft's story id, by draft id."""
+        marks = ", ".join("?" for _ in draft_ids)
+        with self._transaction(commit=False) as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    "SELECT draft_id, story_id FROM {t}liveblog_drafts"
+                    f" WHERE draft_id IN ({marks})"
+                ),
+                draft_ids,
+            )
+            return {str(row["draft_id"]): str(row["story_id"]) for row in rows_of(cursor)}
+
     def due(self, now: datetime, limit: int = PAGE) -> list[UUID]:
         """Scheduled drafts whose time has come, earliest first."""
         with self._transaction(commit=False) as cursor:

@@ -12,11 +12,11 @@ import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from liveblog.domain import LIVEBLOG_NAMESPACE, MAX_NAME, InvalidField, check_text
+from liveblog.domain import LIVEBLOG_NAMESPACE, MAX_NAME, Actor, InvalidField, check_text
 
 
 class Role(StrEnum):
@@ -116,3 +116,40 @@ class Person(Aggregate):
             return False
         self.trigger_event(self.Reactivated if active else self.Deactivated)
         return True
+
+
+class AdminAction(Aggregate):
+    """One command on people or tokens, and who gave it: the audit trail's record of
+    token administration. People's and tokens' own events do not say who acted (a token
+    is issued from the command line as often as by an admin); this is saved with them,
+    in the same transaction, so neither is ever recorded without the other."""
+
+    class Recorded(Aggregate.Created):
+        action: str  # "person.registered", "person.changed", "token.issued", "token.revoked"
+        actor_id: str
+        actor_name: str
+        person_id: str | None
+        token_id: str | None
+        detail: str
+
+    def __init__(
+        self, *, action: str, actor_id: str, actor_name: str, person_id: str | None,
+        token_id: str | None, detail: str,
+    ) -> None:  # fmt: skip
+        self.action = action
+        self.actor = Actor(actor_id, actor_name)
+        self.person_id = person_id
+        self.token_id = token_id
+        self.detail = detail
+
+    @classmethod
+    def record(
+        cls, action: str, by: Actor, *, person_id: object = None, token_id: object = None,
+        detail: str = "",
+    ) -> AdminAction:  # fmt: skip
+        made: AdminAction = cls._create(
+            cls.Recorded, id=uuid4(), action=action, actor_id=by.id, actor_name=by.name,
+            person_id=None if person_id is None else str(person_id),
+            token_id=None if token_id is None else str(token_id), detail=detail,
+        )  # fmt: skip
+        return made

@@ -26,7 +26,7 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Trans
 from eventsourcing.utils import Environment, EnvType
 
 from liveblog.domain import LIVEBLOG_NAMESPACE, Actor, DomainError, InvalidField, check_text
-from liveblog.people import Person, Role, check_name, person_id_for_name
+from liveblog.people import AdminAction, Person, Role, check_name, person_id_for_name
 from liveblog.side_apps import own_sqlite_table, uncached_environment
 from liveblog.transcoder import OrjsonTranscoder
 
@@ -221,6 +221,11 @@ class _Holder:
     active: bool
 
 
+# Who acts when a command comes from the command line (``liveblog token``, ``person``):
+# whoever may run it on the server, which the audit trail names so.
+OPERATOR = Actor("operator", "liveblog command line")
+
+
 class Credentials(Application[UUID]):
     """People and their API tokens: issue, list, revoke, deactivate, and check."""
 
@@ -256,9 +261,11 @@ class Credentials(Application[UUID]):
         role: Role | str,
         expires_at: datetime | None = None,
         label: str = "",
+        by: Actor = OPERATOR,
     ) -> tuple[str, Principal]:
         """A new token for the person called ``name``, who is registered if new and given
-        ``role`` if theirs differs. Returns the secret (shown once, never stored)."""
+        ``role`` if theirs differs. Returns the secret (shown once, never stored).
+        ``by``: who issued it, for the audit trail (the command line's operator)."""
         name = check_name(name)
         wanted = Role.parse("role", role)
 
@@ -268,26 +275,31 @@ class Credentials(Application[UUID]):
                 person = self._person_from_tokens(person_id_for_name(name), name, wanted)
             if not person.active:
                 raise PersonInactive(f"{person.name} is deactivated; reactivate them first")
+            new = bool(person.pending_events)  # registered just now, with the token
             if person.change_role(wanted):
                 self._forget(lambda p: p.actor.id == str(person.id))
-            return self._issue_to(person, expires_at=expires_at, label=label)
+            detail = f"role {person.role}" + (", a new person" if new else "")
+            return self._issue_to(person, expires_at=expires_at, label=label, by=by,
+                                  detail=detail)  # fmt: skip
 
         return self._retried(command)
 
     def issue_for(
-        self, person_id: UUID, *, expires_at: datetime | None = None, label: str = ""
-    ) -> tuple[str, Principal]:
+        self, person_id: UUID, *, expires_at: datetime | None = None, label: str = "",
+        by: Actor = OPERATOR,
+    ) -> tuple[str, Principal]:  # fmt: skip
         """A new token for an existing (and active) person."""
 
         def command() -> tuple[str, Principal]:
             person = self._person_for_change(person_id)
             if not person.active:
                 raise PersonInactive(f"{person.name} is deactivated; reactivate them first")
-            return self._issue_to(person, expires_at=expires_at, label=label)
+            return self._issue_to(person, expires_at=expires_at, label=label, by=by,
+                                  detail=f"role {person.role}")  # fmt: skip
 
         return self._retried(command)
 
-    def register(self, *, name: str, role: Role | str) -> PersonInfo:
+    def register(self, *, name: str, role: Role | str, by: Actor = OPERATOR) -> PersonInfo:
         """A new person; ``PersonExists`` when the name is taken (however it is spelt)."""
         name = check_name(name)
         wanted = Role.parse("role", role)
@@ -295,33 +307,42 @@ class Credentials(Application[UUID]):
         if self._get_person(person_id) is not None or self._legacy_holder(person_id):
             raise PersonExists(f"there is already a person called {name!r}")
         person = Person.register(name, wanted)
+        action = AdminAction.record(
+            "person.registered", by, person_id=person.id, detail=f"role {wanted.value}"
+        )
         try:
-            self.save(person)
+            self.save(person, action)
         except IntegrityError:
             raise PersonExists(f"there is already a person called {name!r}") from None
         return _person_info(person)
 
     def update_person(
-        self, person_id: UUID, *, role: Role | str | None = None, active: bool | None = None
-    ) -> PersonInfo:
+        self, person_id: UUID, *, role: Role | str | None = None, active: bool | None = None,
+        by: Actor = OPERATOR,
+    ) -> PersonInfo:  # fmt: skip
         """Change a person's role and/or active flag. Their tokens follow at once here,
         and within TRUSTED_SECONDS in other processes."""
         wanted = None if role is None else Role.parse("role", role)
 
         def command() -> PersonInfo:
             person = self._person_for_change(person_id)
-            changed = person.change_role(wanted) if wanted is not None else False
-            if active is not None:
-                changed = person.set_active(active) or changed
-            if changed:
-                self.save(person)
+            changes = []
+            if wanted is not None and person.change_role(wanted):
+                changes.append(f"role {wanted.value}")
+            if active is not None and person.set_active(active):
+                changes.append("activated" if active else "deactivated")
+            if changes:
+                detail = ", ".join(changes)
+                changed = AdminAction.record("person.changed", by, person_id=person.id,
+                                             detail=detail)  # fmt: skip
+                self.save(person, changed)
             return _person_info(person)
 
         info = self._retried(command)
         self._forget(lambda p: p.actor.id == info.id)
         return info
 
-    def revoke(self, token_id: UUID) -> TokenInfo:
+    def revoke(self, token_id: UUID, *, by: Actor = OPERATOR) -> TokenInfo:
         """Revoke a token (again is a no-op): refused here at once, elsewhere within
         TRUSTED_SECONDS."""
 
@@ -331,7 +352,9 @@ class Credentials(Application[UUID]):
                 raise TokenNotFound(f"no token {token_id}")
             if not token.revoked:
                 token.trigger_event(ApiToken.Revoked)
-                self.save(token)
+                revoked = AdminAction.record("token.revoked", by, person_id=token.person_id,
+                                             token_id=token.id)  # fmt: skip
+                self.save(token, revoked)
             return token
 
         token = self._retried(command)
@@ -435,7 +458,7 @@ class Credentials(Application[UUID]):
     # -- inside -------------------------------------------------------------------------
 
     def _issue_to(
-        self, person: Person, *, expires_at: datetime | None, label: str
+        self, person: Person, *, expires_at: datetime | None, label: str, by: Actor, detail: str
     ) -> tuple[str, Principal]:
         check_text("label", label, limit=MAX_LABEL, required=False)
         if expires_at is not None:
@@ -457,7 +480,10 @@ class Credentials(Application[UUID]):
             hint=secret[-4:],
             label=label.strip(),
         )
-        self.save(person, token)  # a new person, or a changed role, goes with the token
+        issued = AdminAction.record("token.issued", by, person_id=person.id, token_id=token.id,
+                                    detail=detail)  # fmt: skip
+        # A new person, or a changed role, goes with the token, and the audit's record.
+        self.save(person, token, issued)
         actor = Actor(str(person.id), person.name)
         return secret, Principal(actor, Role(person.role), token.id, expires_at)
 

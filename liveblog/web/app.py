@@ -12,12 +12,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from liveblog.audit import AuditTrail
 from liveblog.bootstrap import Parts, build
 from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import drafts, export, history, ops, stories, updates
+from liveblog.web import audit, drafts, export, history, ops, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -147,6 +148,9 @@ def share_parts(app: Starlette, parts: Parts) -> None:
     app.state.drafts = parts.drafts
     app.state.draft_index = parts.draft_index
     app.state.reads = StoryReads(parts.newsroom)
+    app.state.audit = AuditTrail(
+        parts.newsroom, parts.drafts, parts.credentials, parts.draft_index.stories_of
+    )
 
 
 def create_app(
@@ -207,6 +211,7 @@ def create_app(
         *history.ROUTES,
         *export.ROUTES,
         *PEOPLE_ROUTES,
+        *audit.ROUTES,
         *STREAM_ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]

@@ -148,6 +148,44 @@ SCHEMAS: dict[str, Schema] = {
             "updated_at": TIME,
         }
     ),
+    "AuditEntry": obj(
+        {
+            "at": TIME,
+            "source": {"enum": ["story", "draft", "people"]},
+            "action": {
+                "type": "string",
+                "description": "a story event's name (update.posted, ...), draft.created,"
+                " draft.edited, draft.submitted, draft.scheduled, draft.unscheduled,"
+                " draft.published, draft.discarded, person.registered, person.changed,"
+                " token.issued or token.revoked",
+            },
+            "actor": ref("Person"),
+            "story_id": UUID_TEXT,
+            "version": VERSION,
+            "update_id": UUID_TEXT,
+            "draft_id": UUID_TEXT,
+            "publish_at": TIME,
+            "person_id": {"type": "string"},
+            "token_id": UUID_TEXT,
+            "detail": {"type": "string"},
+        },
+        optional=(
+            "story_id",
+            "version",
+            "update_id",
+            "draft_id",
+            "publish_at",
+            "person_id",
+            "token_id",
+            "detail",
+        ),
+    ),
+    "AuditPage": obj(
+        {
+            "entries": {"type": "array", "items": ref("AuditEntry")},
+            "next": nullable({"type": "string"}),
+        }
+    ),
     "DraftList": obj({"drafts": {"type": "array", "items": ref("Draft")}}),
     "WrittenUpdate": {
         "allOf": [
@@ -796,6 +834,26 @@ PATHS: dict[str, dict[str, Schema]] = {
                 query("since", {"type": "string"}, "the last version received: resume"),
                 header("Last-Event-ID", {"type": "string"}, "as since"),
             ),
+        ),
+    },
+    "/api/audit": {
+        "get": operation(
+            "Every command across stories, drafts and token administration, with who and"
+            " when (private). A page may hold fewer entries than limit: follow next until"
+            " it is null",
+            role="editor",
+            parameters=(
+                query("actor", {"type": "string"}, "a person's id, or operator"),
+                query("from", TIME, "entries at or after this time"),
+                query("to", TIME, "entries at or before this time"),
+                query(
+                    "after",
+                    {"type": "string", "pattern": "^[0-9]{1,18}[.][0-9]{1,18}[.][0-9]{1,18}$"},
+                    "the next of the page before",
+                ),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+            ),
+            answers={"200": ("a page of the trail", ref("AuditPage"))},
         ),
     },
     "/api/me": {

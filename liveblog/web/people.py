@@ -107,13 +107,15 @@ async def list_people(request: Request) -> Response:
 
 @accepts_query()
 async def create_person(request: Request) -> Response:
-    await require_role(request, Role.ADMIN)
+    admin = await require_role(request, Role.ADMIN)
     payload = await read_json_object(request, {"name", "role"})
     name = required_text(payload, "name", limit=MAX_NAME)
     role = payload.get("role")
     if role is None:
         raise ApiError(422, "invalid_field", "role: is required")
-    person = await admin_call(credentials_of(request).register, name=name, role=role)
+    person = await admin_call(
+        credentials_of(request).register, name=name, role=role, by=admin.actor
+    )
     headers = {**PRIVATE, "Location": f"/api/people/{person.id}"}
     return private_json(person_json(person), 201, headers)
 
@@ -129,7 +131,7 @@ async def get_person(request: Request) -> Response:
 
 @accepts_query()
 async def edit_person(request: Request) -> Response:
-    await require_role(request, Role.ADMIN)
+    admin = await require_role(request, Role.ADMIN)
     person_id = path_uuid(request, "person", "person")
     payload = await read_json_object(request, {"role", "active"})
     active = bool_field(payload, "active")
@@ -137,21 +139,25 @@ async def edit_person(request: Request) -> Response:
     if role is None and active is None:
         raise ApiError(422, "invalid_field", "give role, active or both")
     person = await admin_call(
-        credentials_of(request).update_person, person_id, role=role, active=active
+        credentials_of(request).update_person,
+        person_id,
+        role=role,
+        active=active,
+        by=admin.actor,
     )
     return private_json(person_json(person))
 
 
 @accepts_query()
 async def create_token(request: Request) -> Response:
-    await require_role(request, Role.ADMIN)
+    admin = await require_role(request, Role.ADMIN)
     person_id = path_uuid(request, "person", "person")
     payload = await optional_json_object(request, {"label", "expires_at", "expires_in"})
     label = text_field(payload, "label", limit=MAX_LABEL) or ""
     credentials = credentials_of(request)
     expires_at = expiry_from(payload, credentials.clock())
     secret, principal = await admin_call(
-        credentials.issue_for, person_id, expires_at=expires_at, label=label
+        credentials.issue_for, person_id, expires_at=expires_at, label=label, by=admin.actor
     )
     assert principal.token_id is not None
     token = await admin_call(credentials.token, principal.token_id)
@@ -220,9 +226,9 @@ async def get_token(request: Request) -> Response:
 
 @accepts_query()
 async def revoke_token(request: Request) -> Response:
-    await require_role(request, Role.ADMIN)
+    admin = await require_role(request, Role.ADMIN)
     token_id = path_uuid(request, "token", "token")
-    token = await admin_call(credentials_of(request).revoke, token_id)
+    token = await admin_call(credentials_of(request).revoke, token_id, by=admin.actor)
     return private_json(token_json(token))
 
 

@@ -50,6 +50,7 @@ ROUTE_TABLE = [
     ("/api/tokens", ["GET", "HEAD"], "list_tokens"),
     ("/api/tokens/{token}", ["GET", "HEAD"], "get_token"),
     ("/api/tokens/{token}", ["DELETE"], "revoke_token"),
+    ("/api/audit", ["GET", "HEAD"], "audit"),
     ("/api/stories/{story}/live", ["GET", "HEAD"], "live_without_upgrade"),
     ("/api/stories/{story}/live/sse", ["GET", "HEAD"], "live_sse"),
     ("/metrics", ["GET", "HEAD"], "metrics"),
