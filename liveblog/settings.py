@@ -27,6 +27,8 @@ LOG_FORMATS = ("json", "text")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
+DEFAULT_PUBLIC_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=10"
+
 # How long a request waits for any one database call before it answers 503.
 DEFAULT_DB_DEADLINE_SECONDS = 5.0
 MAX_DB_DEADLINE_SECONDS = 120.0
@@ -73,6 +75,16 @@ class Settings:
     # How often each server looks for scheduled drafts that fell due (publishes them
     # within about this long of their time).
     scheduler_turn_seconds: float = 0.5
+    # Sites (scheme://host[:port]) that may embed the reader page and call the public
+    # reads and live streams from the browser; empty: no other site, and no Origin check.
+    allowed_origins: tuple[str, ...] = ()
+    # What public GETs (pages, feeds, story reads) tell caches, a CDN in front above all.
+    public_cache_control: str = DEFAULT_PUBLIC_CACHE_CONTROL
+    # The address readers reach the server at (https://live.example.org), for canonical
+    # links, feeds and embeds; None: the address each request came to.
+    public_url: str | None = None
+    # Who publishes the stories (search engines' publisher, feeds' author).
+    publisher_name: str = "liveblog"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -157,7 +169,56 @@ def limits_from_environ(env: Mapping[str, str]) -> dict[str, Any]:
     proxies = env.get("LIVEBLOG_TRUSTED_PROXIES", "").strip()
     if proxies:
         limits["trusted_proxies"] = parse_networks(proxies, "LIVEBLOG_TRUSTED_PROXIES")
-    return limits
+    return limits | public_from_environ(env)
+
+
+def public_from_environ(env: Mapping[str, str]) -> dict[str, Any]:
+    """What the environment says of the public face: origins, caching, address, publisher."""
+    public: dict[str, Any] = {}
+    origins = env.get("LIVEBLOG_ALLOWED_ORIGINS", "").strip()
+    if origins:
+        public["allowed_origins"] = parse_origins(origins)
+    cache_control = env.get("LIVEBLOG_PUBLIC_CACHE_CONTROL", "").strip()
+    if cache_control:
+        if not cache_control.isascii() or not cache_control.isprintable():
+            msg = "LIVEBLOG_PUBLIC_CACHE_CONTROL must be printable ASCII (a Cache-Control value)"
+            raise SettingsError(msg)
+        public["public_cache_control"] = cache_control
+    public_url = env.get("LIVEBLOG_PUBLIC_URL", "").strip()
+    if public_url:
+        public["public_url"] = parse_origins(public_url, "LIVEBLOG_PUBLIC_URL", path_ok=True)[0]
+    publisher = env.get("LIVEBLOG_PUBLISHER_NAME", "").strip()
+    if publisher:
+        public["publisher_name"] = publisher
+    return public
+
+
+def parse_origins(
+    raw: str, name: str = "LIVEBLOG_ALLOWED_ORIGINS", *, path_ok: bool = False
+) -> tuple[str, ...]:
+    """``https://news.example, http://localhost:8080`` → the origins, as browsers send
+    them in ``Origin`` (lower-case scheme and host, no trailing slash, no path)."""
+    origins = []
+    for part in raw.split(","):
+        item = part.strip().rstrip("/")
+        if not item:
+            continue
+        parts = urlsplit(item)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in ("http", "https") or not parts.hostname or port == -1
+            or parts.query or parts.fragment or parts.username
+            or (parts.path and not path_ok)
+        ):  # fmt: skip
+            msg = f"{name}: {item!r} is not an origin like https://news.example (scheme and host)"
+            raise SettingsError(msg)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        host = host if port is None else f"{host}:{port}"
+        origins.append(f"{parts.scheme}://{host}{parts.path if path_ok else ''}")
+    return tuple(origins)
 
 
 def parse_networks(raw: str, name: str) -> tuple[Network, ...]:

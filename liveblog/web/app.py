@@ -18,7 +18,7 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import audit, drafts, export, history, ops, stories, updates
+from liveblog.web import audit, drafts, export, feeds, history, ops, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -27,6 +27,7 @@ from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.live_session import backlog_reads
 from liveblog.web.metrics import HttpMetrics, metrics
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
+from liveblog.web.public import PublicFace, with_public_caching
 from liveblog.web.security import with_security_headers
 from liveblog.web.story_answer import RawHeaders, cached_story_answer
 from liveblog.web.stream import ROUTES as STREAM_ROUTES
@@ -58,6 +59,7 @@ class LiveblogApp(Starlette):
     """
 
     gate: ConnectionGate = ConnectionGate(0)  # create_app sets the configured one
+    public: PublicFace = PublicFace()  # and this one
     header_timeout_seconds: float = Settings.header_timeout_seconds
     access: AccessLog | None = None  # create_app sets it; an app made bare logs nothing
 
@@ -67,7 +69,7 @@ class LiveblogApp(Starlette):
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return None
         hub = getattr(self.state, "hub", None)
-        answer = None if hub is None else cached_story_answer(hub, scope)
+        answer = None if hub is None else cached_story_answer(hub, scope, self.public)
         if answer is None:
             return None
         status, headers, body = answer
@@ -99,7 +101,7 @@ class LiveblogApp(Starlette):
                 return
         if scope["type"] == "http":
             # Outside Starlette's own middleware, so its 500s carry the headers too.
-            secured = with_security_headers(send)
+            secured = with_public_caching(self.public, scope, with_security_headers(send))
             if self.access is None:
                 await super().__call__(scope, receive, secured)
             else:
@@ -213,6 +215,7 @@ def create_app(
         *PEOPLE_ROUTES,
         *audit.ROUTES,
         *STREAM_ROUTES,
+        *feeds.ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
@@ -221,6 +224,10 @@ def create_app(
     app.state.http_metrics = HttpMetrics(app.state)
     app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
+    app.state.feed_cache = feeds.FeedCache()
+    app.public = app.state.public = PublicFace(
+        settings.public_cache_control, frozenset(settings.allowed_origins), settings.public_url
+    )
     app.state.gate = app.gate  # for /metrics
     app.header_timeout_seconds = settings.header_timeout_seconds
     # Per token, in this process (see liveblog/web/auth.py, which applies it).

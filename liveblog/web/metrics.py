@@ -28,6 +28,7 @@ from liveblog.feed import Feed
 from liveblog.live.backlog import BacklogReads
 from liveblog.live.hub import Hub
 from liveblog.rate_limit import RateLimiter
+from liveblog.web.public import NO_STORE
 
 # (name, "counter" | "gauge", help, value)
 LiveSample = tuple[str, str, str, float]
@@ -177,4 +178,4 @@ class HttpMetrics:
 
 async def metrics(request: Request) -> Response:
     http_metrics: HttpMetrics = request.app.state.http_metrics
-    return Response(http_metrics.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(http_metrics.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4, headers=NO_STORE)

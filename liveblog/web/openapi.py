@@ -467,6 +467,25 @@ def streamed(summary: str, answer: tuple[str, str], **options: Any) -> Schema:
     }
 
 
+SLUG = path_param("slug", "the story's slug (or id)")
+
+
+def document(summary: str, media_type: str) -> Schema:
+    """A public GET whose answer is a document, not JSON of the API (pages, feeds)."""
+    return {
+        "get": {
+            **operation(summary, parameters=(SLUG,), answers={}),
+            "responses": {
+                "200": {
+                    "description": f"{media_type}, with ETag and Cache-Control (public)",
+                    "content": {media_type: {"schema": {"type": "string"}}},
+                },
+                "default": ERROR,
+            },
+        }
+    }
+
+
 STORY_BODY = ("Story", ref("Story"))
 DRAFT_BODY = ("the Draft (its author's and editors' only)", ref("Draft"))
 UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
@@ -580,6 +599,14 @@ PATHS: dict[str, dict[str, Schema]] = {
             },
         }
     },
+    "/stories/{slug}/feed.atom": document(
+        "The story's Atom 1.0 feed: one entry per update (the newest 50), ids urn:uuid:,"
+        " updated moved by corrections, retractions as tombstones",
+        "application/atom+xml",
+    ),
+    "/stories/{slug}/feed.json": document(
+        "The story's JSON Feed 1.1: the same entries as the Atom feed", "application/feed+json"
+    ),
     "/api/openapi.json": {
         "get": operation("This description", answers={"200": ("OpenAPI 3.1", {"type": "object"})})
     },

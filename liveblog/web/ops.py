@@ -10,13 +10,14 @@ from liveblog.health import HealthMonitor
 from liveblog.web.errors import RETRY_AFTER_SECONDS, ApiError
 from liveblog.web.inputs import accepts_query
 from liveblog.web.openapi import DESCRIPTION
+from liveblog.web.public import NO_STORE
 from liveblog.web.requests import feed_of, json_response, raw_json_response
 from projections.wire import dumps
 
 
 @accepts_query()
 async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    return json_response({"status": "ok"}, headers=NO_STORE)
 
 
 @accepts_query()
@@ -29,9 +30,13 @@ async def readyz(request: Request) -> Response:
     health: HealthMonitor = request.app.state.health
     readiness = health.readiness()
     if not readiness.ready:
-        raise ApiError(503, "not_ready", readiness.reason, {"Retry-After": RETRY_AFTER_SECONDS})
+        raise ApiError(
+            503, "not_ready", readiness.reason, {"Retry-After": RETRY_AFTER_SECONDS, **NO_STORE}
+        )
     attention = [story.as_json() for story in feed_of(request).stories_needing_attention()]
-    return json_response({"status": "ready", "stories_needing_attention": attention})
+    return json_response(
+        {"status": "ready", "stories_needing_attention": attention}, headers=NO_STORE
+    )
 
 
 OPENAPI_BYTES = dumps(DESCRIPTION)  # made once: the description is data

@@ -17,6 +17,7 @@ from starlette.types import Scope
 from liveblog.live.hub import Hub
 from liveblog.newsroom import resolve_story_ref
 from liveblog.web.paths import story_ref_in
+from liveblog.web.public import PublicFace, etags_in
 from liveblog.web.requests import views_of
 from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.threads import in_thread
@@ -33,12 +34,6 @@ class StoryAnswer(NamedTuple):
 
 def etag(version: int) -> str:
     return f'"v{version}"'
-
-
-def etags_in(raw: str | None) -> set[str]:
-    if not raw:
-        return set()
-    return {part.strip().removeprefix("W/") for part in raw.split(",") if part.strip()}
 
 
 def story_answer(version: int, body: bytes, if_none_match: str | None) -> StoryAnswer:
@@ -65,7 +60,12 @@ async def current_story(
     return await hub.snapshot(story_id, load, at_least=at_least)
 
 
-def cached_story_answer(hub: Hub, scope: Scope) -> tuple[int, RawHeaders, bytes] | None:
+DEFAULT_FACE = PublicFace()
+
+
+def cached_story_answer(
+    hub: Hub, scope: Scope, face: PublicFace = DEFAULT_FACE
+) -> tuple[int, RawHeaders, bytes] | None:
     """``GET /api/stories/{story}`` (no query) answered from the hub's current render.
 
     Readers poll this one URL by the thousand; Starlette's middleware, its routing (this
@@ -86,10 +86,15 @@ def cached_story_answer(hub: Hub, scope: Scope) -> tuple[int, RawHeaders, bytes]
             break
     answer = story_answer(*cached, wanted)
     tag = answer.etag.encode()
+    public = [
+        (b"cache-control", face.cache_control.encode()),
+        *face.cors_headers(scope["headers"]),
+    ]
     if answer.status == 304:
-        return 304, [(b"etag", tag), *SECURITY_HEADERS], b""
+        return 304, [(b"etag", tag), *public, *SECURITY_HEADERS], b""
     headers = [
         (b"etag", tag),
+        *public,
         (b"content-length", str(len(answer.body)).encode()),
         (b"content-type", b"application/json"),
         *SECURITY_HEADERS,

@@ -33,6 +33,7 @@ from liveblog.web.live_session import (
     Session,
 )
 from liveblog.web.paths import story_ref_in
+from liveblog.web.public import PublicFace
 from liveblog.web.security import SECURITY_HEADERS
 from projections.story_reads import StoryMissing
 from projections.wire import dumps
@@ -101,6 +102,11 @@ async def live_websocket(
     server offers a ``LiveSocket`` (liveblog's uvicorn connection) a caught-up reader
     waits in this one coroutine, no tasks.
     """
+    face: PublicFace | None = getattr(state, "public", None)
+    refused = None if face is None else face.origin_refused(scope)
+    if refused is not None:
+        await refuse_handshake(scope, send, ApiError(403, "forbidden_origin", refused))
+        return
     unknown = unknown_query(scope)
     if unknown:
         if "replay" in unknown:
@@ -168,6 +174,9 @@ async def _ignore_incoming(websocket: WebSocket) -> None:
 
 @accepts_query(*LIVE_QUERY)
 async def live_sse(request: Request) -> Response:
+    refused = request.app.state.public.origin_refused(request.scope)
+    if refused is not None:
+        raise ApiError(403, "forbidden_origin", refused)
     since = request.headers.get("last-event-id") or request.query_params.get("since")
     session = Session(request.app.state, request.path_params["story"], since)
     messages = session.messages()

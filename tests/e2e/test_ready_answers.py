@@ -43,6 +43,7 @@ def test_a_304_and_a_200_are_framed_with_uvicorns_headers_on_one_connection(
                 "date",
                 "server",
                 "etag",
+                "cache-control",
                 "x-request-id",
                 *SECURITY_HEADER_NAMES,
             }

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from liveblog.settings import DEFAULT_PUBLIC_CACHE_CONTROL as PUBLIC_CACHE_CONTROL
 from liveblog.web.app import LiveblogApp
 from liveblog.web.errors import EXCEPTION_HANDLERS
 from tests.e2e.server import SharedServer
@@ -122,10 +123,10 @@ def test_editor_only_answers_are_private_and_not_stored(
         assert response.status_code == 200, what
         assert response.headers.get("cache-control") == PRIVATE, what
         assert_secured(response.headers, what)
-    # What anyone may read is not marked private.
+    # What anyone may read is public, for a CDN to keep a moment (README: "Caching").
     public = client.get(f"/api/stories/{slug}/updates/{update_id}/revisions")
-    assert "cache-control" not in public.headers
-    assert "cache-control" not in client.get(f"/api/stories/{slug}").headers
+    assert public.headers["cache-control"] == PUBLIC_CACHE_CONTROL
+    assert client.get(f"/api/stories/{slug}").headers["cache-control"] == PUBLIC_CACHE_CONTROL
 
 
 async def test_an_unexpected_500_carries_the_headers_too() -> None:

@@ -53,6 +53,8 @@ ROUTE_TABLE = [
     ("/api/audit", ["GET", "HEAD"], "audit"),
     ("/api/stories/{story}/live", ["GET", "HEAD"], "live_without_upgrade"),
     ("/api/stories/{story}/live/sse", ["GET", "HEAD"], "live_sse"),
+    ("/stories/{slug}/feed.atom", ["GET", "HEAD"], "atom_feed"),
+    ("/stories/{slug}/feed.json", ["GET", "HEAD"], "json_feed"),
     ("/metrics", ["GET", "HEAD"], "metrics"),
 ]
 
