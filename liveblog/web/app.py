@@ -18,7 +18,18 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import audit, drafts, export, feeds, history, ops, stories, updates
+from liveblog.web import (
+    assets,
+    audit,
+    drafts,
+    export,
+    feeds,
+    history,
+    ops,
+    pages,
+    stories,
+    updates,
+)
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -26,6 +37,7 @@ from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.live_session import backlog_reads
 from liveblog.web.metrics import HttpMetrics, metrics
+from liveblog.web.page_render import RenderCache
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.public import PublicFace, with_public_caching
 from liveblog.web.security import with_security_headers
@@ -216,6 +228,8 @@ def create_app(
         *audit.ROUTES,
         *STREAM_ROUTES,
         *feeds.ROUTES,
+        *pages.ROUTES,
+        *assets.ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
@@ -225,6 +239,7 @@ def create_app(
     app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
     app.state.feed_cache = feeds.FeedCache()
+    app.state.page_cache = RenderCache()
     app.public = app.state.public = PublicFace(
         settings.public_cache_control, frozenset(settings.allowed_origins), settings.public_url
     )
