@@ -217,6 +217,7 @@ function start(root) {
       if (message.story) applySnapshot(message.story);
     } else if (message.type === "live") {
       attempt = 0;
+      root.dataset.stream = "live"; // for styles, and for tests that wait for it
       setConnection("");
     } else if (message.type === "event") {
       if (message.version <= version) return; // a duplicate: already applied
@@ -230,6 +231,7 @@ function start(root) {
   // -- the connection --------------------------------------------------------------------
 
   function setConnection(text) {
+    if (text) root.dataset.stream = "waiting";
     const shown = $("connection");
     if (shown) shown.textContent = text;
   }
