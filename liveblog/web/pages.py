@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from liveblog.newsroom import resolve_story_ref
 from liveblog.settings import Settings
@@ -32,8 +34,9 @@ from liveblog.web.errors import ApiError, error_response
 from liveblog.web.feeds import entry_title, plain_text
 from liveblog.web.inputs import QUERY_NAMES, Endpoint, accepts_query, path_uuid, query_bool
 from liveblog.web.page_render import RenderCache, Rendered, render
-from liveblog.web.public import PublicFace, etags_in, public_base_url
+from liveblog.web.public import PublicFace, etags_in, header_value, public_base_url
 from liveblog.web.requests import views_of
+from liveblog.web.security import SECURITY_HEADERS
 from liveblog.web.story_answer import current_story
 from liveblog.web.threads import in_thread
 from liveblog.web.updates import updates_page
@@ -202,6 +205,48 @@ async def update_page(request: Request) -> Response:
     return answer(request, rendered, PAGE_POLICY)
 
 
+def ready_page(
+    state: Any, scope: Scope, face: PublicFace
+) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    """``GET /stories/{slug}`` (no query) answered before routing, when the page's render
+    for the story's current version is kept; else None, and the request is routed.
+
+    The same bytes and headers as ``story_page`` (the routed path also adds the request
+    id): readers open a breaking story by the thousand, and routing, middleware and a
+    Request cost more than the answer itself (``scripts/bench``, reader page).
+    """
+    path: str = scope["path"]
+    if not path.startswith("/stories/"):
+        return None
+    slug = path[len("/stories/") :]
+    if not slug or "/" in slug:
+        return None
+    story_id = resolve_story_ref(slug)
+    current = state.hub.cached_snapshot(story_id)
+    if current is None:
+        return None
+    host = header_value(scope["headers"], b"host")
+    base = face.public_url or f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+    cache: RenderCache = state.page_cache
+    rendered = cache.get(("story", story_id, current[0], False, None, False, base))
+    if rendered is None:
+        return None
+    public = [
+        (b"etag", rendered.etag.encode()),
+        (b"cache-control", face.cache_control.encode()),
+        *face.cors_headers(scope["headers"]),
+        (b"content-security-policy", _PAGE_POLICY_BYTES),
+        *SECURITY_HEADERS[:2],
+    ]
+    if rendered.etag in etags_in(header_value(scope["headers"], b"if-none-match")):
+        return 304, public, b""
+    length = str(len(rendered.body)).encode()
+    headers = [*public, (b"content-length", length), (b"content-type", _HTML)]
+    return 200, headers, rendered.body
+
+
+_PAGE_POLICY_BYTES = PAGE_POLICY.encode()
+_HTML = b"text/html; charset=utf-8"
 FRONT_PAGE_STORIES = 50
 
 

@@ -252,6 +252,19 @@ def test_pages_are_cacheable_and_answer_304(
     assert client.get(f"/stories/{DEMO_SLUG}").headers["etag"] != before
 
 
+def test_a_page_answered_before_routing_is_the_routed_answer(
+    client: httpx.Client, demo: tuple[LiveServer, Tokens]
+) -> None:
+    post(client, demo[1].reporter, DEMO_SLUG, "<p>A new version.</p>")
+    routed = client.get(f"/stories/{DEMO_SLUG}")  # renders this version
+    ready = client.get(f"/stories/{DEMO_SLUG}")  # its kept render, before routing
+    varying = {"date", "x-request-id"}
+    assert ready.content == routed.content
+    assert {k: v for k, v in ready.headers.items() if k not in varying} == {
+        k: v for k, v in routed.headers.items() if k not in varying
+    }
+
+
 def test_static_files_are_kept_for_a_year_under_their_hash(client: httpx.Client) -> None:
     tree = page(client, f"/stories/{DEMO_SLUG}")
     module = next(n for n in tree.find_all("script") if n.attrs.get("type") == "module")
