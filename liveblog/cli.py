@@ -95,6 +95,8 @@ def _prepare_demo(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     print(
         f"\nliveblog on {base}\n"
+        f"  read it:     {base}/stories/{DEMO_SLUG}\n"
+        f"  front page:  {base}/\n"
         f"  stories:     {base}/api/stories\n"
         f"  demo story:  {base}/api/stories/{DEMO_SLUG}\n"
         f"  health:      {base}/healthz\n" + "\n".join(lines) + "\n"

@@ -18,7 +18,18 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import audit, drafts, export, feeds, history, ops, stories, updates
+from liveblog.web import (
+    assets,
+    audit,
+    drafts,
+    export,
+    feeds,
+    history,
+    ops,
+    pages,
+    stories,
+    updates,
+)
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -26,6 +37,8 @@ from liveblog.web.inputs import accepts_query
 from liveblog.web.limits import ConnectionGate, refuse
 from liveblog.web.live_session import backlog_reads
 from liveblog.web.metrics import HttpMetrics, metrics
+from liveblog.web.page_render import RenderCache
+from liveblog.web.pages import ready_page
 from liveblog.web.people import ROUTES as PEOPLE_ROUTES
 from liveblog.web.public import PublicFace, with_public_caching
 from liveblog.web.security import with_security_headers
@@ -50,7 +63,8 @@ class LiveblogApp(Starlette):
     A live reader may stay connected for hours, mostly idle: each layer of middleware
     and routing it passed through stays on its stack for as long, in memory, and costs
     time on every join. Its path is matched here, before any of them. So is a plain
-    ``GET`` of a story whose current render the hub holds: the answer is ready bytes.
+    ``GET`` of a story whose current render the hub holds (the API's JSON, or the reader
+    page's HTML: ``pages.ready_page``): the answer is ready bytes.
 
     Before all of that, the per-address connection limit (``liveblog.web.limits``). The
     routed path runs inside ``access.routed`` (request id, access log, metrics), with the
@@ -69,7 +83,11 @@ class LiveblogApp(Starlette):
         if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
             return None
         hub = getattr(self.state, "hub", None)
-        answer = None if hub is None else cached_story_answer(hub, scope, self.public)
+        if hub is None:
+            return None
+        answer = cached_story_answer(hub, scope, self.public) or ready_page(
+            self.state, scope, self.public
+        )
         if answer is None:
             return None
         status, headers, body = answer
@@ -216,6 +234,8 @@ def create_app(
         *audit.ROUTES,
         *STREAM_ROUTES,
         *feeds.ROUTES,
+        *pages.ROUTES,
+        *assets.ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]
     app = LiveblogApp(routes=routes, exception_handlers=handlers, lifespan=holding_the_store)
@@ -225,6 +245,7 @@ def create_app(
     app.access = AccessLog(app.state.http_metrics, log_cached=settings.access_log_cached)
     app.gate = ConnectionGate(settings.max_connections_per_address, settings.trusted_proxies)
     app.state.feed_cache = feeds.FeedCache()
+    app.state.page_cache = RenderCache()
     app.public = app.state.public = PublicFace(
         settings.public_cache_control, frozenset(settings.allowed_origins), settings.public_url
     )

@@ -470,11 +470,11 @@ def streamed(summary: str, answer: tuple[str, str], **options: Any) -> Schema:
 SLUG = path_param("slug", "the story's slug (or id)")
 
 
-def document(summary: str, media_type: str) -> Schema:
+def document(summary: str, media_type: str, parameters: tuple[Schema, ...] = (SLUG,)) -> Schema:
     """A public GET whose answer is a document, not JSON of the API (pages, feeds)."""
     return {
         "get": {
-            **operation(summary, parameters=(SLUG,), answers={}),
+            **operation(summary, parameters=parameters, answers={}),
             "responses": {
                 "200": {
                     "description": f"{media_type}, with ETag and Cache-Control (public)",
@@ -486,6 +486,10 @@ def document(summary: str, media_type: str) -> Schema:
     }
 
 
+PAGE_QUERY = (
+    query("before", {"type": "string"}, "an update's id: the updates older than it"),
+    query("key_events", {"type": "boolean"}, "only key events"),
+)
 STORY_BODY = ("Story", ref("Story"))
 DRAFT_BODY = ("the Draft (its author's and editors' only)", ref("Draft"))
 UPDATE_BODY = ("Update, and the story version that holds it", ref("WrittenUpdate"))
@@ -606,6 +610,33 @@ PATHS: dict[str, dict[str, Schema]] = {
     ),
     "/stories/{slug}/feed.json": document(
         "The story's JSON Feed 1.1: the same entries as the Atom feed", "application/feed+json"
+    ),
+    # The readers' pages (liveblog/web/pages.py): HTML; errors are HTML pages too.
+    "/": document("The front page: live and recent stories", "text/html", ()),
+    "/stories/{slug}": document(
+        "The reader page: server-rendered, live with JavaScript (since= its version)",
+        "text/html",
+        (SLUG, *PAGE_QUERY),
+    ),
+    "/stories/{slug}/embed": document(
+        "The reader page without the site's frame, for an iframe (see /embed.js)",
+        "text/html",
+        (SLUG, *PAGE_QUERY),
+    ),
+    "/stories/{slug}/updates/{update}": document(
+        "One update's page (permalink, canonical, OpenGraph and Twitter card tags)",
+        "text/html",
+        (SLUG, path_param("update", "the update's id")),
+    ),
+    "/static/{digest}/{name}": document(
+        "The pages' stylesheet and scripts; a year's Cache-Control when digest is current",
+        "text/javascript",
+        (path_param("digest", "the file's hash"), path_param("name", "the file's name")),
+    ),
+    "/embed.js": document(
+        'Turns <div data-liveblog="SLUG"></div> on any site into the story\'s embed',
+        "text/javascript",
+        (),
     ),
     "/api/openapi.json": {
         "get": operation("This description", answers={"200": ("OpenAPI 3.1", {"type": "object"})})

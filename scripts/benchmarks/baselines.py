@@ -144,13 +144,17 @@ def http_main(args: argparse.Namespace) -> int:
     headers = {"ETag": args.etag}
 
     async def story(request: HttpRequest) -> HttpResponse:
-        return HttpResponse(body, headers=headers, media_type="application/json")
+        return HttpResponse(body, headers=headers, media_type=args.media_type)
 
     async def healthz(request: HttpRequest) -> HttpResponse:
         return HttpResponse(b'{"status":"ok"}', media_type="application/json")
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), Route("/api/stories/{story}", story, methods=["GET"])]
+        routes=[
+            Route("/healthz", healthz),
+            Route("/api/stories/{story}", story, methods=["GET"]),
+            Route("/stories/{slug}", story, methods=["GET"]),  # the reader page's path
+        ]
     )
     # The very settings of ``liveblog serve`` (its one place for them): only the app differs.
     config = server_config(app, host=HOST, port=args.port, ws=args.ws, log_level="warning")
@@ -194,6 +198,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     http = modes.add_parser("http", help="starlette on uvicorn serving one body")
     http.add_argument("--body", required=True)
     http.add_argument("--etag", required=True)
+    http.add_argument("--media-type", default="application/json")
     http.add_argument("--ws", default="websockets", help="as liveblog serve --ws")
     fanout = modes.add_parser("broadcast", help="the fan-out's bare broadcast()")
     fanout.add_argument("--frame", required=True, help="the project's frame, as text")

@@ -37,13 +37,17 @@ def hammer(
     return results
 
 
-def start_http_baseline(ctx: Context, body: bytes, tag: str) -> tuple[Any, int]:
-    """Bare starlette on uvicorn answering the story's path with the project's bytes."""
-    folder = ctx.folder("read-api")
-    file = folder / "story.json"
+def start_http_baseline(
+    ctx: Context, body: bytes, tag: str, media_type: str = "application/json",
+    name: str = "read-api",
+) -> tuple[Any, int]:  # fmt: skip
+    """Bare starlette on uvicorn answering the story's path (and the reader page's) with
+    the project's bytes."""
+    folder = ctx.folder(name)
+    file = folder / "answer.bytes"
     file.write_bytes(body)
-    options = ("--body", str(file), "--etag", tag)
-    return start_baseline(ctx.children, folder, "read-bare", "http", *options)
+    options = ("--body", str(file), "--etag", tag, "--media-type", media_type)
+    return start_baseline(ctx.children, folder, f"{name}-bare", "http", *options)
 
 
 READ_TARGETS = ("project", "bare", "cached")

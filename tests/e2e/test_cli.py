@@ -86,6 +86,13 @@ def test_serve_demo_seeds_the_story_and_prints_working_tokens(
     base, lines = demo_server
     text = "\n".join(lines)
     assert f"{base}/api/stories" in text
+    # The first address printed is the reader page, and it is one.
+    first_url = re.search(r"(http://\S+/\S+)", text)
+    assert first_url is not None
+    assert first_url.group(1) == f"{base}/stories/kyrgyzstan-election-protests"
+    page = httpx.get(first_url.group(1), headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "Kyrgyzstan election protests</h1>" in page.text
     editor = re.search(r"editor token:\s+(\S+)", text)
     reporter = re.search(r"reporter token:\s+(\S+)", text)
     assert editor is not None

@@ -55,6 +55,12 @@ ROUTE_TABLE = [
     ("/api/stories/{story}/live/sse", ["GET", "HEAD"], "live_sse"),
     ("/stories/{slug}/feed.atom", ["GET", "HEAD"], "atom_feed"),
     ("/stories/{slug}/feed.json", ["GET", "HEAD"], "json_feed"),
+    ("/", ["GET", "HEAD"], "front_page"),
+    ("/stories/{slug}", ["GET", "HEAD"], "story_page"),
+    ("/stories/{slug}/embed", ["GET", "HEAD"], "story_embed"),
+    ("/stories/{slug}/updates/{update}", ["GET", "HEAD"], "update_page"),
+    ("/static/{digest}/{name}", ["GET", "HEAD"], "static_file"),
+    ("/embed.js", ["GET", "HEAD"], "embed_script"),
     ("/metrics", ["GET", "HEAD"], "metrics"),
 ]
 
