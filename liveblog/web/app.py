@@ -18,7 +18,7 @@ from liveblog.health import HealthMonitor
 from liveblog.rate_limit import RateLimiter
 from liveblog.settings import Settings
 from liveblog.store_lock import StoreLock, hold_serving
-from liveblog.web import audit, drafts, export, history, ops, stories, updates
+from liveblog.web import audit, drafts, export, history, ops, preview, stories, updates
 from liveblog.web.access import AccessLog
 from liveblog.web.clients import address_key, forwarded_scheme
 from liveblog.web.errors import EXCEPTION_HANDLERS
@@ -208,6 +208,7 @@ def create_app(
         *stories.ROUTES,
         *updates.ROUTES,
         *drafts.ROUTES,
+        *preview.ROUTES,
         *history.ROUTES,
         *export.ROUTES,
         *PEOPLE_ROUTES,
