@@ -212,15 +212,13 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def media_digest(media: Sequence[Mapping[str, Any]]) -> str:
+def media_digest(media: Sequence[Mapping[str, Any]]) -> str | None:
     """A fingerprint of an update's media, normalised (``liveblog.media``: each item's keys
-    in a fixed order, so equal media are equal text)."""
+    in a fixed order, so equal media are equal text); None for none, the usual case,
+    which a snapshot then stores in five bytes rather than thirty-four."""
     if not media:
-        return NO_MEDIA_DIGEST
+        return None
     return digest(json.dumps(media, ensure_ascii=False, separators=(",", ":")))
-
-
-NO_MEDIA_DIGEST = digest("[]")
 
 
 def post_digest(title: str, body: str, media: Sequence[Mapping[str, Any]] = ()) -> str:
@@ -251,9 +249,9 @@ class UpdateRecord:
     # Of the current title. None in a record from a snapshot taken before titles could
     # be corrected (a snapshot is a cache): a correction's title then counts as a change.
     title_digest: str | None = None
-    # Of the current media. A record from a snapshot taken before updates had media gets
-    # the default, which is then true: no update could have any.
-    media_digest: str = NO_MEDIA_DIGEST
+    # Of the current media; None: none. A record from a snapshot taken before updates had
+    # media gets the default, which is then true: no update could have any.
+    media_digest: str | None = None
 
 
 class UpdateRecords(dict[str, UpdateRecord]):

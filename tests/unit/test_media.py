@@ -4,11 +4,21 @@ before anything records them; anything else is refused, naming the item and its 
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
-from liveblog.domain import InvalidField
+from liveblog.domain import (
+    InvalidField,
+    RevisionConflict,
+    Story,
+    digest,
+    media_digest,
+    post_digest,
+)
 from liveblog.media import MAX_ITEMS, MAX_URL, PROVIDERS, check_media
+from tests.helpers import EDITOR, REPORTER
+from tests.unit.stories import BODY, open_story, post
 
 IMAGE = {"type": "image", "url": "https://images.example/a.jpg", "alt": "The square"}
 
@@ -164,3 +174,66 @@ def test_ten_megabyte_strings_are_refused_by_their_length() -> None:
     )
     assert refused([{**IMAGE, "alt": huge}]).startswith("media[0].alt: must be at most")
     assert refused([{**IMAGE, huge: "x"}]).startswith("media[0]: unknown key(s) 'xxxx")
+
+
+# -- the aggregate: what it records, and what it keeps of media -------------------------
+
+
+def test_the_aggregate_records_media_normalised_and_keeps_only_their_digest() -> None:
+    story = open_story()
+    update_id = uuid4()
+
+    story.post_update(update_id=update_id, title="", body=BODY, key_event=False, pinned=False,
+                      actor=REPORTER, media=[IMAGE, embed("https://youtu.be/x")])  # fmt: skip
+
+    (event,) = story.collect_events()
+    assert isinstance(event, Story.UpdatePosted)
+    assert event.media == check_media([IMAGE, embed("https://youtu.be/x")])
+    record = story.find_update(update_id)
+    assert record.media_digest == media_digest(event.media)
+    assert record.media_digest is not None
+    assert "images.example" not in repr(record)
+
+
+def test_the_aggregate_refuses_media_the_web_layer_would_refuse() -> None:
+    story = open_story()
+
+    with pytest.raises(InvalidField, match=r"media\[0\]\.url: not a known embed provider"):
+        story.post_update(
+            update_id=uuid4(), title="", body=BODY, key_event=False, pinned=False,
+            actor=REPORTER, media=[embed("https://a.example/")],
+        )  # fmt: skip
+    assert story.pending_events == []
+
+
+def test_a_retried_post_with_other_media_is_a_reused_key() -> None:
+    story = open_story()
+    update_id = uuid4()
+    fields: dict[str, Any] = {"update_id": update_id, "title": "", "body": BODY,
+                              "key_event": False, "pinned": False, "actor": REPORTER}  # fmt: skip
+    story.post_update(**fields, media=[IMAGE])
+
+    assert story.post_update(**fields, media=[IMAGE]) is False  # the same post, again
+    with pytest.raises(RevisionConflict):
+        story.post_update(**fields, media=[])
+
+
+def test_a_post_without_media_keeps_the_fingerprint_of_posts_made_before_media() -> None:
+    assert post_digest("T", BODY) == post_digest("T", BODY, []) == digest(f"T\x00{BODY}")
+    assert post_digest("T", BODY, [IMAGE]) != post_digest("T", BODY)
+
+
+def test_a_correction_of_the_media_alone_changes_their_digest() -> None:
+    story = open_story()
+    update_id = post(story)
+
+    story.correct_update(update_id=update_id, media=[IMAGE], note="Photo", actor=EDITOR,
+                         as_editor=True)  # fmt: skip
+    with pytest.raises(InvalidField, match="must change the title, the body or media"):
+        story.correct_update(update_id=update_id, media=[IMAGE], note="Again", actor=EDITOR,
+                             as_editor=True)  # fmt: skip
+
+    (event,) = story.collect_events()
+    assert isinstance(event, Story.UpdateCorrected)
+    assert (event.title, event.body, event.media) == (None, None, check_media([IMAGE]))
+    assert story.find_update(update_id).media_digest == media_digest(check_media([IMAGE]))
