@@ -12,7 +12,9 @@ it on load), so old events keep loading.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -210,8 +212,21 @@ def digest(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def post_digest(title: str, body: str) -> str:
-    return digest(f"{title}\x00{body}")
+def media_digest(media: Sequence[Mapping[str, Any]]) -> str | None:
+    """A fingerprint of an update's media, normalised (``liveblog.media``: each item's keys
+    in a fixed order, so equal media are equal text); None for none, the usual case,
+    which a snapshot then stores in five bytes rather than thirty-four."""
+    if not media:
+        return None
+    return digest(json.dumps(media, ensure_ascii=False, separators=(",", ":")))
+
+
+def post_digest(title: str, body: str, media: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A post's fingerprint. Media count only when there are some: a post recorded before
+    updates had media keeps the fingerprint a retry of it finds."""
+    if not media:
+        return digest(f"{title}\x00{body}")
+    return digest(f"{title}\x00{body}\x00{media_digest(media)}")
 
 
 @dataclass(slots=True)
@@ -234,6 +249,9 @@ class UpdateRecord:
     # Of the current title. None in a record from a snapshot taken before titles could
     # be corrected (a snapshot is a cache): a correction's title then counts as a change.
     title_digest: str | None = None
+    # Of the current media; None: none. A record from a snapshot taken before updates had
+    # media gets the default, which is then true: no update could have any.
+    media_digest: str | None = None
 
 
 class UpdateRecords(dict[str, UpdateRecord]):
@@ -285,7 +303,8 @@ class Story(Aggregate):
         editor who published it from the author's draft, None when the author posted it."""
 
         # Version 2: ``approved_by_id`` and ``approved_by_name`` (drafts and approval).
-        class_version = 2
+        # Version 3: ``media``, normalised items (``liveblog.media``).
+        class_version = 3
 
         update_id: UUID
         title: str
@@ -294,42 +313,54 @@ class Story(Aggregate):
         pinned: bool
         approved_by_id: str | None
         approved_by_name: str | None
+        media: list[dict[str, Any]]
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["approved_by_id"] = None
             state["approved_by_name"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["media"] = []
+
         def apply(self, aggregate: Any) -> None:
             aggregate.updates[str(self.update_id)] = UpdateRecord(
                 author_id=self.actor_id,
-                first_digest=post_digest(self.title, self.body),
+                first_digest=post_digest(self.title, self.body, self.media),
                 body_digest=digest(self.body),
                 revision=1,
                 pinned=self.pinned,
                 key_event=self.key_event,
                 retracted=False,
                 title_digest=digest(self.title),
+                media_digest=media_digest(self.media),
             )
 
     class UpdateCorrected(Event):
-        """A new revision: the title and the body as they now stand, None for the one
-        the correction left as it was. ``reverted_to``: the revision whose title and
-        body it made current again (a revert), else None."""
+        """A new revision: the title, the body and the media as they now stand, None for
+        each the correction left as it was. ``reverted_to``: the revision whose title,
+        body and media it made current again (a revert), else None."""
 
         # Version 2: ``title`` and ``reverted_to`` (version 1 corrected the body only).
-        class_version = 2
+        # Version 3: ``media``.
+        class_version = 3
 
         update_id: UUID
         title: str | None
         body: str | None
         note: str
         reverted_to: int | None
+        media: list[dict[str, Any]] | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["title"] = None
             state["reverted_to"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["media"] = None
 
         def apply(self, aggregate: Any) -> None:
             record = aggregate.updates[str(self.update_id)]
@@ -337,6 +368,8 @@ class Story(Aggregate):
                 record.body_digest = digest(self.body)
             if self.title is not None:
                 record.title_digest = digest(self.title)
+            if self.media is not None:
+                record.media_digest = media_digest(self.media)
             record.revision += 1
 
     class UpdateRetracted(Event):
@@ -465,6 +498,7 @@ class Story(Aggregate):
         at: datetime | None = None,
         approved_by: Actor | None = None,
         from_draft: bool = False,
+        media: Sequence[Mapping[str, Any]] = (),
     ) -> bool:
         """Post an update; returns False when this very update was already posted.
 
@@ -477,9 +511,11 @@ class Story(Aggregate):
         # Checked first: a retry's texts must compare as they were recorded (normalised).
         title = check_text("title", title, limit=MAX_TITLE, required=False)
         body = check_text("body", body, limit=MAX_BODY)
+        checked_media = _checked_media(media)
         existing = self.updates.get(str(update_id))
         if existing is not None:
-            if not from_draft and existing.first_digest != post_digest(title, body):
+            digest_now = post_digest(title, body, checked_media)
+            if not from_draft and existing.first_digest != digest_now:
                 raise RevisionConflict("this Idempotency-Key was used for another update")
             return False
         if self.closed:
@@ -495,6 +531,7 @@ class Story(Aggregate):
             pinned=pinned,
             approved_by_id=None if approved_by is None else approved_by.id,
             approved_by_name=None if approved_by is None else approved_by.name,
+            media=checked_media,
         )
         return True
 
@@ -510,20 +547,23 @@ class Story(Aggregate):
         reverted_to: int | None = None,
         expected_revision: int | None = None,
         at: datetime | None = None,
+        media: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Make a new revision of the update's title, body or both (None: as it is).
+        """Make a new revision of the update's title, body, media, or several of them
+        (None: as it is).
 
-        ``reverted_to`` names the earlier revision whose title and body these are (a
-        revert; the caller read them from the update's history).
+        ``reverted_to`` names the earlier revision whose title, body and media these are
+        (a revert; the caller read them from the update's history).
         """
         record = self._editable(update_id, expected_revision)
         if not as_editor and record.author_id != actor.id:
             raise NotAuthor("only the author or an editor may correct this update")
-        if title is None and body is None:
-            raise InvalidField("body", "a correction must give a title, a body or both")
+        if title is None and body is None and media is None:
+            raise InvalidField("body", "a correction must give a title, a body or media")
         if title is not None:
             title = check_text("title", title, limit=MAX_TITLE, required=False)
         body = None if body is None else check_text("body", body, limit=MAX_BODY)
+        new_media = None if media is None else _checked_media(media)
         note = check_text("note", note, limit=MAX_NOTE)
         if reverted_to is not None and not 1 <= reverted_to < record.revision:
             raise InvalidField("revert_to", f"must be a revision before {record.revision}")
@@ -533,13 +573,15 @@ class Story(Aggregate):
             body = None
         if title is not None and record.title_digest == digest(title):
             title = None
-        if title is None and body is None:
+        if new_media is not None and media_digest(new_media) == record.media_digest:
+            new_media = None
+        if title is None and body is None and new_media is None:
             field = "revert_to" if reverted_to is not None else "body"
-            raise InvalidField(field, "a correction must change the title or the body")
+            raise InvalidField(field, "a correction must change the title, the body or media")
         timestamp = self._check_at(at)
         self._trigger(
             self.UpdateCorrected, actor, at=timestamp, update_id=update_id, title=title,
-            body=body, note=note, reverted_to=reverted_to,
+            body=body, note=note, reverted_to=reverted_to, media=new_media,
         )  # fmt: skip
 
     def retract_update(self, *, update_id: UUID, reason: str, actor: Actor) -> None:
@@ -616,6 +658,16 @@ class Story(Aggregate):
         self.trigger_event(
             event_class, timestamp=at, actor_id=actor.id, actor_name=actor.name, **fields
         )
+
+
+def _checked_media(media: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``media`` normalised by ``liveblog.media.check_media``, or ``InvalidField``.
+
+    Imported here, not at the top: that module builds on this one's text rules.
+    """
+    from liveblog.media import check_media
+
+    return check_media(media)
 
 
 def _check_revision(record: UpdateRecord, expected_revision: int | None) -> None:

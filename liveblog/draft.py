@@ -11,6 +11,7 @@ Pure: no I/O; it imports only the story's domain (its text rules and errors).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -28,6 +29,7 @@ from liveblog.domain import (
     RevisionConflict,
     check_text,
 )
+from liveblog.media import check_media
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -73,6 +75,9 @@ class Draft(Aggregate):
         actor_name: str
 
     class Created(Aggregate.Created):
+        # Version 2: ``media``, normalised items (``liveblog.media``).
+        class_version = 2
+
         story_id: UUID
         title: str
         body: str
@@ -80,18 +85,32 @@ class Draft(Aggregate):
         pinned: bool
         actor_id: str
         actor_name: str
+        media: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["media"] = []
 
     class Edited(Event):
-        """The title, body and flags as they now stand."""
+        """The title, body, media and flags as they now stand."""
+
+        # Version 2: ``media`` (a draft edited before drafts had media had none).
+        class_version = 2
 
         title: str
         body: str
         key_event: bool
         pinned: bool
+        media: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["media"] = []
 
         def apply(self, aggregate: Any) -> None:
             aggregate.title, aggregate.body = self.title, self.body
             aggregate.key_event, aggregate.pinned = self.key_event, self.pinned
+            aggregate.media = self.media
 
     class Submitted(Event):
         def apply(self, aggregate: Any) -> None:
@@ -137,10 +156,12 @@ class Draft(Aggregate):
         pinned: bool,
         actor_id: str,
         actor_name: str,
+        media: list[dict[str, Any]],
     ) -> None:
         self.story_id = story_id
         self.title = title
         self.body = body
+        self.media = media
         self.key_event = key_event
         self.pinned = pinned
         self.author = Actor(actor_id, actor_name)
@@ -161,6 +182,7 @@ class Draft(Aggregate):
         key_event: bool,
         pinned: bool,
         actor: Actor,
+        media: Sequence[Mapping[str, Any]] = (),
     ) -> Draft:
         draft: Draft = cls._create(
             cls.Created,
@@ -172,6 +194,7 @@ class Draft(Aggregate):
             pinned=pinned,
             actor_id=actor.id,
             actor_name=actor.name,
+            media=check_media(media),
         )
         return draft
 
@@ -190,6 +213,7 @@ class Draft(Aggregate):
         pinned: bool | None,
         actor: Actor,
         expected_revision: int | None,
+        media: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         self._check_open(expected_revision)
         new = (
@@ -198,12 +222,14 @@ class Draft(Aggregate):
             self.body if body is None else check_text("body", body, limit=MAX_BODY),
             self.key_event if key_event is None else key_event,
             self.pinned if pinned is None else pinned,
+            self.media if media is None else check_media(media),
         )  # fmt: skip
-        if new == (self.title, self.body, self.key_event, self.pinned):
+        if new == (self.title, self.body, self.key_event, self.pinned, self.media):
             raise NothingChanged("the draft is already so")
         self._trigger(
-            self.Edited, actor, title=new[0], body=new[1], key_event=new[2], pinned=new[3]
-        )
+            self.Edited, actor, title=new[0], body=new[1], key_event=new[2], pinned=new[3],
+            media=new[4],
+        )  # fmt: skip
 
     def submit(self, *, actor: Actor, expected_revision: int | None = None) -> None:
         self._check_open(expected_revision)

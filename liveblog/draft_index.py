@@ -63,7 +63,7 @@ def draft_json(draft: Draft) -> dict[str, Any]:
         "story_id": str(draft.story_id),
         "title": draft.title,
         "body": draft.body,
-        "media": [],
+        "media": draft.media,
         "key_event": draft.key_event,
         "pinned": draft.pinned,
         "author": person_json((draft.author.id, draft.author.name)),

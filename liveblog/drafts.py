@@ -10,8 +10,9 @@ worker threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -77,6 +78,7 @@ class Drafts(Application[UUID]):
         actor: Actor,
         draft_id: UUID | None = None,
         publish_at: datetime | None = None,
+        media: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[Draft, bool]:
         """A new draft (scheduled at once when ``publish_at`` is given); with the id a
         retried request names (``draft_id_for_key``), the draft it made before.
@@ -87,7 +89,7 @@ class Drafts(Application[UUID]):
             return existing, False
         draft = Draft.create(
             draft_id=draft_id, story_id=story_id, title=title, body=body,
-            key_event=key_event, pinned=pinned, actor=actor,
+            key_event=key_event, pinned=pinned, actor=actor, media=media,
         )  # fmt: skip
         if publish_at is not None:
             draft.schedule(publish_at=publish_at, actor=actor)

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from liveblog.domain import InvalidField
 from liveblog.export_format import (
     Malformed,
     Record,
@@ -36,6 +37,7 @@ from liveblog.export_format import (
     time_value,
     uuid_value,
 )
+from liveblog.media import check_media
 from projections.wire import rfc3339
 
 # Set by the mapper from the line's own fields, not read from ``state``.
@@ -122,6 +124,20 @@ class EventLines:
         for name, hint in fields.items():
             if not _fits(values[name], hint):
                 raise Malformed(number, f"state.{name}: not a {_shown(hint)}")
+        _check_media(number, values.get("media"))
+
+
+def _check_media(number: int, media: object) -> None:
+    """An event's media (an update's, a draft's) as the domain records them: checked and
+    normalised (a URL in them ends up in a reader's page)."""
+    if media is None:
+        return
+    try:
+        normalised = check_media(media)
+    except InvalidField as error:
+        raise Malformed(number, f"state.{error}") from None
+    if normalised != media:
+        raise Malformed(number, "state.media: not normalised as the domain records media")
 
 
 def _declared_fields(cls: type[Any]) -> dict[str, Any]:
@@ -138,8 +154,19 @@ def _check_class_version(number: int, cls: type[Any], stored: object) -> None:
 
 
 def _fits(value: object, hint: Any) -> bool:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
         return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(
+            _fits(k, key) and _fits(v, item) for k, v in value.items()
+        )
+    if hint is Any:
+        return True
     if hint is type(None):
         return value is None
     if hint is int:

@@ -34,7 +34,7 @@ from liveblog.domain import (
 )
 from liveblog.draft import update_id_for_draft
 from liveblog.group_commit import Command, Job, Outcome, StoryBatcher, StoryBusy
-from liveblog.sanitize import sanitize_body
+from liveblog.sanitize import Sanitized
 from liveblog.settings import environment_from_settings
 from liveblog.transcoder import OrjsonTranscoder
 
@@ -226,7 +226,7 @@ class Newsroom(Application[UUID]):
         self,
         story_id: UUID,
         *,
-        body: str,
+        body: str | Sanitized,
         title: str = "",
         key_event: bool = False,
         pinned: bool = False,
@@ -235,13 +235,17 @@ class Newsroom(Application[UUID]):
         at: datetime | None = None,
         draft_id: UUID | None = None,
         approved_by: Actor | None = None,
+        media: Sequence[Mapping[str, Any]] = (),
     ) -> Command:
         """Post an update. With an idempotency key, a retry records nothing new.
 
         A draft's publication (``draft_id``) posts the update whose id the draft
         derives, so publishing it again, from any process, records nothing new;
         ``actor`` is then the draft's author and ``approved_by`` who published it.
+        A ``Sanitized`` body tells its caller, once the command ran, what cleaning it
+        dropped.
         """
+        cleaning = body if isinstance(body, Sanitized) else Sanitized(body)
         if draft_id is not None:
             update_id = update_id_for_draft(draft_id)
         elif idempotency_key:
@@ -253,13 +257,14 @@ class Newsroom(Application[UUID]):
             story.post_update(
                 update_id=update_id,
                 title=title,
-                body=sanitize_body(body),  # here: in the worker thread, not the event loop
+                body=cleaning.html,  # cleaned here: in the worker thread, not the event loop
                 key_event=key_event,
                 pinned=pinned,
                 actor=actor,
                 at=at,
                 approved_by=approved_by,
                 from_draft=draft_id is not None,
+                media=media,
             )
 
         return Command(story_id, run, update_id)
@@ -272,20 +277,24 @@ class Newsroom(Application[UUID]):
         note: str,
         actor: Actor,
         as_editor: bool,
-        body: str | None = None,
+        body: str | Sanitized | None = None,
         title: str | None = None,
         reverted_to: int | None = None,
         expected_revision: int | None = None,
         at: datetime | None = None,
+        media: Sequence[Mapping[str, Any]] | None = None,
     ) -> Command:
-        """A new revision of the update's title, body or both (None: left as it is).
-        ``reverted_to``: the revision whose title and body these are (a revert)."""
+        """A new revision of the update's title, body, media, or several of them (None:
+        left as it is). ``reverted_to``: the revision whose title, body and media these
+        are (a revert)."""
+        cleaning = body if body is None or isinstance(body, Sanitized) else Sanitized(body)
 
         def run(story: Story) -> None:
             story.correct_update(
                 update_id=update_id,
                 title=title,
-                body=None if body is None else sanitize_body(body),
+                body=None if cleaning is None else cleaning.html,
+                media=media,
                 note=note,
                 reverted_to=reverted_to,
                 actor=actor,

@@ -55,6 +55,7 @@ def publish_command(newsroom: Newsroom, draft: Draft, publisher: Actor) -> Comma
         actor=draft.author,
         draft_id=draft.id,
         approved_by=draft.approver(publisher),
+        media=draft.media,
     )
 
 

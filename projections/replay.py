@@ -106,7 +106,9 @@ class StoryReplay:
         if touched is not None and isinstance(event, Story.UpdateRetracted):
             # Only editors see a replay: a retraction shows what it took back.
             shown = last_text_revision(touched)
-            data[RETRACTED_TEXT] = {"title": shown.title, "body": shown.body}
+            data[RETRACTED_TEXT] = {
+                "title": shown.title, "body": shown.body, "media": shown.media,
+            }  # fmt: skip
         applied = Applied(
             notification_id=0,  # a replay reads one story's events, not the log
             story_id=state.id,

@@ -13,7 +13,7 @@ break nothing on the read side: such old text is shown as it was recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -51,9 +51,18 @@ RETRACTED = "retracted"  # title and body empty; the note is the reason
 REINSTATED = "reinstated"  # the text of the revision before the retraction; note: reason
 
 
+# An update's media items, as ``liveblog.media`` normalised them (JSON objects). The
+# fold shares the lists between an update and its revisions, and changes none of them.
+# (Values typed exactly, not Any: an Any in a revision's type turns what mypy infers of
+# ``reversed(update.revisions)`` into Any.)
+MediaItem = dict[str, str | None]
+Media = list[MediaItem]
+
+
 class Revision(NamedTuple):
     """One revision of an update: its post, each correction or revert, each retraction
-    and reinstatement, with the title and body it left shown (none for a retraction)."""
+    and reinstatement, with the title, body and media it left shown (none for a
+    retraction)."""
 
     revision: int
     at: datetime
@@ -63,6 +72,7 @@ class Revision(NamedTuple):
     by: Person
     kind: str = POSTED
     reverted_to: int | None = None
+    media: Sequence[MediaItem] = ()
 
 
 @dataclass(slots=True)
@@ -84,6 +94,7 @@ class UpdateView:
     revisions: list[Revision] = field(default_factory=list)
     # The editor who published the author's draft; None when the author posted it.
     approved_by: Person | None = None
+    media: Media = field(default_factory=list)  # none once retracted
 
 
 @dataclass(slots=True)
@@ -192,6 +203,7 @@ def _reopened(state: StoryView, event: Any, at: datetime) -> None:
 def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
     by = _actor(event)
     title, body = storable_text(event.title), storable_text(event.body)
+    media = event.media  # checked by the domain: no U+0000 (``storable_text``) to replace
     posted = UpdateView(
         id=event.update_id,
         story_id=state.id,
@@ -207,8 +219,9 @@ def _posted(state: StoryView, event: Any, at: datetime) -> UpdateView:
         revision=1,
         corrections=[],
         retraction=None,
-        revisions=[Revision(1, at, body, title, None, by, POSTED)],
+        revisions=[Revision(1, at, body, title, None, by, POSTED, None, media)],
         approved_by=_approver(event),
+        media=media,
     )
     state.updates[posted.id] = posted
     return posted
@@ -232,13 +245,16 @@ def _corrected(state: StoryView, event: Any, at: datetime) -> UpdateView:
         update.body = storable_text(event.body)
     if event.title is not None:
         update.title = storable_text(event.title)
+    if event.media is not None:
+        update.media = event.media
     update.revision += 1
     update.corrections.append(Correction(at, note, by))
     reverted_to = event.reverted_to
     kind = CORRECTED if reverted_to is None else REVERTED
     update.revisions.append(
-        Revision(update.revision, at, update.body, update.title, note, by, kind, reverted_to)
-    )
+        Revision(update.revision, at, update.body, update.title, note, by, kind, reverted_to,
+                 update.media)
+    )  # fmt: skip
     return update
 
 
@@ -249,6 +265,7 @@ def _retracted(state: StoryView, event: Any, at: datetime) -> UpdateView:
     update.status = "retracted"
     update.body = ""
     update.title = ""
+    update.media = []
     update.pinned = update.key_event = False
     update.retraction = Retraction(at, reason, by)
     update.revisions.append(Revision(update.revision, at, "", "", reason, by, RETRACTED))
@@ -261,11 +278,12 @@ def _reinstated(state: StoryView, event: Any, at: datetime) -> UpdateView:
     shown = last_text_revision(update)
     update.revision += 1
     update.status = "published"
-    update.title, update.body = shown.title, shown.body
+    update.title, update.body, update.media = shown.title, shown.body, list(shown.media)
     update.retraction = None
     update.revisions.append(
-        Revision(update.revision, at, shown.body, shown.title, reason, by, REINSTATED)
-    )
+        Revision(update.revision, at, shown.body, shown.title, reason, by, REINSTATED, None,
+                 shown.media)
+    )  # fmt: skip
     return update
 
 

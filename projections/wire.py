@@ -64,7 +64,8 @@ class UpdateText(NamedTuple):
     """An update as a rebuild's writer gets it from a frame (``projections.views.rebuilding``):
     the fields of ``UpdateView`` but its revisions, in order, with the ids and times as
     the text ``str`` and ``rfc3339`` write, people as ``[id, name]``, and each correction
-    (``[at, note, by]``) and the retraction (``[at, reason, by]``) as plain lists."""
+    (``[at, note, by]``) and the retraction (``[at, reason, by]``) as plain lists. The
+    media items are JSON objects, as in the view."""
 
     id: str
     story_id: str
@@ -81,6 +82,7 @@ class UpdateText(NamedTuple):
     corrections: Sequence[Sequence[Any]]
     retraction: Sequence[Any] | None
     approved_by: Sequence[str] | None
+    media: Sequence[dict[str, Any]]
 
 
 def update_json(update: UpdateView) -> dict[str, Any]:
@@ -129,6 +131,7 @@ def _update_payload(
         "story_id": identifier(update.story_id),
         "title": update.title,
         "body": update.body,
+        "media": update.media,
         "author": person_json(update.author),
         "approved_by": None if approved_by is None else person_json(approved_by),
         "key_event": update.key_event,
@@ -235,15 +238,21 @@ def updates_page_bytes(docs: Iterable[str], next_update: UUID | None) -> bytes:
     )
 
 
-def written_update_bytes(doc: str, story_version: int) -> bytes:
-    """A write's answer: the Update (its ``update_doc``) and the story's version after it."""
-    return doc.encode()[:-1] + b',"story_version":' + str(story_version).encode() + b"}"
+def written_update_bytes(
+    doc: str, story_version: int, warnings: Sequence[dict[str, Any]] = ()
+) -> bytes:
+    """A write's answer: the Update (its ``update_doc``), the story's version after it,
+    and ``warnings`` when the write's body lost something to the sanitizer."""
+    written = doc.encode()[:-1] + b',"story_version":' + str(story_version).encode()
+    if warnings:
+        written += b',"warnings":' + orjson.dumps(warnings)
+    return written + b"}"
 
 
 def revision_json(
     revision: RevisionRow, *, with_text: bool, diff_from: RevisionRow | None = None
 ) -> dict[str, Any]:
-    """One item of ``GET …/revisions``; its title and body only ``with_text``, and for
+    """One item of ``GET …/revisions``; its title, body and media only ``with_text``, and for
     editors (``diff_from``: the revision before that showed a text) what changed."""
     item: dict[str, Any] = {
         "revision": revision.revision,
@@ -256,6 +265,7 @@ def revision_json(
     if with_text:
         item["title"] = revision.title
         item["body"] = revision.body
+        item["media"] = revision.media
     if diff_from is not None:
         item["diff"] = body_diff(diff_from.body, revision.body)
         changed = diff_from.title != revision.title

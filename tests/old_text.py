@@ -25,8 +25,9 @@ def write_old_text(newsroom: Newsroom, story_id: UUID) -> UUID:
     record_unchecked(newsroom, story_id, Story.Edited, title="Old\x00title", summary="s\x00")
     record_unchecked(newsroom, story_id, Story.UpdatePosted, update_id=update_id,
                      title="Nul\x00title", body="<p>Nul\x00body</p>", key_event=True,
-                     pinned=False, approved_by_id=None, approved_by_name=None)  # fmt: skip
+                     pinned=False, approved_by_id=None, approved_by_name=None,
+                     media=[])  # fmt: skip
     record_unchecked(newsroom, story_id, Story.UpdateCorrected, update_id=update_id,
                      title=None, body="<p>Nul\x00again</p>", note="Nul\x00note",
-                     reverted_to=None)  # fmt: skip
+                     reverted_to=None, media=None)  # fmt: skip
     return update_id

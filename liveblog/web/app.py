@@ -27,6 +27,7 @@ from liveblog.web import (
     history,
     ops,
     pages,
+    preview,
     stories,
     updates,
 )
@@ -228,6 +229,7 @@ def create_app(
         *stories.ROUTES,
         *updates.ROUTES,
         *drafts.ROUTES,
+        *preview.ROUTES,
         *history.ROUTES,
         *export.ROUTES,
         *PEOPLE_ROUTES,

@@ -23,7 +23,7 @@ from liveblog.draft_index import DraftIndex, draft_json
 from liveblog.drafts import Drafts
 from liveblog.newsroom import Outcome
 from liveblog.publishing import mark_published, publish_command
-from liveblog.sanitize import sanitize_body
+from liveblog.sanitize import BodyWarning, clean_body
 from liveblog.tokens import Principal, Role
 from liveblog.web.auth import require_role
 from liveblog.web.errors import ApiError
@@ -31,17 +31,18 @@ from liveblog.web.inputs import (
     accepts_query,
     bool_field,
     if_match_number,
+    media_field,
     path_uuid,
     read_json_object,
     text_field,
 )
-from liveblog.web.requests import json_response, newsroom_of, raw_json_response, story_id_of
+from liveblog.web.requests import newsroom_of, raw_json_response, story_id_of
 from liveblog.web.threads import in_thread
 from liveblog.web.written import run_command, update_response
 from projections.wire import dumps
 
 MAX_IDEMPOTENCY_KEY = 200
-DRAFT_FIELDS = {"title", "body", "key_event", "pinned"}
+DRAFT_FIELDS = {"title", "body", "media", "key_event", "pinned"}
 
 
 def drafts_of(request: Request) -> Drafts:
@@ -89,32 +90,41 @@ def check_flags(principal: Principal, payload: dict[str, Any]) -> tuple[bool | N
     return key_event, pinned
 
 
-def draft_response(draft: Draft, status: int = 200) -> Response:
-    return raw_json_response(dumps(draft_json(draft)), status)
+def draft_response(
+    draft: Draft, status: int = 200, warnings: list[BodyWarning] | None = None
+) -> Response:
+    """The Draft, and the ``warnings`` of its body's cleaning when it lost anything."""
+    doc = draft_json(draft)
+    if warnings:
+        doc["warnings"] = warnings
+    return raw_json_response(dumps(doc), status)
 
 
 async def create_scheduled_or_draft(
     request: Request, principal: Principal, payload: dict[str, Any], publish_at: datetime | None
-) -> Draft:
+) -> tuple[Draft, list[BodyWarning]]:
     """A new draft from ``payload`` (scheduled when ``publish_at``), or the one the same
-    Idempotency-Key made before. Shared by ``POST …/drafts`` and a scheduled post."""
+    Idempotency-Key made before, and what cleaning its body dropped. Shared by
+    ``POST …/drafts`` and a scheduled post."""
     story_id = story_id_of(request)
     key = idempotency_key(request)
     title = text_field(payload, "title", limit=MAX_TITLE) or ""
     body = text_field(payload, "body", limit=MAX_BODY, required=True) or ""
+    media = media_field(payload) or []
     key_event, pinned = check_flags(principal, payload)
     drafts, index, newsroom = drafts_of(request), index_of(request), newsroom_of(request)
     draft_id = None if key is None else draft_id_for_key(story_id, principal.actor.id, key)
 
-    def create() -> Draft:
+    def create() -> tuple[Draft, list[BodyWarning]]:
         newsroom.story_version(story_id)  # StoryNotFound (a 404) for a story that is not
+        cleaned = clean_body(body)
         draft, _ = drafts.create_draft(
-            story_id=story_id, title=title, body=sanitize_body(body),
+            story_id=story_id, title=title, body=cleaned.html, media=media,
             key_event=bool(key_event), pinned=bool(pinned), actor=principal.actor,
             draft_id=draft_id, publish_at=publish_at,
         )  # fmt: skip
         index.catch_up()
-        return draft
+        return draft, cleaned.warnings
 
     return await in_thread(create)
 
@@ -126,8 +136,8 @@ async def create_draft(request: Request) -> Response:
     publish_at = publish_at_field(payload, required=False)
     if publish_at is not None and not principal.role.includes(Role.REPORTER):
         raise ApiError(403, "forbidden", "scheduling needs the reporter role")
-    draft = await create_scheduled_or_draft(request, principal, payload, publish_at)
-    return draft_response(draft, 201)
+    draft, warnings = await create_scheduled_or_draft(request, principal, payload, publish_at)
+    return draft_response(draft, 201, warnings)
 
 
 @accepts_query("status")
@@ -174,9 +184,10 @@ async def get_draft(request: Request) -> Response:
 
 async def change(
     request: Request, draft_id: UUID, decide: Callable[[Draft], object],
-    expected_revision: int | None = None,
+    expected_revision: int | None = None, warnings: list[BodyWarning] | None = None,
 ) -> Response:  # fmt: skip
-    """Run ``decide`` on the draft and save it (in a worker thread); answer with it."""
+    """Run ``decide`` on the draft and save it (in a worker thread); answer with it (and
+    ``warnings``, what cleaning the body that ``decide`` records dropped)."""
     drafts, index = drafts_of(request), index_of(request)
 
     def changed() -> Draft:
@@ -184,7 +195,7 @@ async def change(
         index.catch_up()
         return draft
 
-    return draft_response(await in_thread(changed))
+    return draft_response(await in_thread(changed), warnings=warnings)
 
 
 @accepts_query()
@@ -195,16 +206,19 @@ async def edit_draft(request: Request) -> Response:
     payload = await read_json_object(request, DRAFT_FIELDS)
     title = text_field(payload, "title", limit=MAX_TITLE)
     body = text_field(payload, "body", limit=MAX_BODY)
+    media = media_field(payload)
     key_event, pinned = check_flags(principal, payload)
-    if title is None and body is None and key_event is None and pinned is None:
-        raise ApiError(422, "invalid_field", "give title, body, key_event or pinned")
-    clean_body = None if body is None else await in_thread(sanitize_body, body)
+    if title is None and body is None and media is None and key_event is None and pinned is None:
+        raise ApiError(422, "invalid_field", "give title, body, media, key_event or pinned")
+    cleaned = None if body is None else await in_thread(clean_body, body)
 
     def edit(d: Draft) -> None:
-        d.edit(title=title, body=clean_body, key_event=key_event, pinned=pinned,
-               actor=principal.actor, expected_revision=expected)  # fmt: skip
+        d.edit(title=title, body=None if cleaned is None else cleaned.html, media=media,
+               key_event=key_event, pinned=pinned, actor=principal.actor,
+               expected_revision=expected)  # fmt: skip
 
-    return await change(request, draft.id, edit, expected)
+    warnings = None if cleaned is None else cleaned.warnings
+    return await change(request, draft.id, edit, expected, warnings)
 
 
 # A change that takes no fields: the draft, who acts, and the revision they named.
@@ -279,8 +293,8 @@ async def publish_draft(request: Request) -> Response:
 async def scheduled_post(request: Request, principal: Principal, payload: dict[str, Any],
                          publish_at: datetime) -> Response:  # fmt: skip
     """``POST …/updates`` with ``publish_at``: a scheduled draft, answered 202."""
-    draft = await create_scheduled_or_draft(request, principal, payload, publish_at)
-    return json_response(draft_json(draft), 202)
+    draft, warnings = await create_scheduled_or_draft(request, principal, payload, publish_at)
+    return draft_response(draft, 202, warnings)
 
 
 ROUTES = [

@@ -16,7 +16,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog.domain import text_problem
+from liveblog.domain import InvalidField, text_problem
+from liveblog.media import MediaItem, check_media
 from liveblog.web.errors import ApiError
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -122,6 +123,18 @@ def required_text(payload: Mapping[str, Any], name: str, *, limit: int) -> str:
     value = text_field(payload, name, limit=limit, required=True)
     assert value is not None
     return value
+
+
+def media_field(payload: Mapping[str, Any]) -> list[MediaItem] | None:
+    """``media``, checked and normalised (``liveblog.media``); None when absent. A 422
+    names the item and its field (``media[2].alt: is required``)."""
+    value = payload.get("media")
+    if value is None:
+        return None
+    try:
+        return check_media(value)
+    except InvalidField as error:
+        raise ApiError(422, "invalid_field", str(error)) from None
 
 
 def bool_field(payload: Mapping[str, Any], name: str) -> bool | None:

@@ -34,6 +34,15 @@ from liveblog.domain import (
     MAX_TITLE,
 )
 from liveblog.draft import DRAFT_STATUSES
+from liveblog.media import (
+    ALLOWED_PROVIDERS,
+    MAX_ALT,
+    MAX_CAPTION,
+    MAX_CREDIT,
+    MAX_ITEMS,
+    MAX_URL,
+    PROVIDERS,
+)
 from liveblog.people import Role
 from liveblog.tokens import MAX_LABEL, MAX_LIFETIME, TOKEN_PREFIX
 from liveblog.web.inputs import MAX_TAG_DIGITS
@@ -88,6 +97,41 @@ ROLE: Schema = {
     "enum": [role.value for role in Role],
     "description": "lowest first; each role may do all that the ones before it may",
 }
+HTTPS_URL: Schema = {"type": "string", "maxLength": MAX_URL, "pattern": "^https://"}
+EMBED_URL: Schema = {**HTTPS_URL, "description": f"a post of a provider: {ALLOWED_PROVIDERS}"}
+IMAGE_FIELDS: dict[str, Schema] = {
+    "type": {"const": "image"},
+    "url": HTTPS_URL,
+    "alt": text(MAX_ALT, "required: what the image shows, for those who cannot see it", 1),
+    "caption": nullable(text(MAX_CAPTION)),
+    "credit": nullable(text(MAX_CREDIT)),
+}
+PROVIDER: Schema = {"enum": list(PROVIDERS), "description": "found from the URL"}
+MEDIA_INPUT: Schema = {
+    "type": "array",
+    "maxItems": MAX_ITEMS,
+    "description": "images and embeds, in order; stored normalised (see Media)",
+    "items": {
+        "oneOf": [
+            body_of(IMAGE_FIELDS, required=("type", "url", "alt")),
+            body_of(
+                {"type": {"const": "embed"}, "url": EMBED_URL, "provider": PROVIDER},
+                required=("type", "url"),
+            ),
+        ]
+    },
+}
+EXAMPLE_MEDIA = [
+    {"type": "image", "url": "https://images.example/bridge.jpg", "alt": "The old bridge",
+     "credit": "A. Reporter"},
+    {"type": "embed", "url": "https://www.youtube.com/watch?v=abc123"},
+]  # fmt: skip
+WARNINGS: Schema = {
+    "type": "array",
+    "items": {"$ref": "#/components/schemas/Warning"},
+    "description": "what the sanitizer dropped from the body; present on a write's answer"
+    " only when it dropped something",
+}
 TOKEN_STATUS: Schema = {
     "enum": ["active", "revoked", "expired", "inactive"],
     "description": "inactive: its person is deactivated",
@@ -103,6 +147,22 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Person": obj({"id": {"type": "string"}, "name": text(200)}),
     "Correction": obj({"at": TIME, "note": text(MAX_NOTE), "by": ref("Person")}),
+    "Image": obj(IMAGE_FIELDS),
+    "Embed": obj({"type": {"const": "embed"}, "url": EMBED_URL, "provider": PROVIDER}),
+    "Media": {
+        "oneOf": [ref("Image"), ref("Embed")],
+        "description": "an image (caption and credit null when not given) or an embed,"
+        " which pages load only when the reader asks",
+    },
+    "Warning": obj(
+        {
+            "code": {"enum": ["removed_element", "removed_attribute"]},
+            "element": {"type": "string"},
+            "attribute": {"type": "string"},
+            "hint": {"type": "string", "description": "what to do instead"},
+        },
+        optional=("attribute",),
+    ),
     "Retraction": obj({"at": TIME, "reason": text(MAX_REASON), "by": ref("Person")}),
     "Update": obj(
         {
@@ -113,6 +173,11 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "string",
                 "description": "HTML, sanitized by the server with an allow-list; empty "
                 "once retracted.",
+            },
+            "media": {
+                "type": "array",
+                "items": ref("Media"),
+                "description": "empty once retracted",
             },
             "author": ref("Person"),
             "approved_by": {
@@ -136,7 +201,7 @@ SCHEMAS: dict[str, Schema] = {
             "story_id": UUID_TEXT,
             "title": text(MAX_TITLE),
             "body": {"type": "string", "description": "HTML, sanitized as an update's body"},
-            "media": {"type": "array", "items": {"type": "object"}},
+            "media": {"type": "array", "items": ref("Media")},
             "key_event": {"type": "boolean"},
             "pinned": {"type": "boolean"},
             "author": ref("Person"),
@@ -146,7 +211,9 @@ SCHEMAS: dict[str, Schema] = {
             "update_id": nullable(UUID_TEXT),
             "created_at": TIME,
             "updated_at": TIME,
-        }
+            "warnings": WARNINGS,
+        },
+        optional=("warnings",),
     ),
     "AuditEntry": obj(
         {
@@ -186,11 +253,24 @@ SCHEMAS: dict[str, Schema] = {
             "next": nullable({"type": "string"}),
         }
     ),
+    "Preview": obj(
+        {
+            "body": {"type": "string", "description": "the body as it would be stored"},
+            "media": {"type": "array", "items": ref("Media")},
+            "warnings": {**WARNINGS, "description": "what the sanitizer would drop"},
+        }
+    ),
     "DraftList": obj({"drafts": {"type": "array", "items": ref("Draft")}}),
     "WrittenUpdate": {
         "allOf": [
             ref("Update"),
-            obj({"story_version": {**VERSION, "description": "for ?min_version"}}),
+            obj(
+                {
+                    "story_version": {**VERSION, "description": "for ?min_version"},
+                    "warnings": WARNINGS,
+                },
+                optional=("warnings",),
+            ),
         ]
     },
     "StoryFields": obj(
@@ -260,6 +340,7 @@ SCHEMAS: dict[str, Schema] = {
             },
             "title": text(MAX_TITLE),
             "body": {"type": "string", "description": "sanitized HTML"},
+            "media": {"type": "array", "items": ref("Media")},
             "diff": {
                 "type": "string",
                 "description": "editors: the body, with the words removed since the revision "
@@ -271,7 +352,7 @@ SCHEMAS: dict[str, Schema] = {
                 "null when the title did not change",
             },
         },
-        optional=("title", "body", "diff", "title_diff"),
+        optional=("title", "body", "media", "diff", "title_diff"),
     ),
     "Revisions": obj(
         {
@@ -423,12 +504,14 @@ def operation(
     parameters: tuple[Schema, ...] = (),
     request: Schema | None = None,
     request_required: bool = True,
+    example: Schema | None = None,
     answers: dict[str, tuple[str, Schema | None]],
 ) -> Schema:
     """One operation; ``answers`` maps a status to its description and JSON schema (None:
     no body). ``role`` is the least role that may call it (None: anyone; ``any_token``:
     anyone with a valid token, whatever its role). A request body is required unless
-    ``request_required`` is False (then no body at all reads as ``{}``)."""
+    ``request_required`` is False (then no body at all reads as ``{}``); ``example`` is
+    one the server accepts (the fuzzer tries it first)."""
     responses: dict[str, Schema] = {}
     for status, (description, schema) in answers.items():
         responses[status] = {"description": description}
@@ -447,7 +530,10 @@ def operation(
     else:
         op["security"] = []
     if request is not None:
-        op["requestBody"] = {"required": request_required, "content": json_content(request)}
+        content = json_content(request)
+        if example is not None:
+            content["application/json"]["example"] = example
+        op["requestBody"] = {"required": request_required, "content": content}
     return op
 
 
@@ -501,6 +587,7 @@ DRAFT = path_param("draft", "the draft's id")
 DRAFT_FIELDS: dict[str, Schema] = {
     "title": text(MAX_TITLE),
     "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
+    "media": MEDIA_INPUT,
     "key_event": {"type": "boolean", "description": "editors only"},
     "pinned": {"type": "boolean", "description": "editors only"},
 }
@@ -739,6 +826,7 @@ PATHS: dict[str, dict[str, Schema]] = {
                 {
                     "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
                     "title": text(MAX_TITLE),
+                    "media": MEDIA_INPUT,
                     "key_event": {"type": "boolean", "description": "editors only"},
                     "pinned": {"type": "boolean", "description": "editors only"},
                     "publish_at": {
@@ -748,6 +836,11 @@ PATHS: dict[str, dict[str, Schema]] = {
                 },
                 required=("body",),
             ),
+            example={
+                "title": "Bridge closed",
+                "body": "<p>The old bridge is closed.</p>",
+                "media": EXAMPLE_MEDIA,
+            },
             answers={"201": UPDATE_BODY, "202": DRAFT_BODY},
         ),
     },
@@ -769,22 +862,29 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/stories/{story}/updates/{update}/corrections": {
         "post": operation(
             "Correct an update (its author, or an editor): a new revision with a public note."
-            " Give title, body or both (at least one must change), or revert_to alone",
+            " Give title, body, media or several (at least one must change), or revert_to"
+            " alone",
             role="reporter",
             parameters=(STORY, UPDATE, if_match("r", "revision")),
             request=body_of(
                 {
                     "title": text(MAX_TITLE),
                     "body": text(MAX_BODY, "HTML; sanitized with an allow-list", 1),
+                    "media": MEDIA_INPUT,
                     "note": text(MAX_NOTE, min_length=1),
                     "revert_to": {
                         "type": "integer",
                         "minimum": 1,
-                        "description": "make this revision's title and body current again",
+                        "description": "make this revision's title, body and media current again",
                     },
                 },
                 required=("note",),
             ),
+            example={
+                "body": "<p>The old bridge is closed to all traffic.</p>",
+                "media": EXAMPLE_MEDIA[:1],
+                "note": "Not only to cars",
+            },
             answers={"200": UPDATE_BODY},
         ),
     },
@@ -912,6 +1012,25 @@ PATHS: dict[str, dict[str, Schema]] = {
                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
             ),
             answers={"200": ("a page of the trail", ref("AuditPage"))},
+        ),
+    },
+    "/api/preview": {
+        "post": operation(
+            "A body and media as a post would store them, and what the sanitizer would drop"
+            " (warnings, always present); records nothing",
+            role="contributor",
+            request=body_of(
+                {
+                    "body": text(MAX_BODY, "HTML; sanitized with an allow-list"),
+                    "media": MEDIA_INPUT,
+                },
+                required=("body",),
+            ),
+            example={
+                "body": "<p>Watch:</p><iframe src='https://youtu.be/x'></iframe>",
+                "media": EXAMPLE_MEDIA[1:],
+            },
+            answers={"200": ("the preview", ref("Preview"))},
         ),
     },
     "/api/me": {

@@ -3,6 +3,8 @@ mark a key event."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from starlette.requests import Request
@@ -10,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from liveblog.domain import MAX_BODY, MAX_NOTE, MAX_REASON, MAX_TITLE
+from liveblog.sanitize import Sanitized
 from liveblog.tokens import Role
 from liveblog.web.auth import require_role
 from liveblog.web.drafts import idempotency_key, publish_at_field, scheduled_post
@@ -18,6 +21,7 @@ from liveblog.web.inputs import (
     accepts_query,
     bool_field,
     if_match_number,
+    media_field,
     path_uuid,
     query_bool,
     query_int,
@@ -49,13 +53,14 @@ async def post_update(request: Request) -> Response:
     story_id = story_id_of(request)
     key = idempotency_key(request)
     payload = await read_json_object(
-        request, {"body", "title", "key_event", "pinned", "publish_at"}
+        request, {"body", "title", "media", "key_event", "pinned", "publish_at"}
     )
     publish_at = publish_at_field(payload, required=False)
     if publish_at is not None:
         return await scheduled_post(request, principal, payload, publish_at)
-    body = required_text(payload, "body", limit=MAX_BODY)
+    body = Sanitized(required_text(payload, "body", limit=MAX_BODY))
     title = text_field(payload, "title", limit=MAX_TITLE) or ""
+    media = media_field(payload) or []
     key_event = bool_field(payload, "key_event") or False
     pinned = bool_field(payload, "pinned") or False
     if (pinned or key_event) and not principal.role.includes(Role.EDITOR):
@@ -68,11 +73,14 @@ async def post_update(request: Request) -> Response:
         pinned=pinned,
         actor=principal.actor,
         idempotency_key=key,
+        media=media,
     )
     outcome = await run_command(request, command)
     assert outcome.update_id is not None
     headers = {"Idempotent-Replayed": "true"} if key and not outcome.recorded else None
-    return await update_response(request, outcome, outcome.update_id, 201, headers)
+    return await update_response(
+        request, outcome, outcome.update_id, 201, headers, warnings=body.warnings
+    )
 
 
 @accepts_query("before", "limit", "key_events", "min_version")
@@ -133,31 +141,43 @@ async def get_update(request: Request) -> Response:
 
 @accepts_query()
 async def correct_update(request: Request) -> Response:
-    """A correction (``{title?, body?, note}``: at least one of them changes) or a revert
-    (``{revert_to: N, note}``: revision N's title and body made current again)."""
+    """A correction (``{title?, body?, media?, note}``: at least one of them changes) or
+    a revert (``{revert_to: N, note}``: revision N's title, body and media made current
+    again)."""
     principal = await require_role(request, Role.REPORTER)
     story_id = story_id_of(request)
     update_id = path_uuid(request, "update", "update")
     expected = if_match_number(request, "r")
-    payload = await read_json_object(request, {"title", "body", "note", "revert_to"})
+    payload = await read_json_object(request, {"title", "body", "media", "note", "revert_to"})
     note = required_text(payload, "note", limit=MAX_NOTE)
     revert_to = payload.get("revert_to")
     title: str | None
-    body: str | None
+    body: Sanitized | None = None
+    media: Sequence[dict[str, Any]] | None
     if revert_to is not None:
-        if "title" in payload or "body" in payload:
-            raise ApiError(422, "invalid_field", "revert_to: give it without title and body")
-        title, body = await revision_text(request, story_id, update_id, revert_to)
+        if {"title", "body", "media"} & payload.keys():
+            raise ApiError(
+                422, "invalid_field", "revert_to: give it without title, body and media"
+            )
+        # A revision's body was cleaned when it was recorded: cleaning it again loses
+        # nothing (``sanitize_body`` is idempotent), so a revert warns of nothing.
+        title, old_body, media = await revision_text(request, story_id, update_id, revert_to)
+        body = Sanitized(old_body)
     else:
         title = text_field(payload, "title", limit=MAX_TITLE)
-        body = text_field(payload, "body", limit=MAX_BODY)
-        if title is None and body is None:
-            raise ApiError(422, "invalid_field", "give title, body or both (or revert_to)")
+        new_body = text_field(payload, "body", limit=MAX_BODY)
+        body = None if new_body is None else Sanitized(new_body)
+        media = media_field(payload)
+        if title is None and body is None and media is None:
+            raise ApiError(
+                422, "invalid_field", "give title, body, media or several (or revert_to)"
+            )
     command = newsroom_of(request).correct_update_command(
         story_id,
         update_id,
         title=title,
         body=body,
+        media=media,
         note=note,
         reverted_to=revert_to,
         actor=principal.actor,
@@ -165,14 +185,16 @@ async def correct_update(request: Request) -> Response:
         expected_revision=expected,
     )
     outcome = await run_command(request, command)
-    return await update_response(request, outcome, update_id)
+    warnings = () if body is None else body.warnings
+    return await update_response(request, outcome, update_id, warnings=warnings)
 
 
 async def revision_text(
     request: Request, story_id: UUID, update_id: UUID, number: object
-) -> tuple[str, str]:
-    """The title and body of revision ``number`` of the update, from its stored events
-    (a revision never changes once made, so reading it before the command is safe)."""
+) -> tuple[str, str, Sequence[dict[str, Any]]]:
+    """The title, body and media of revision ``number`` of the update, from its stored
+    events (a revision never changes once made, so reading it before the command is
+    safe)."""
     if type(number) is not int or number < 1:
         raise ApiError(422, "invalid_field", "revert_to: must be a revision number (1 or more)")
     story = await in_thread(reads_of(request).story, story_id)
@@ -184,7 +206,7 @@ async def revision_text(
     revision = update.revisions[number - 1]
     if revision.kind == RETRACTED:
         raise ApiError(422, "invalid_field", f"revert_to: revision {number} is a retraction")
-    return revision.title, revision.body
+    return revision.title, revision.body, revision.media
 
 
 @accepts_query()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from starlette.requests import Request
@@ -9,6 +10,7 @@ from starlette.responses import Response
 
 from liveblog.domain import NothingChanged
 from liveblog.newsroom import Command, Outcome
+from liveblog.sanitize import BodyWarning
 from liveblog.web import commands
 from liveblog.web.errors import ApiError
 from liveblog.web.requests import (
@@ -48,9 +50,10 @@ async def run_command(request: Request, command: Command) -> Outcome:
 
 async def update_response(
     request: Request, outcome: Outcome, update_id: UUID, status: int = 200,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, *, warnings: Sequence[BodyWarning] = (),
 ) -> Response:  # fmt: skip
-    """The update as it stands once this process's views hold the write.
+    """The update as it stands once this process's views hold the write, with the
+    ``warnings`` of its body's cleaning (if it lost anything).
 
     Waiting here means a reporter who posts and reloads sees the post; it costs one hop
     of the feed. Should the views lag past the wait, the update is folded from events.
@@ -67,7 +70,7 @@ async def update_response(
         if update is None:
             raise no_such_update(request)
         doc = update_doc(update)
-    return raw_json_response(written_update_bytes(doc, outcome.version), status, headers)
+    return raw_json_response(written_update_bytes(doc, outcome.version, warnings), status, headers)
 
 
 async def story_response(request: Request, outcome: Outcome, status: int = 200) -> Response:

@@ -6,7 +6,7 @@ them in without parsing them again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +49,7 @@ class RevisionRow:
     by_name: str
     kind: str  # see ``projections.story.Revision``
     reverted_to: int | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,9 @@ def shown_revision(doc: dict[str, Any]) -> RevisionRow | None:
     by = doc["author"] if last is None else last["by"]
     note = None if last is None else last["note"]
     kind = POSTED if last is None else CORRECTED
+    # A doc stored before updates had media has none (until ``liveblog rebuild``).
     return RevisionRow(doc["revision"], at, doc["title"], doc["body"], note, by["id"],
-                       by["name"], kind)  # fmt: skip
+                       by["name"], kind, None, doc.get("media", []))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -221,8 +223,8 @@ class ViewQueries(ViewStore):
         with self._transaction(commit=False, snapshot=True) as cursor:
             cursor.execute(
                 self.dialect.sql(
-                    "SELECT revision, at, title, body, note, by_id, by_name, kind, reverted_to"
-                    " FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
+                    "SELECT revision, at, title, body, note, by_id, by_name, kind, reverted_to,"
+                    " media FROM {t}liveblog_revisions WHERE story_id = ? AND update_id = ?"
                 ),
                 key,
             )
@@ -232,6 +234,7 @@ class ViewQueries(ViewStore):
                     row["by_id"], row["by_name"],
                     row["kind"] or (POSTED if int(row["revision"]) == 1 else CORRECTED),
                     None if row["reverted_to"] is None else int(row["reverted_to"]),
+                    [] if row["media"] is None else orjson.loads(row["media"]),
                 )
                 for row in rows_of(cursor)
             }  # fmt: skip

@@ -192,6 +192,7 @@ def packed_update(u: UpdateView) -> tuple[Any, ...]:
         [(time_for_orjson(c.at), c.note, (c.by.id, c.by.name)) for c in u.corrections],
         None if r is None else (time_for_orjson(r.at), r.reason, (r.by.id, r.by.name)),
         None if u.approved_by is None else (u.approved_by.id, u.approved_by.name),
+        u.media,
     )  # fmt: skip
 
 

@@ -75,8 +75,8 @@ TIMELINE_ROWS = Upsert(
 REVISION_ROWS = Upsert(
     "INSERT INTO {t}liveblog_revisions"
     " (story_id, update_id, revision, at, title, body, note, by_id, by_name, kind,"
-    " reverted_to)",
-    11,
+    " reverted_to, media)",
+    12,
     "ON CONFLICT DO NOTHING",
 )
 
@@ -113,9 +113,10 @@ def timeline_row(
 def revision_row(
     story_id: UUID | str, update_id: UUID | str, r: Revision, at: datetime | str
 ) -> tuple[Any, ...]:
-    """A revisions row; the ids and ``at`` as for ``timeline_row``."""
+    """A revisions row; the ids and ``at`` as for ``timeline_row``, the media as JSON
+    text (NULL when there are none, as in rows stored before updates had media)."""
     return (story_id, update_id, r.revision, at, r.title, r.body, r.note, r.by.id,
-            r.by.name, r.kind, r.reverted_to)  # fmt: skip
+            r.by.name, r.kind, r.reverted_to, _doc(r.media) if r.media else None)  # fmt: skip
 
 
 def stored_revisions(update: UpdateView) -> int:

@@ -40,14 +40,14 @@ _CREATE = [
     " story_id TEXT NOT NULL, update_id TEXT NOT NULL, revision BIGINT NOT NULL,"
     " at TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, note TEXT,"
     " by_id TEXT NOT NULL, by_name TEXT NOT NULL, kind TEXT, reverted_to BIGINT,"
-    " PRIMARY KEY (story_id, update_id, revision))",
+    " media TEXT, PRIMARY KEY (story_id, update_id, revision))",
 ]
 
 # Columns added to a view's table since it was first made, each with its type: a table
 # made before lacks them, and ``create_tables`` adds them (NULL in the old rows, which
 # ``ReadViews.revisions`` reads as what those rows could only have been).
 _ADDED_COLUMNS = {
-    "liveblog_revisions": (("kind", "TEXT"), ("reverted_to", "BIGINT")),
+    "liveblog_revisions": (("kind", "TEXT"), ("reverted_to", "BIGINT"), ("media", "TEXT")),
 }
 
 

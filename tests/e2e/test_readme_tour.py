@@ -52,16 +52,23 @@ def test_the_readme_tour_runs_as_written(server: tuple[LiveServer, dict[str, str
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, f"{done.stderr}\n--- output ---\n{done.stdout[-3000:]}"
+    # The preview's answer: the iframe it would drop, with the hint.
+    assert '"element":"iframe","hint":"use media for embeds"' in done.stdout
 
     with httpx.Client(base_url=live.base_url, timeout=30) as http:
         story = http.get("/api/stories/bishkek-protests").json()
         assert story["title"] == "Kyrgyzstan: election results annulled"
-        approved, update = story["updates"]  # newest first: the stringer's draft, published
+        # Newest first: the photo, the stringer's draft (published), the first update.
+        photo, approved, update = story["updates"]
+        assert [m["type"] for m in photo["media"]] == ["image", "embed"]
+        assert (photo["media"][0]["credit"], photo["media"][1]["provider"]) == (
+            "Aida Reporter", "youtube",
+        )  # fmt: skip
         assert (update["title"], update["status"], update["pinned"]) == (
             "Crowds gather", "published", True,
         )  # fmt: skip
-        assert (approved["title"], approved["body"]) == (
-            "Tents on the square", "<p>Tents going up by the hundred.</p>",
+        assert (approved["title"], approved["body"], approved["media"]) == (
+            "Tents on the square", "<p>Tents going up by the hundred.</p>", [],
         )  # fmt: skip
         assert (approved["author"]["name"], approved["approved_by"]["name"]) == (
             "Cleo Stringer", "Sam Editor",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from liveblog.newsroom import Newsroom
-from tests.helpers import open_newsroom
+from tests.helpers import issue_token, open_newsroom
 from tests.integration.processes import Processes
 
 
@@ -29,3 +29,9 @@ def processes(database_url: str) -> Iterator[Processes]:
         yield made
     finally:
         made.close_all()
+
+
+@pytest.fixture
+def contributor(database_url: str) -> str:
+    """A contributor's token on ``database_url`` (each suite's backend)."""
+    return issue_token(database_url, "Cleo Stringer", "contributor")

@@ -118,7 +118,7 @@ class CorrectionsSuite:
             ({"revert_to": "1", "note": "N"}, "revision number"),
             ({"revert_to": True, "note": "N"}, "revision number"),
             ({"revert_to": 2, "note": "N"}, "revision before 2"),  # the current one
-            ({"revert_to": 1, "body": "<p>x</p>", "note": "N"}, "without title and body"),
+            ({"revert_to": 1, "body": "<p>x</p>", "note": "N"}, "without title, body and media"),
         ],
     )
     async def test_a_revert_to_no_earlier_revision_is_refused(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Api, auth, bearer, issue_token
+from tests.helpers import Api, auth, bearer
 from tests.integration.in_process import in_process_api
 
 SLUG = "council-vote"
@@ -57,10 +57,6 @@ class DraftSuite:
         async with in_process_api(database_url) as api:
             await api.open_story(SLUG)
             yield api
-
-    @pytest.fixture
-    def contributor(self, database_url: str) -> str:
-        return issue_token(database_url, "Cleo Stringer", "contributor")
 
     async def test_a_contributor_writes_and_submits_and_an_editor_publishes(
         self, api: Api, contributor: str
@@ -198,7 +194,21 @@ class DraftSuite:
             ("POST", DRAFTS, contributor, {"body": ""}, 422),
             ("POST", DRAFTS, contributor, {"body": "<p>a\u0000b</p>"}, 422),
             ("POST", DRAFTS, contributor, {"body": "<p>x</p>", "pinned": True}, 403),
-            ("POST", DRAFTS, contributor, {"body": "<p>x</p>", "media": []}, 422),
+            ("POST", DRAFTS, contributor, {"body": "<p>x</p>", "media": "x"}, 422),
+            (
+                "POST",
+                DRAFTS,
+                contributor,
+                {"body": "<p>x</p>", "media": [{"type": "embed", "url": "https://a.example/"}]},
+                422,
+            ),
+            (
+                "PATCH",
+                one,
+                contributor,
+                {"media": [{"type": "image", "url": "https://a.b/"}]},
+                422,
+            ),
             ("POST", "/api/stories/no-such-story/drafts", contributor, {"body": "<p>x</p>"}, 404),
             ("GET", f"{DRAFTS}?status=nonsense", editor, None, 422),
             ("GET", f"{DRAFTS}?sort=new", editor, None, 422),

@@ -771,7 +771,11 @@ def store_legacy_snapshot(app: Newsroom, story: Story) -> None:
         # Version 1 knew no title digest (titles could not be corrected then).
         key: _UpdateRecordV1(
             id=UUID(key),
-            **{k: v for k, v in dataclasses.asdict(record).items() if k != "title_digest"},
+            **{
+                k: v
+                for k, v in dataclasses.asdict(record).items()
+                if k not in ("title_digest", "media_digest")
+            },
         )
         for key, record in story.updates.items()
     }

@@ -556,13 +556,15 @@ def check_story_events(events: list[Any]) -> None:
             continue
         assert update_id in bodies, f"{event} for an update never posted"
         if isinstance(event, Story.UpdateCorrected):
-            assert event.body is not None or event.title is not None, "a correction of nothing"
+            changed = (event.body, event.title, event.media)
+            assert changed != (None, None, None), "a correction of nothing"
             assert event.body != bodies[update_id], "a body given that did not change"
             assert event.title != titles[update_id], "a title given that did not change"
             bodies[update_id] = bodies[update_id] if event.body is None else event.body
             titles[update_id] = titles[update_id] if event.title is None else event.title
         elif isinstance(event, Story.UpdateRetracted):
             retracted.add(update_id)
+            flags[update_id] = [False, False]  # a retraction unpins and unmarks, unrecorded
         else:
             index = 0 if isinstance(event, Story.UpdatePinned | Story.UpdateUnpinned) else 1
             setting = isinstance(event, Story.UpdatePinned | Story.KeyEventSet)

@@ -72,7 +72,7 @@ def test_each_event_carries_its_data_as_it_stood_read_a_page_at_a_time(
     assert (corrected["body"], corrected["revision"]) == (CORRECTED, 2)
     assert (retracted["body"], retracted["status"]) == ("", "retracted")
     assert items[4].applied.data[RETRACTED_TEXT] == {"title": "Minister resigns",
-                                                     "body": CORRECTED}  # fmt: skip
+                                                     "body": CORRECTED, "media": []}  # fmt: skip
     assert RETRACTED_TEXT not in items[3].applied.data
     assert [i.actor.name for i in items] == [EDITOR.name, REPORTER.name, REPORTER.name,
                                              EDITOR.name, EDITOR.name]  # fmt: skip

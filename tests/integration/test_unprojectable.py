@@ -159,7 +159,7 @@ class UnprojectableSuite:
         wrong = Story.UpdateCorrected(
             originator_id=b, originator_version=2, timestamp=datetime.now(UTC),
             actor_id=REPORTER.id, actor_name=REPORTER.name, update_id=uuid4(),
-            title=None, body="<p>x</p>", note="n", reverted_to=None,
+            title=None, body="<p>x</p>", note="n", reverted_to=None, media=None,
         )  # type: ignore[call-arg]  # fmt: skip
         newsroom.recorder.insert_events([newsroom.mapper.to_stored_event(wrong)])
         newsroom.post_update(c, body="<p>Before.</p>", actor=REPORTER)

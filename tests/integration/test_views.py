@@ -28,6 +28,8 @@ from projections.views.schema import add_column
 from projections.wire import folded_story_bytes, rfc3339, story_fields_json, update_json
 from tests.helpers import EDITOR, REPORTER, open_newsroom
 from tests.integration.views_oracle import (
+    EMBED,
+    IMAGE,
     Scenario,
     close_views,
     fold_rows,
@@ -83,6 +85,7 @@ def revision_rows(update: UpdateView) -> list[RevisionRow]:
             r.by.name,
             r.kind,
             r.reverted_to,
+            list(r.media),
         )
         for r in update.revisions
     ]
@@ -244,10 +247,11 @@ class ViewsSuite:
                 cursor.execute(
                     views.dialect.sql(
                         "INSERT INTO {t}liveblog_revisions (story_id, update_id, revision, at,"
-                        " title, body, note, by_id, by_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " title, body, note, by_id, by_name, media)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ),
                     (story_id, update_id, r.revision, rfc3339(r.at), r.title, r.body, r.note,
-                     r.by.id, r.by.name),
+                     r.by.id, r.by.name, orjson.dumps(r.media).decode() if r.media else None),
                 )  # fmt: skip
 
         for story in stories:
@@ -374,6 +378,11 @@ class ViewsSuite:
             (5, "corrected", retitled, every_road, "All roads", None),
             (6, "reverted", *first, "Back to the first report", 1),
         ]  # fmt: skip
+        # Each revision keeps its media; the retraction shows none, the reinstatement
+        # brings them back, and the revert those of revision 1.
+        assert [r.media for r in revisions] == [
+            [IMAGE], [IMAGE], [], [IMAGE], [EMBED], [IMAGE],
+        ]  # fmt: skip
         history = views.revision_history(story_id, scenario.reinstated)
         assert history is not None
         assert (history.revisions, history.shown) == (revisions, 6)
@@ -381,7 +390,7 @@ class ViewsSuite:
         assert doc is not None
         shown = orjson.loads(doc)
         assert (shown["status"], shown["revision"], shown["retraction"]) == ("published", 6, None)
-        assert (shown["title"], shown["body"]) == first
+        assert (shown["title"], shown["body"], shown["media"]) == (*first, [IMAGE])
         assert [c["note"] for c in shown["corrections"]] == [
             "Headline", "All roads", "Back to the first report",
         ]  # fmt: skip

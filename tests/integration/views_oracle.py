@@ -31,7 +31,7 @@ _COLUMNS = {
     TIMELINE: ("story_id", "update_id", "sequence", "pinned", "key_event", "status",
                "revision", "title", "published_at", "doc"),
     REVISIONS: ("story_id", "update_id", "revision", "at", "title", "body", "note", "by_id",
-                "by_name", "kind", "reverted_to"),
+                "by_name", "kind", "reverted_to", "media"),
 }  # fmt: skip
 _DOCS = {"fields_doc", "list_doc", "doc"}
 _FLAGS = {"pinned", "key_event"}
@@ -102,6 +102,7 @@ def fold_rows(newsroom: Newsroom) -> Rows:
                         "by_name": revision.by.name,
                         "kind": revision.kind,
                         "reverted_to": revision.reverted_to,
+                        "media": list(revision.media) or None,
                     }
                 )
     return _sorted(rows)
@@ -122,6 +123,8 @@ def rows_of(dumped: dict[str, list[tuple[Any, ...]]]) -> Rows:
                 row[column] = int(row[column])
             if row.get("reverted_to") is not None:
                 row["reverted_to"] = int(row["reverted_to"])
+            if row.get("media") is not None:
+                row["media"] = orjson.loads(row["media"])
             rows[view].append(row)
     return _sorted(rows)
 
@@ -139,6 +142,15 @@ def views_rows(views: ReadViews) -> Rows:
 
 # -- a story with every kind of event -----------------------------------------------------
 
+IMAGE = {
+    "type": "image",
+    "url": "https://images.example/square.jpg",
+    "alt": "The square",
+    "caption": "Ala-Too Square at noon",
+    "credit": None,
+}
+EMBED = {"type": "embed", "url": "https://www.youtube.com/watch?v=abc", "provider": "youtube"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
@@ -146,13 +158,14 @@ class Scenario:
     corrected: UUID  # posted, then corrected twice
     retracted: UUID  # posted, corrected, then retracted
     reason: str
-    # Posted, retitled, retracted, reinstated, corrected, then reverted to revision 1.
+    # Posted with an image, retitled, retracted, reinstated, corrected (with a video
+    # instead), then reverted to revision 1.
     reinstated: UUID
 
 
 def write_scenario(newsroom: Newsroom) -> Scenario:
     """Two stories with every kind of event: edits, closing, flags, corrections of the
-    body and of the title, a revert, retractions and a reinstatement."""
+    body, of the title and of the media, a revert, retractions and a reinstatement."""
     story = newsroom.open_story(
         slug="bishkek-protests", title="Protests in Bishkek", summary="", actor=EDITOR
     ).story_id
@@ -169,7 +182,10 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     ).update_id
     assert first is not None
     assert second is not None
-    newsroom.post_update(other, body="The commission annuls the results.", actor=REPORTER)
+    annulled = newsroom.post_update(
+        other, body="The commission annuls the results.", actor=REPORTER
+    ).update_id
+    assert annulled is not None
     newsroom.correct_update(
         story, first, body="<p>Thousands gather on Ala-Too square.</p>", note="Crowd size",
         actor=REPORTER, as_editor=False,
@@ -185,8 +201,9 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     reason = "The session was not confirmed."
     newsroom.retract_update(story, second, reason=reason, actor=EDITOR)
     third = newsroom.post_update(
-        story, body="<p>Roads to the square closed.</p>", title="Roads", actor=REPORTER
-    ).update_id
+        story, body="<p>Roads to the square closed.</p>", title="Roads", actor=REPORTER,
+        media=[IMAGE],
+    ).update_id  # fmt: skip
     assert third is not None
     newsroom.correct_update(
         story, third, title="Roads closed", note="Headline", actor=REPORTER, as_editor=False
@@ -195,11 +212,12 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     newsroom.reinstate_update(story, third, reason="It was the right square", actor=EDITOR)
     newsroom.correct_update(
         story, third, body="<p>Every road to the square closed.</p>", note="All roads",
-        actor=EDITOR, as_editor=True, expected_revision=4,
+        actor=EDITOR, as_editor=True, expected_revision=4, media=[EMBED],
     )  # fmt: skip
     newsroom.correct_update(
         story, third, title="Roads", body="<p>Roads to the square closed.</p>",
         note="Back to the first report", reverted_to=1, actor=EDITOR, as_editor=True,
+        media=[IMAGE],
     )  # fmt: skip
     newsroom.flag_update(story, first, pinned=True, key_event=False, actor=EDITOR)
     newsroom.flag_update(story, first, pinned=False, key_event=None, actor=EDITOR)
@@ -208,6 +226,10 @@ def write_scenario(newsroom: Newsroom) -> Scenario:
     newsroom.close_story(story, actor=EDITOR)
     newsroom.reopen_story(story, actor=EDITOR)
     newsroom.post_update(story, body="Protesters free the former president.", actor=REPORTER)
+    newsroom.correct_update(
+        other, annulled, media=[EMBED], note="The announcement", actor=REPORTER,
+        as_editor=False,
+    )  # fmt: skip
     newsroom.close_story(other, actor=EDITOR)
     return Scenario(
         [story, other], corrected=first, retracted=second, reason=reason, reinstated=third

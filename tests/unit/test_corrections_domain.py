@@ -59,11 +59,11 @@ def test_a_correction_that_gives_both_as_they_are_is_refused() -> None:
     story = open_story()
     update_id = post(story, title=TITLE, body=BODY)
 
-    with pytest.raises(InvalidField, match="must change the title or the body"):
+    with pytest.raises(InvalidField, match="must change the title, the body or media"):
         story.correct_update(
             update_id=update_id, title=TITLE, body=BODY, note="n", actor=EDITOR, as_editor=True
         )
-    with pytest.raises(InvalidField, match="must give a title, a body or both"):
+    with pytest.raises(InvalidField, match="must give a title, a body or media"):
         story.correct_update(update_id=update_id, note="n", actor=EDITOR, as_editor=True)
     assert_nothing_recorded(story, version=2)
 

@@ -368,11 +368,11 @@ def test_the_author_corrects_an_update_with_a_new_body_and_a_public_note() -> No
     assert record.revision == 2
 
 
-def test_a_correction_must_change_the_title_or_the_body() -> None:
+def test_a_correction_must_change_the_title_the_body_or_the_media() -> None:
     story = open_story()
     update_id = post(story, body=BODY)
 
-    with pytest.raises(InvalidField, match="must change the title or the body") as caught:
+    with pytest.raises(InvalidField, match="must change the title, the body or media") as caught:
         correct(story, update_id, body=BODY)
 
     assert caught.value.field == "body"

@@ -25,7 +25,7 @@ def test_an_event_the_fold_refuses_leaves_the_state_as_it_was() -> None:
     before = (state.version, state.updated_at)
 
     unknown_update = corrected(originator_version=2, update_id=uuid4(), title=None, body="b",
-                               note="n", reverted_to=None, **by)  # fmt: skip
+                               note="n", reverted_to=None, media=None, **by)  # fmt: skip
     with pytest.raises(UnknownEvent):
         apply_event(state, unknown_update)
     assert (state.version, state.updated_at) == before

@@ -150,10 +150,11 @@ def _recorded_before_the_rule() -> list[Any]:
         (Story.Edited, {"title": "T2\x00", "summary": "S2\x00"}),
         (Story.UpdatePosted, {"update_id": update_id, "title": "U\x00",
                               "body": "<p>B\x00</p>", "key_event": False, "pinned": False,
-                              "approved_by_id": None, "approved_by_name": None}),
+                              "approved_by_id": None, "approved_by_name": None,
+                              "media": []}),
         (Story.UpdateCorrected, {"update_id": update_id, "title": "U2\x00",
                                  "body": "<p>C\x00</p>", "note": "N\x00",
-                                 "reverted_to": None}),
+                                 "reverted_to": None, "media": None}),
         (Story.UpdateRetracted, {"update_id": update_id, "reason": "R\x00"}),
     ]  # fmt: skip
     return [

@@ -38,6 +38,7 @@ ROUTE_TABLE = [
     ("/api/stories/{story}/drafts/{draft}/schedule", ["POST"], "schedule_draft"),
     ("/api/stories/{story}/drafts/{draft}/unschedule", ["POST"], "unschedule_draft"),
     ("/api/stories/{story}/drafts/{draft}/discard", ["POST"], "discard_draft"),
+    ("/api/preview", ["POST"], "preview"),
     ("/api/stories/{story}/updates/{update}/revisions", ["GET", "HEAD"], "update_revisions"),
     ("/api/stories/{story}/events", ["GET", "HEAD"], "story_history"),
     ("/api/stories/{story}/export", ["GET", "HEAD"], "export_story"),

@@ -305,6 +305,7 @@ def test_a_table_is_stored_as_one_tagged_object_of_columns() -> None:
         "key_event",
         "retracted",
         "title_digest",
+        "media_digest",
     }
 
 

@@ -54,6 +54,15 @@ UTC_MOMENTS = st.datetimes(
 )
 TEXTS = st.text(max_size=40)
 PEOPLE = st.builds(Person, id=TEXTS, name=TEXTS)
+MEDIA_ITEMS = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("image"), "url": TEXTS, "alt": TEXTS,
+         "caption": st.none() | TEXTS, "credit": st.none() | TEXTS}
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("embed"), "url": TEXTS, "provider": st.sampled_from(["x", "vimeo"])}
+    ),
+)  # fmt: skip
 IDS = st.one_of(st.uuids(), st.uuids().map(lambda u: OtherUUID(int=u.int)))
 
 
@@ -81,6 +90,7 @@ def updates(draw: Any, moments: st.SearchStrategy[datetime] = MOMENTS) -> Update
         retraction=retraction,
         revisions=[Revision(1, published, body, title, None, author)],
         approved_by=draw(st.none() | PEOPLE),
+        media=[] if retraction else draw(st.lists(MEDIA_ITEMS, max_size=3)),
     )
 
 
@@ -123,4 +133,5 @@ def test_an_update_through_a_packed_chunk_makes_the_same_doc_and_timeline_fields
             [update.retraction.by.id, update.retraction.by.name],
         ],
         None if update.approved_by is None else [update.approved_by.id, update.approved_by.name],
+        list(update.media),
     )  # fmt: skip
