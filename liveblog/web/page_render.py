@@ -23,20 +23,13 @@ from typing import Any, NamedTuple
 import jinja2
 from starlette.templating import Jinja2Templates
 
+from liveblog.media import PROVIDERS
 from liveblog.web.assets import asset_url
 from liveblog.web.public import body_etag
 
-# How an embed's provider (``media[].provider``) is named to readers; the live module
-# holds the same table (tests/unit/test_page_render.py compares them).
-PROVIDER_NAMES = {
-    "youtube": "YouTube",
-    "vimeo": "Vimeo",
-    "x": "X/Twitter",
-    "instagram": "Instagram",
-    "bluesky": "Bluesky",
-    "tiktok": "TikTok",
-    "mastodon": "Mastodon",
-}
+# How an embed's provider (``media[].provider``) is named to readers: the media's own
+# table; the live module holds the same names (tests/unit/test_page_render.py compares).
+PROVIDER_NAMES = {key: name for key, (name, _) in PROVIDERS.items()}
 
 
 def utc_text(moment: str | None) -> str:

@@ -29,7 +29,11 @@ BROWSER_SKIP_MESSAGE = (
 ARTIFACTS = Path(os.environ.get("LIVEBLOG_TEST_ARTIFACTS", "var/test-artifacts"))
 
 
-@pytest.fixture(scope="session")
+# Per module, never per session: while Playwright's sync API runs, its event loop counts
+# as running in this process, and every async test that a worker runs after it (in
+# another module) would fail to start its own ("Runner.run() cannot be called from a
+# running event loop"). Closed at the module's end, it leaves the process as it was.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = os.environ.get(BROWSER_ENV, "").strip()
     if not path:

@@ -104,7 +104,9 @@ async def test_an_editor_replays_every_version_as_it_stood(
     assert (corrected["event"], update_of(corrected)["body"]) == ("update.corrected", CORRECTED)
     assert retracted["event"] == "update.retracted"
     assert update_of(retracted)["status"] == "retracted"
-    assert retracted["data"]["retracted_text"] == {"title": "Mayor resigns", "body": CORRECTED}
+    assert retracted["data"]["retracted_text"] == {
+        "title": "Mayor resigns", "body": CORRECTED, "media": [],
+    }
     assert end == {"type": "replay_end", "version": NEWEST}
 
 
