@@ -344,3 +344,97 @@ def test_the_embed_works_on_an_allowed_site_and_is_refused_on_another(
             shown.close_clean()
     finally:
         server.stop()
+
+
+# A network that breaks WebSockets (a proxy that does not pass them): every socket the
+# page opens fails before it opens. Counted, so the test knows the page tried.
+NO_WEBSOCKETS = """
+window.__sockets = 0;
+window.WebSocket = class BrokenSocket {
+  constructor() {
+    window.__sockets += 1;
+    setTimeout(() => this.onclose && this.onclose({ code: 1006 }), 0);
+  }
+  close() {}
+};
+"""
+
+
+def test_without_websockets_the_page_follows_every_event_over_sse(
+    browser: Browser, demo: Demo
+) -> None:
+    server, tokens = demo.server, demo.tokens
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.add_init_script(NO_WEBSOCKETS)
+    page.goto(demo.url)
+    wait_live(page)  # live over Server-Sent Events, after two failed sockets
+    assert page.evaluate("window.__sockets") >= 2
+    editor = auth(tokens.editor)
+    story = f"/api/stories/{DEMO_SLUG}"
+    with client_of(server) as client:
+        update = post(client, tokens.reporter, DEMO_SLUG, "<p>Over SSE.</p>", title="SSE")
+        article = f"#update-{update['id']}"
+        page.wait_for_selector(article, timeout=WAIT_MS)
+        path = f"{story}/updates/{update['id']}"
+        assert client.post(f"{path}/retraction", json={"reason": "r"}, headers=editor).is_success
+        page.wait_for_selector(f"{article}.retracted", timeout=WAIT_MS)
+        back = client.post(f"{path}/reinstatement", json={"reason": "ok"}, headers=editor)
+        assert back.is_success
+        wait_until(page, f"!document.querySelector('{article}').matches('.retracted')")
+        assert page.inner_text(f"{article} .body") == "Over SSE."
+        assert client.patch(path, json={"pinned": True}, headers=editor).is_success
+        page.wait_for_selector(f"#pinned-{update['id']}", timeout=WAIT_MS)
+        assert client.patch(path, json={"pinned": False}, headers=editor).is_success
+        page.wait_for_selector(f"#pinned-{update['id']}", state="detached", timeout=WAIT_MS)
+        summary = client.patch(story, json={"summary": "Now <over> SSE"}, headers=editor)
+        assert summary.is_success
+        wait_until(page, "document.querySelector('#story-summary').textContent"
+                         " === 'Now <over> SSE'")  # fmt: skip
+        assert client.post(f"{story}/close", headers=editor).is_success
+        page.wait_for_selector(".ended", timeout=WAIT_MS)
+        assert client.post(f"{story}/reopen", headers=editor).is_success
+        page.wait_for_selector(".live-badge", timeout=WAIT_MS)
+    assert problems == []
+    context.close()
+
+
+def test_a_resume_too_far_back_gets_a_reset_snapshot_and_shows_each_update_once(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # A server that reads at most 2 events of backlog from the store: a reader 4 behind
+    # after a restart gets a reset snapshot, which the page renders in place.
+    server, tokens = demo_server(tmp_path, LIVEBLOG_MAX_BACKLOG="2")
+    try:
+        watched, page = live_page(browser, f"{server.base_url}/stories/{DEMO_SLUG}",
+                                  viewport=DESKTOP)  # fmt: skip
+        frames: list[str] = []
+        page.on("websocket", lambda socket: socket.on(
+            "framereceived", lambda payload: frames.append(str(payload))
+        ))  # fmt: skip
+        watched.context.set_offline(True)
+        page.wait_for_selector("#story[data-stream=waiting]", state="attached", timeout=WAIT_MS)
+        with client_of(server) as client:
+            posted = [post(client, tokens.reporter, DEMO_SLUG, f"<p>Reset {n}.</p>")["id"]
+                      for n in range(4)]  # fmt: skip
+            version = client.get(f"/api/stories/{DEMO_SLUG}").json()["version"]
+        # A restart empties the ring of recent frames, so the resume must come from the
+        # store, which serves no more than LIVEBLOG_MAX_BACKLOG events: a reset.
+        server.stop()
+        server.start()
+        watched.context.set_offline(False)
+        wait_live(page)
+        for update_id in posted:
+            page.wait_for_selector(f"#update-{update_id}", timeout=WAIT_MS)
+        ids = shown_ids(page)
+        assert ids[:4] == [f"update-{u}" for u in reversed(posted)]
+        assert len(ids) == len(set(ids))
+        resets = [f for f in frames if '"reset":true' in f.replace(" ", "")]
+        assert len(resets) == 1
+        assert f'"version":{version}' in resets[0].replace(" ", "")
+        assert [p for p in watched.problems if "ERR_INTERNET_DISCONNECTED" not in p] == []
+        watched.context.close()
+    finally:
+        server.stop()

@@ -105,7 +105,9 @@ async def test_an_editor_replays_every_version_as_it_stood(
     assert retracted["event"] == "update.retracted"
     assert update_of(retracted)["status"] == "retracted"
     assert retracted["data"]["retracted_text"] == {
-        "title": "Mayor resigns", "body": CORRECTED, "media": [],
+        "title": "Mayor resigns",
+        "body": CORRECTED,
+        "media": [],
     }
     assert end == {"type": "replay_end", "version": NEWEST}
 
