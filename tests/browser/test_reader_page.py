@@ -438,3 +438,38 @@ def test_a_resume_too_far_back_gets_a_reset_snapshot_and_shows_each_update_once(
         watched.context.close()
     finally:
         server.stop()
+
+
+def test_media_arrive_live_as_the_server_renders_them_and_embeds_fetch_nothing(
+    browser: Browser, demo: Demo
+) -> None:
+    server, tokens = demo.server, demo.tokens
+    watched, page = live_page(browser, demo.url, viewport=DESKTOP)
+    with client_of(server) as client:
+        media = [{"type": "embed", "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}]
+        update = post(client, tokens.reporter, DEMO_SLUG, "<p>Video of the march.</p>",
+                      media=media)  # fmt: skip
+        article = f"#update-{update['id']}"
+        page.wait_for_selector(f"{article} .media.embed a", timeout=WAIT_MS)
+        assert page.inner_text(f"{article} .media.embed a") == "Open this post on YouTube"
+        live_html = article_html(page, update["id"])
+        page.reload()
+        wait_live(page)
+        assert article_html(page, update["id"]) == live_html
+        # An image is rendered with its alt text and caption (read over HTTP: a browser
+        # would fetch it from its host, which these tests never reach).
+        image = {
+            "type": "image",
+            "url": "https://images.example/march.jpg",
+            "alt": "Marchers <on> the avenue",
+            "caption": "Evening",
+            "credit": "AKIpress",
+        }
+        pictured = post(client, tokens.reporter, DEMO_SLUG, "<p>Photo.</p>", media=[image])
+        html = client.get(f"/stories/{DEMO_SLUG}").text
+    assert 'alt="Marchers &lt;on&gt; the avenue"' in html
+    assert f'id="update-{pictured["id"]}"' in html
+    assert "<figcaption>" in html
+    assert "youtube.com" not in " ".join(watched.hosts)
+    assert not page.query_selector("iframe")
+    watched.close_clean()
