@@ -29,7 +29,10 @@ BROWSER_SKIP_MESSAGE = (
 ARTIFACTS = Path(os.environ.get("LIVEBLOG_TEST_ARTIFACTS", "var/test-artifacts"))
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: sync Playwright runs an event loop of its own until it
+# stops, and an asyncio test that the same worker runs after a browser module while that
+# loop is alive fails ("Cannot run the event loop while another loop is running").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = os.environ.get(BROWSER_ENV, "").strip()
     if not path:
