@@ -348,3 +348,114 @@ def test_the_console_shows_no_error_reaches_no_other_host_and_keeps_the_token_ou
         shot.close_clean()
         if os.environ.get("LIVEBLOG_UPDATE_SCREENSHOTS"):  # the two shown in the README
             shutil.copyfile(ARTIFACTS / f"newsroom-{name}.png", DOCS / f"newsroom-{name}.png")
+
+
+def tab_to(page: Page, selector: str, presses: int = 40) -> None:
+    """Press Tab until ``selector`` has the focus: it is reachable by keyboard alone."""
+    for _ in range(presses):
+        if page.evaluate(f"document.activeElement?.matches({selector!r}) === true"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} not reached in {presses} presses of Tab")
+
+
+def test_a_reporter_signs_in_and_posts_by_keyboard_alone(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = open_tab(browser, f"{newsroom.server.base_url}/newsroom", PHONE)
+    page = tab.page
+    tab_to(page, "#token-input")
+    page.keyboard.type(newsroom.tokens.reporter)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#who:not([hidden])", timeout=WAIT_MS)
+    tab_to(page, f"button[data-slug='{DEMO_SLUG}']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#story-view[data-stream=live]", state="attached", timeout=WAIT_MS)
+    tab_to(page, "#c-body")
+    page.keyboard.type("<p>Typed with no mouse.</p>")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#timeline .tl-item:has-text('Typed with no mouse.')", timeout=WAIT_MS)
+    sent = [u for u in updates_now(newsroom) if "Typed with no mouse." in u["body"]]
+    assert [u["author"]["name"] for u in sent] == ["Rashid Reporter"]
+    tab_to(page, f"#tl-{sent[0]['id']} button[data-action=correct]")
+    label = page.evaluate("document.activeElement.getAttribute('aria-label')")
+    assert label.startswith("Correct: Typed with no mouse.")
+    tab.close_clean()
+
+
+def test_an_editor_opens_edits_and_closes_a_story_and_filters_its_history(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = signed_in(browser, newsroom, newsroom.tokens.editor, story=None)
+    page = tab.page
+    page.click("#new-story summary")
+    page.fill("#ns-title", "Osh <curfew> & night")
+    page.fill("#ns-slug", "osh-curfew")
+    page.fill("#ns-summary", "Night curfew in Osh.")
+    page.click("#new-story-form button[type=submit]")
+    page.wait_for_selector("#story-view[data-stream=live]", state="attached", timeout=WAIT_MS)
+    assert page.inner_text("#story-title") == "Osh <curfew> & night"
+    page.click("#story-settings summary")
+    page.fill("#s-title", "Osh curfew")
+    page.click("#story-form button[type=submit]")
+    wait_until(page, "document.querySelector('#story-title').textContent === 'Osh curfew'")
+    page.click("#close-story")
+    wait_until(page, "document.querySelector('#story-status').textContent === 'Closed'")
+    page.click("#close-story")  # now "Reopen coverage"
+    wait_until(page, "document.querySelector('#story-status').textContent === 'Live'")
+    with newsroom.http() as client:
+        story = client.get("/api/stories/osh-curfew").json()
+    assert (story["title"], story["status"]) == ("Osh curfew", "live")
+
+    page.select_option("#h-type", "story.updated")
+    page.click("#history-filters button[type=submit]")
+    page.wait_for_selector("#events li", timeout=WAIT_MS)
+    shown = page.eval_on_selector_all("#events li", "all => all.map(li => li.textContent)")
+    assert len(shown) == 1
+    assert "story.updated" in shown[0]
+    assert "Erin Editor" in shown[0]
+    tab.close_clean()
+
+
+def test_an_editor_schedules_unschedules_and_discards_a_draft(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    stringer = signed_in(browser, newsroom, newsroom.contributor)
+    stringer.page.fill("#c-body", "<p>Convoy seen on the Osh road.</p>")
+    stringer.page.click("#c-submit")
+    stringer.page.wait_for_selector("#drafts .draft:has-text('submitted')", timeout=WAIT_MS)
+    tab = signed_in(browser, newsroom, newsroom.tokens.editor)
+    page = tab.page
+    draft = "#drafts .draft:has-text('Convoy seen')"
+    page.wait_for_selector(draft, timeout=WAIT_MS)
+    page.fill(f"{draft} input[type=datetime-local]", "2099-01-01T10:00")
+    page.click(f"{draft} button[data-draft=schedule]")
+    page.wait_for_selector(f"{draft}:has-text('scheduled')", timeout=WAIT_MS)
+    page.click(f"{draft} button[data-draft=unschedule]")
+    page.wait_for_selector(f"{draft}:has-text('submitted')", timeout=WAIT_MS)
+    page.click(f"{draft} button[data-draft=discard]")
+    page.wait_for_selector(draft, state="detached", timeout=WAIT_MS)
+    assert not [u for u in updates_now(newsroom) if "Convoy" in u["body"]]
+    stringer.close_clean()
+    tab.close_clean()
+
+
+def test_an_admin_adds_a_person_and_issues_a_token_shown_once(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = signed_in(browser, newsroom, newsroom.admin, story=None)
+    page = tab.page
+    page.fill("#p-name", "Nurlan Stringer")
+    page.select_option("#p-role", "contributor")
+    page.click("#person-form button[type=submit]")
+    person = "#people li:has-text('Nurlan Stringer')"
+    page.wait_for_selector(person, timeout=WAIT_MS)
+    page.click(f"{person} button[data-issue]")
+    page.wait_for_selector("#new-secret:not([hidden])", timeout=WAIT_MS)
+    secret = page.inner_text("#secret")
+    with newsroom.http() as client:
+        me = client.get("/api/me", headers=bearer(secret)).json()
+    assert (me["name"], me["role"]) == ("Nurlan Stringer", "contributor")
+    page.wait_for_selector("#tokens li:has-text('Nurlan Stringer')", timeout=WAIT_MS)
+    assert secret not in page.inner_text("#tokens")
+    tab.close_clean()
