@@ -95,9 +95,16 @@ export function createTimeline(box, { me, slug: currentSlug, say }) {
     let revision = u.revision;
     form(id, `<label for="fx-title-${id}">Headline</label><input id="fx-title-${id}" name="title" value="${esc(u.title)}">`
       + `<label for="fx-body-${id}">Body</label><textarea id="fx-body-${id}" name="body" rows="5">${esc(u.body)}</textarea>`
+      + (u.media.length ? `<label><input type="checkbox" name="nomedia"> Remove its media (${u.media.length})</label>` : "")
+      + `<label for="fx-img-${id}">Add an image: URL (https)</label><input id="fx-img-${id}" name="img" type="url">`
+      + `<label for="fx-alt-${id}">Its description (alt)</label><input id="fx-alt-${id}" name="alt">`
       + `<label for="fx-note-${id}">Public note</label><input id="fx-note-${id}" name="note" required>`
       + '<div class="conflict" hidden></div>', async (f) => {
       const body = { title: f.elements.title.value, body: f.elements.body.value, note: f.elements.note.value };
+      const kept = f.elements.nomedia?.checked ? [] : updates.get(id).media;
+      const added = f.elements.img.value.trim()
+        ? [{ type: "image", url: f.elements.img.value.trim(), alt: f.elements.alt.value }] : [];
+      if (added.length || kept.length !== updates.get(id).media.length) body.media = [...kept, ...added];
       try {
         return await api("POST", `${base(id)}/corrections`, { body, headers: { "If-Match": `"r${revision}"` } });
       } catch (error) {

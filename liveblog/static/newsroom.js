@@ -14,6 +14,7 @@ import { createPeople } from "./newsroom-people.js";
 const $ = (id) => document.getElementById(id);
 const RANKS = ["contributor", "reporter", "editor", "admin"];
 let me = null, slug = null, stream = null, composing = newKey();
+let older = null; // the cursor of the next older page of the timeline, or null
 const can = (role) => me && RANKS.indexOf(me.role) >= RANKS.indexOf(role);
 
 function say(text) {
@@ -128,6 +129,8 @@ function openStory(chosen) {
       if (!story) return;
       showStory(story);
       timeline.reset(story.updates);
+      older = story.next;
+      $("older").hidden = !older;
       history.moved(version);
     },
     onEvent: (message, version) => {
@@ -167,6 +170,18 @@ $("story-form").addEventListener("submit", async (event) => {
 $("close-story").addEventListener("click", async () => {
   const action = $("close-story").dataset.status === "live" ? "close" : "reopen";
   try { showStory(await api("POST", `${storyPath(slug)}/${action}`)); } catch (error) { say(error.message); }
+});
+
+// Older pages of the timeline; the stream keeps what is shown current.
+$("older").addEventListener("click", async () => {
+  try {
+    const page = await api("GET", `${storyPath(slug)}/updates?before=${encodeURIComponent(older)}`);
+    const first = page.updates[0];
+    for (const u of page.updates) timeline.put(u);
+    older = page.next;
+    $("older").hidden = !older;
+    if (first) $("tl-" + first.id).querySelector("button")?.focus();
+  } catch (error) { say(error.message); }
 });
 
 // -- the composer ------------------------------------------------------------------------

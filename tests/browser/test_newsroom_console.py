@@ -339,8 +339,28 @@ def test_the_console_shows_no_error_reaches_no_other_host_and_keeps_the_token_ou
     assert [u for u in tab.urls if token in u and "replay=" not in u] == []
     assert tab.hosts == {urlsplit(newsroom.server.base_url).netloc}
     assert token not in newsroom.server.log_path.read_text()
+    # The token stays in this tab: kept across a reload, in no other storage.
+    page.reload()
+    page.wait_for_selector("#who:not([hidden])", timeout=WAIT_MS)
+    assert page.evaluate("JSON.stringify(localStorage)").find(token) == -1
+    # The whole story, page by page: "Older updates" until there are none.
+    with newsroom.http() as client:
+        for n in range(25):
+            post(client, newsroom.tokens.reporter, DEMO_SLUG, f"<p>Brief {n}.</p>")
+        everything = client.get(f"/api/stories/{DEMO_SLUG}/updates?limit=100").json()["updates"]
+    page.click(f"button[data-slug='{DEMO_SLUG}']")
+    page.wait_for_selector("#story-view[data-stream=live]", state="attached", timeout=WAIT_MS)
+    count = "document.querySelectorAll('#timeline .tl-item').length"
+    while page.is_visible("#older"):
+        shown = page.evaluate(count)
+        page.click("#older")
+        wait_until(page, f"{count} > {shown}")
+    assert page.evaluate(count) == len(everything)
     tab.close_clean()
 
+
+def test_screenshots_at_a_phone_and_a_desktop_width(browser: Browser, newsroom: Newsroom) -> None:
+    token = newsroom.tokens.editor
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         shot = signed_in(browser, newsroom, token, viewport)
@@ -459,3 +479,27 @@ def test_an_admin_adds_a_person_and_issues_a_token_shown_once(
     page.wait_for_selector("#tokens li:has-text('Nurlan Stringer')", timeout=WAIT_MS)
     assert secret not in page.inner_text("#tokens")
     tab.close_clean()
+
+
+def test_an_editor_adds_an_image_to_an_update_and_readers_see_it(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    with newsroom.http() as client:
+        update = post(client, newsroom.tokens.reporter, DEMO_SLUG, "<p>Smoke over the square.</p>")
+    uid = update["id"]
+    readers = reader(browser, newsroom)
+    desk = signed_in(browser, newsroom, newsroom.tokens.editor)
+    page = desk.page
+    page.click(f"#tl-{uid} button[data-action=correct]")
+    page.fill(f"#fx-img-{uid}", "https://images.example/square.jpg")
+    page.fill(f"#fx-alt-{uid}", "Smoke rising over Ala-Too square")
+    page.fill(f"#fx-note-{uid}", "Photo added")
+    page.click(f"#tl-{uid} .tl-work button[type=submit]")
+    image = f"#update-{uid} figure img[alt='Smoke rising over Ala-Too square']"
+    readers.page.wait_for_selector(image, state="attached", timeout=WAIT_MS)
+    # The image's host does not exist: a failed load of it is the browser's report, not
+    # an error of the pages.
+    readers.problems[:] = [p for p in readers.problems if "ERR_NAME_NOT_RESOLVED" not in p]
+    desk.problems[:] = [p for p in desk.problems if "ERR_NAME_NOT_RESOLVED" not in p]
+    readers.close_clean()
+    desk.close_clean()
