@@ -448,6 +448,10 @@ def test_an_editor_schedules_unschedules_and_discards_a_draft(
     page = tab.page
     draft = "#drafts .draft:has-text('Convoy seen')"
     page.wait_for_selector(draft, timeout=WAIT_MS)
+    page.click(f"{draft} button[data-draft=edit]")
+    page.fill(f"{draft} .draft-work textarea", "<p>Convoy seen on the Osh road, heading north.</p>")
+    page.click(f"{draft} .draft-work button[type=submit]")
+    page.wait_for_selector(f"{draft} .body:has-text('heading north')", timeout=WAIT_MS)
     page.fill(f"{draft} input[type=datetime-local]", "2099-01-01T10:00")
     page.click(f"{draft} button[data-draft=schedule]")
     page.wait_for_selector(f"{draft}:has-text('scheduled')", timeout=WAIT_MS)
