@@ -449,7 +449,7 @@ def test_an_editor_schedules_unschedules_and_discards_a_draft(
     draft = "#drafts .draft:has-text('Convoy seen')"
     page.wait_for_selector(draft, timeout=WAIT_MS)
     page.click(f"{draft} button[data-draft=edit]")
-    page.fill(f"{draft} .draft-work textarea", "<p>Convoy seen on the Osh road, heading north.</p>")
+    page.fill(f"{draft} .draft-work textarea", "<p>Convoy seen, heading north.</p>")
     page.click(f"{draft} .draft-work button[type=submit]")
     page.wait_for_selector(f"{draft} .body:has-text('heading north')", timeout=WAIT_MS)
     page.fill(f"{draft} input[type=datetime-local]", "2099-01-01T10:00")
@@ -505,5 +505,33 @@ def test_an_editor_adds_an_image_to_an_update_and_readers_see_it(
     # an error of the pages.
     readers.problems[:] = [p for p in readers.problems if "ERR_NAME_NOT_RESOLVED" not in p]
     desk.problems[:] = [p for p in desk.problems if "ERR_NAME_NOT_RESOLVED" not in p]
+    readers.close_clean()
+    desk.close_clean()
+
+
+def test_an_editor_pins_flags_and_retracts_from_the_timeline_and_readers_follow(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    with newsroom.http() as client:
+        update = post(client, newsroom.tokens.reporter, DEMO_SLUG, "<p>Curfew lifted.</p>",
+                      title="Curfew lifted")  # fmt: skip
+    uid = update["id"]
+    readers = reader(browser, newsroom)
+    desk = signed_in(browser, newsroom, newsroom.tokens.editor)
+    page = desk.page
+    page.click(f"#tl-{uid} button[data-action=pin]")
+    readers.page.wait_for_selector(f"#pinned-{uid}", timeout=WAIT_MS)
+    page.wait_for_selector(f"#tl-{uid} button[data-action=pin]:has-text('Unpin')", timeout=WAIT_MS)
+    page.click(f"#tl-{uid} button[data-action=key]")
+    readers.page.wait_for_selector(f"#key-events-list li[data-id='{uid}']", timeout=WAIT_MS)
+    page.click(f"#tl-{uid} button[data-action=pin]")
+    readers.page.wait_for_selector(f"#pinned-{uid}", state="detached", timeout=WAIT_MS)
+    page.click(f"#tl-{uid} button[data-action=retract]")
+    page.fill(f"#rs-{uid}", "Not <confirmed>")
+    page.click(f"#tl-{uid} .tl-work button[type=submit]")
+    tombstone = readers.page.wait_for_selector(f"#update-{uid} .tombstone", timeout=WAIT_MS)
+    assert tombstone is not None
+    assert tombstone.inner_text() == "This update was retracted: Not <confirmed>"
+    page.wait_for_selector(f"#tl-{uid} button[data-action=reinstate]", timeout=WAIT_MS)
     readers.close_clean()
     desk.close_clean()
