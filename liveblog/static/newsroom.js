@@ -6,7 +6,7 @@
 import { render } from "./live.js";
 import { ApiFailure, api, esc, forgetToken, keepToken, storyPath, token } from "./newsroom-api.js";
 import { createOutbox, newKey } from "./newsroom-outbox.js";
-import { follow } from "./newsroom-stream.js";
+import { follow } from "./stream.js";
 import { createTimeline } from "./newsroom-timeline.js";
 import { createHistory } from "./newsroom-history.js";
 import { createPeople } from "./newsroom-people.js";
@@ -124,7 +124,7 @@ function openStory(chosen) {
   $("reader-link").href = `/stories/${encodeURIComponent(slug)}`;
   $("stream-state").textContent = "connecting…";
   $("story-view").dataset.stream = "connecting";
-  stream = follow(slug, {
+  stream = follow(storyPath(slug), {
     onSnapshot: (story, version) => {
       if (!story) return;
       showStory(story);
@@ -139,7 +139,7 @@ function openStory(chosen) {
       history.moved(version);
     },
     onState: (state) => {
-      $("stream-state").textContent = state;
+      $("stream-state").textContent = state === "gone" ? "no such story" : state;
       $("story-view").dataset.stream = state === "live" ? "live" : "waiting";
     },
   });

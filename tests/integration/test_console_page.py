@@ -62,4 +62,4 @@ async def test_every_module_the_console_imports_is_served(api: Api) -> None:
             assert url == ASSETS[imported].url
             pending.append(imported)
         assert 'from "./' not in answer.text
-    assert {"live.js", "newsroom-api.js", "newsroom-outbox.js", "newsroom-stream.js"} <= seen
+    assert {"live.js", "newsroom-api.js", "newsroom-outbox.js", "stream.js"} <= seen
