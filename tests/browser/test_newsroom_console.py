@@ -535,3 +535,18 @@ def test_an_editor_pins_flags_and_retracts_from_the_timeline_and_readers_follow(
     page.wait_for_selector(f"#tl-{uid} button[data-action=reinstate]", timeout=WAIT_MS)
     readers.close_clean()
     desk.close_clean()
+
+
+def test_a_reporter_schedules_a_post_from_the_composer(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = signed_in(browser, newsroom, newsroom.tokens.reporter)
+    page = tab.page
+    page.fill("#c-body", "<p>Results due at noon.</p>")
+    page.fill("#c-at", "2099-06-01T12:00")
+    page.click("#c-schedule")
+    scheduled = "#drafts .draft:has-text('Results due at noon.')"
+    page.wait_for_selector(f"{scheduled}:has-text('scheduled')", timeout=WAIT_MS)
+    assert page.query_selector(f"{scheduled} button[data-draft=unschedule]") is not None
+    assert not [u for u in updates_now(newsroom) if "Results due" in u["body"]]
+    tab.close_clean()
