@@ -122,6 +122,13 @@ def signed_in(browser: Browser, room: Newsroom, token: str, viewport: ViewportSi
     return tab
 
 
+def composing(browser: Browser, room: Newsroom, token: str, body: str) -> tuple[Tab, Page]:
+    """The console signed in with ``token``, the demo story open, ``body`` written."""
+    tab = signed_in(browser, room, token)
+    tab.page.fill("#c-body", body)
+    return tab, tab.page
+
+
 def reader(browser: Browser, room: Newsroom) -> Tab:
     tab = open_tab(browser, room.reader_url)
     tab.page.wait_for_selector("#story[data-stream=live]", state="attached", timeout=WAIT_MS)
@@ -325,9 +332,8 @@ def test_a_revoked_token_is_signed_out_at_its_next_request(
 def test_the_console_shows_no_error_reaches_no_other_host_and_keeps_the_token_out_of_urls(
     browser: Browser, newsroom: Newsroom
 ) -> None:
-    tab = signed_in(browser, newsroom, newsroom.tokens.editor)
-    page = tab.page
-    page.fill("#c-body", "<p>Preview <script>alert(1)</script>me</p>")
+    tab, page = composing(browser, newsroom, newsroom.tokens.editor,
+                          "<p>Preview <script>alert(1)</script>me</p>")  # fmt: skip
     page.click("#c-preview")
     page.wait_for_selector("#warnings li:has-text('script')", timeout=WAIT_MS)
     assert page.inner_text("#preview .body") == "Preview me"
@@ -540,12 +546,10 @@ def test_an_editor_pins_flags_and_retracts_from_the_timeline_and_readers_follow(
 def test_a_reporter_schedules_a_post_from_the_composer(
     browser: Browser, newsroom: Newsroom
 ) -> None:
-    tab = signed_in(browser, newsroom, newsroom.tokens.reporter)
-    page = tab.page
-    page.fill("#c-body", "<p>Results due at noon.</p>")
+    tab, page = composing(browser, newsroom, newsroom.tokens.reporter, "<p>Results due.</p>")
     page.fill("#c-at", "2099-06-01T12:00")
     page.click("#c-schedule")
-    scheduled = "#drafts .draft:has-text('Results due at noon.')"
+    scheduled = "#drafts .draft:has-text('Results due.')"
     page.wait_for_selector(f"{scheduled}:has-text('scheduled')", timeout=WAIT_MS)
     assert page.query_selector(f"{scheduled} button[data-draft=unschedule]") is not None
     assert not [u for u in updates_now(newsroom) if "Results due" in u["body"]]
