@@ -45,6 +45,17 @@ export function createHistory({ slug, say }) {
     timer = setTimeout(() => showAt(Number(event.target.value)), 120);
   });
 
+  // A moment: the version readers had then (?at=), shown as the slider's would be.
+  $("at-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const at = new Date($("at-time").value).toISOString();
+    try {
+      const then = await api("GET", `${storyPath(slug())}?at=${encodeURIComponent(at)}`);
+      $("at-slider").value = String(then.version);
+      await showAt(then.version);
+    } catch (error) { say(error.message); }
+  });
+
   $("history-filters").addEventListener("submit", async (event) => {
     event.preventDefault();
     const query = new URLSearchParams({ limit: "200" });

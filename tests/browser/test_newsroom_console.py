@@ -79,7 +79,8 @@ class Tab:
 
 
 def open_tab(browser: Browser, url: str, viewport: ViewportSize = DESKTOP) -> Tab:
-    context = browser.new_context(viewport=viewport)
+    # UTC: the times a test types into the console's time fields are the API's.
+    context = browser.new_context(viewport=viewport, timezone_id="UTC")
     page = context.new_page()
     tab = Tab(page, [], set(), [])
 
@@ -553,4 +554,27 @@ def test_a_reporter_schedules_a_post_from_the_composer(
     page.wait_for_selector(f"{scheduled}:has-text('scheduled')", timeout=WAIT_MS)
     assert page.query_selector(f"{scheduled} button[data-draft=unschedule]") is not None
     assert not [u for u in updates_now(newsroom) if "Results due" in u["body"]]
+    tab.close_clean()
+
+
+def test_an_editor_sees_the_story_as_readers_saw_it_at_a_moment(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = signed_in(browser, newsroom, newsroom.tokens.editor)
+    page = tab.page
+    wait_until(page, "document.querySelector('#then').dataset.version !== undefined")
+    now_version = int(page.evaluate("document.querySelector('#then').dataset.version"))
+    moment = "2020-10-05T16:00:00Z"  # 22:00 in Bishkek, the demo story's first evening
+    page.fill("#at-time", "2020-10-05T16:00:00")
+    page.click("#at-form button[type=submit]")
+    wait_until(page, f"document.querySelector('#then').dataset.version !== '{now_version}'")
+    published = page.eval_on_selector_all(
+        "#then article", "all => all.map(a => a.dataset.published)"
+    )
+    assert published
+    assert all(at <= moment for at in published)
+    assert len(published) < len(page.query_selector_all("#now article"))
+    assert page.input_value("#at-slider") == page.evaluate(
+        "document.querySelector('#then').dataset.version"
+    )
     tab.close_clean()
