@@ -12,7 +12,9 @@ const save = (items) => localStorage.setItem(STORE, JSON.stringify(items));
 
 export const newKey = () => crypto.randomUUID();
 
-export function createOutbox({ onChange, onSent, onRefused }) {
+// owner() is the signed-in person's id: only their posts are sent with their token (a
+// post someone else left in this browser waits for them to sign in again).
+export function createOutbox({ owner, onChange, onSent, onRefused }) {
   let timer = null, attempt = 0, flushing = false, again = false;
 
   const items = () => load();
@@ -41,7 +43,7 @@ export function createOutbox({ onChange, onSent, onRefused }) {
     timer = null;
     let failed = false;
     try {
-      for (const item of load()) {
+      for (const item of load().filter((i) => i.author === owner())) {
         try {
           const answer = await sendOne(item);
           drop(item.key);

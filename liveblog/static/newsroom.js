@@ -27,6 +27,7 @@ const timeline = createTimeline($("timeline"), { me: () => me, slug: () => slug,
 const history = createHistory({ slug: () => slug, say });
 const people = createPeople({ say });
 const outbox = createOutbox({
+  owner: () => me?.id,
   onChange: showOutbox,
   onSent: (item, answer) => {
     if (item.kind === "update" && answer?.status === "published" && item.slug === slug) timeline.put(answer);
@@ -44,7 +45,8 @@ async function signIn(secret) {
   try {
     me = await api("GET", "/api/me");
   } catch (error) {
-    if (!(error instanceof ApiFailure) || error.status !== 401) {
+    if (error instanceof ApiFailure && error.status === 401) say(`That token was refused: ${error.message}`);
+    else {
       say("The server did not answer: try again.");
       forgetToken();
     }

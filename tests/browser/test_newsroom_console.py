@@ -578,3 +578,16 @@ def test_an_editor_sees_the_story_as_readers_saw_it_at_a_moment(
         "document.querySelector('#then').dataset.version"
     )
     tab.close_clean()
+
+
+def test_a_wrong_token_is_refused_with_the_reason(browser: Browser, newsroom: Newsroom) -> None:
+    tab = open_tab(browser, f"{newsroom.server.base_url}/newsroom", PHONE)
+    page = tab.page
+    page.fill("#token-input", "lb_not-a-token")
+    page.press("#token-input", "Enter")
+    page.wait_for_selector("#notice:has-text('That token was refused')", timeout=WAIT_MS)
+    assert page.is_visible("#signin")
+    assert page.is_hidden("#console")
+    assert page.evaluate("sessionStorage.length") == 0
+    tab.problems[:] = [p for p in tab.problems if "401" not in p]  # the browser's own log
+    tab.close_clean()
