@@ -97,6 +97,7 @@ def _prepare_demo(settings: Settings, host: str, port: int) -> None:
         f"\nliveblog on {base}\n"
         f"  read it:     {base}/stories/{DEMO_SLUG}\n"
         f"  front page:  {base}/\n"
+        f"  newsroom:    {base}/newsroom   (sign in with a token below)\n"
         f"  stories:     {base}/api/stories\n"
         f"  demo story:  {base}/api/stories/{DEMO_SLUG}\n"
         f"  health:      {base}/healthz\n" + "\n".join(lines) + "\n"

@@ -3,8 +3,10 @@
 // (data-version); the module connects with since= it, so nothing falls between the
 // render and the stream, and applies every event in place: an update is replaced whole
 // by its new state (render() makes the markup of templates/_update.html).
-// Without a WebSocket it falls back to Server-Sent Events; it reconnects with
-// exponential backoff and jitter, and always with since= the last version it applied.
+// The stream itself (WebSocket, else Server-Sent Events; backoff; since=; versions
+// checked) is stream.js, which the newsroom console shares.
+
+import { follow } from "./stream.js";
 
 const NAMES = { youtube: "YouTube", vimeo: "Vimeo", x: "X/Twitter", instagram: "Instagram",
   bluesky: "Bluesky", tiktok: "TikTok", mastodon: "Mastodon" };
@@ -100,8 +102,6 @@ function start(root) {
   const button = $("new-updates");
   const titleSuffix = document.title.slice(($("story-title")?.textContent || "").length);
   const pending = new Map(); // id → update, held while the reader reads further down
-  let version = Number(root.dataset.version);
-  let socket = null, source = null, timer = null, attempt = 0, socketFailures = 0;
 
   // -- applying what arrives -------------------------------------------------------------
 
@@ -211,24 +211,10 @@ function start(root) {
     }
   }
 
-  function receive(message) {
-    if (message.type === "snapshot") { // a reset: what we hold is replaced
-      version = message.version;
-      if (message.story) applySnapshot(message.story);
-    } else if (message.type === "live") {
-      attempt = 0;
-      root.dataset.stream = "live"; // for styles, and for tests that wait for it
-      setConnection("");
-    } else if (message.type === "event") {
-      if (message.version <= version) return; // a duplicate: already applied
-      if (message.version !== version + 1) { reconnectNow(); return; } // a hole: resume
-      version = message.version;
-      if (message.data.update) applyUpdate(message.data.update);
-      else if (message.data.story) applyStory(message.data.story);
-    }
-  }
-
   // -- the connection --------------------------------------------------------------------
+
+  const STATES = { offline: "offline: updates resume when you are back",
+    reconnecting: "reconnecting…", gone: "this story is no longer available" };
 
   function setConnection(text) {
     if (text) root.dataset.stream = "waiting";
@@ -237,52 +223,20 @@ function start(root) {
   }
 
   function connect() {
-    timer = null;
-    if (!navigator.onLine) { setConnection("offline: updates resume when you are back"); return; }
-    if (socketFailures >= 2 && window.EventSource) { connectEvents(); return; }
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/api/stories/${encodeURIComponent(slug)}/live?since=${version}`);
-    let opened = false;
-    ws.onopen = () => { opened = true; socketFailures = 0; };
-    ws.onmessage = (event) => receive(JSON.parse(event.data));
-    ws.onclose = (event) => {
-      socket = null;
-      if (!opened) socketFailures += 1;
-      if (event.code === 4404) { setConnection("this story is no longer available"); return; }
-      retry();
-    };
-    socket = ws;
-  }
-
-  // Server-Sent Events, when WebSockets fail (a proxy that does not pass them, say). The
-  // browser reconnects by itself with Last-Event-ID, the last version: exactly resumed.
-  function connectEvents() {
-    const events = new EventSource(`/api/stories/${encodeURIComponent(slug)}/live/sse?since=${version}`);
-    events.onmessage = (event) => receive(JSON.parse(event.data));
-    events.onerror = () => {
-      if (events.readyState === EventSource.CLOSED) { source = null; retry(); }
-    };
-    source = events;
-  }
-
-  function disconnect() {
-    if (socket) { socket.onclose = null; socket.close(); socket = null; }
-    if (source) { source.close(); source = null; }
-    clearTimeout(timer);
-    timer = null;
-  }
-
-  function retry() {
-    if (timer) return;
-    const ceiling = Math.min(30000, 500 * 2 ** attempt);
-    attempt += 1;
-    setConnection("reconnecting…");
-    timer = setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
-  }
-
-  function reconnectNow() {
-    disconnect();
-    connect();
+    follow(`/api/stories/${encodeURIComponent(slug)}`, {
+      since: Number(root.dataset.version),
+      onSnapshot: (story) => { if (story) applySnapshot(story); },
+      onEvent: (message) => {
+        if (message.data.update) applyUpdate(message.data.update);
+        else if (message.data.story) applyStory(message.data.story);
+      },
+      onState: (state) => {
+        if (state === "live") {
+          root.dataset.stream = "live"; // for styles, and for tests that wait for it
+          setConnection("");
+        } else setConnection(STATES[state]);
+      },
+    });
   }
 
   // -- the reader's side -----------------------------------------------------------------
@@ -323,9 +277,6 @@ function start(root) {
       link.rel = "noopener";
     }
   });
-
-  addEventListener("offline", () => { disconnect(); setConnection("offline: updates resume when you are back"); });
-  addEventListener("online", () => { attempt = 0; reconnectNow(); });
 
   if (embed && parent !== window) {
     // The host page (embed.js) sizes the iframe to the content.

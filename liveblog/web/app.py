@@ -21,6 +21,7 @@ from liveblog.store_lock import StoreLock, hold_serving
 from liveblog.web import (
     assets,
     audit,
+    console,
     drafts,
     export,
     feeds,
@@ -237,6 +238,7 @@ def create_app(
         *STREAM_ROUTES,
         *feeds.ROUTES,
         *pages.ROUTES,
+        *console.ROUTES,
         *assets.ROUTES,
         Route("/metrics", accepts_query()(metrics)),
     ]

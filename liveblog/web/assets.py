@@ -8,6 +8,12 @@ with any other hash (a page rendered by an older release, still in a cache) gets
 current bytes with the ordinary public caching, never a 404 and never a year-long
 promise about bytes it does not name.
 
+An ES module's imports of its neighbours (``from "./name.js"``) are rewritten, as the
+files are read, to those neighbours' hashed URLs, and its own hash is taken after: a
+module's URL then changes whenever anything it imports changes, and every file of the
+newsroom console's module graph is cached as immutably as the page's one module. (No
+build step: this is the whole of it.)
+
 ``GET /embed.js`` is the one stable address: other sites paste it into their pages, so
 it is served with the ordinary public caching (an ETag, a short max-age).
 """
@@ -15,6 +21,7 @@ it is served with the ordinary public caching (an ETag, a short max-age).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +49,35 @@ class Asset:
         return f"/static/{self.digest}/{self.name}"
 
 
+NEIGHBOUR_IMPORT = re.compile(rb'((?:from|import)\s*)"\./([\w.-]+\.js)"')
+
+
 def load_assets(folder: Path = STATIC_DIR) -> dict[str, Asset]:
-    assets = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in MEDIA_TYPES:
-            continue
-        body = path.read_bytes()
-        digest = hashlib.blake2b(body, digest_size=6).hexdigest()
-        assets[path.name] = Asset(path.name, body, MEDIA_TYPES[path.suffix], digest)
-    return assets
+    files = {p.name: p for p in sorted(folder.iterdir()) if p.suffix in MEDIA_TYPES}
+    assets: dict[str, Asset] = {}
+
+    def load(name: str, importers: tuple[str, ...]) -> Asset:
+        if name in importers:
+            raise ValueError(f"static modules import each other in a cycle: {importers}")
+        if name not in files:
+            raise ValueError(f"{importers[-1]} imports {name}, which is not a static file")
+        if name not in assets:
+            path = files[name]
+            body = path.read_bytes()
+            if path.suffix == ".js":
+
+                def hashed(m: re.Match[bytes]) -> bytes:
+                    url = load(m[2].decode(), (*importers, name)).url
+                    return m[1] + b'"' + url.encode() + b'"'
+
+                body = NEIGHBOUR_IMPORT.sub(hashed, body)
+            digest = hashlib.blake2b(body, digest_size=6).hexdigest()
+            assets[name] = Asset(name, body, MEDIA_TYPES[path.suffix], digest)
+        return assets[name]
+
+    for name in files:
+        load(name, ())
+    return dict(sorted(assets.items()))
 
 
 ASSETS = load_assets()

@@ -715,6 +715,12 @@ PATHS: dict[str, dict[str, Schema]] = {
         "text/html",
         (SLUG, path_param("update", "the update's id")),
     ),
+    "/newsroom": document(
+        "The newsroom console (liveblog/web/console.py): a shell whose data comes from the"
+        " API with the token pasted into it; Cache-Control: no-store",
+        "text/html",
+        (),
+    ),
     "/static/{digest}/{name}": document(
         "The pages' stylesheet and scripts; a year's Cache-Control when digest is current",
         "text/javascript",

@@ -60,6 +60,7 @@ ROUTE_TABLE = [
     ("/stories/{slug}", ["GET", "HEAD"], "story_page"),
     ("/stories/{slug}/embed", ["GET", "HEAD"], "story_embed"),
     ("/stories/{slug}/updates/{update}", ["GET", "HEAD"], "update_page"),
+    ("/newsroom", ["GET", "HEAD"], "newsroom_console"),
     ("/static/{digest}/{name}", ["GET", "HEAD"], "static_file"),
     ("/embed.js", ["GET", "HEAD"], "embed_script"),
     ("/metrics", ["GET", "HEAD"], "metrics"),
