@@ -591,3 +591,43 @@ def test_a_wrong_token_is_refused_with_the_reason(browser: Browser, newsroom: Ne
     assert page.evaluate("sessionStorage.length") == 0
     tab.problems[:] = [p for p in tab.problems if "401" not in p]  # the browser's own log
     tab.close_clean()
+
+
+def test_the_toolbar_wraps_the_selection_and_the_preview_shows_it(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab, page = composing(browser, newsroom, newsroom.tokens.reporter, "Police say calm")
+    page.evaluate("document.querySelector('#c-body').setSelectionRange(11, 15)")  # "calm"
+    page.click(".toolbar button[data-wrap=strong]")
+    assert page.input_value("#c-body") == "Police say <strong>calm</strong>"
+    page.evaluate("document.querySelector('#c-body').setSelectionRange(0, 6)")  # "Police"
+    page.click(".toolbar button[data-wrap=em]")
+    page.evaluate("document.querySelector('#c-body').setSelectionRange(0, 999)")
+    page.click(".toolbar button[data-wrap=blockquote]")
+    value = page.input_value("#c-body")
+    assert value == "<blockquote><em>Police</em> say <strong>calm</strong></blockquote>"
+    page.click("#c-preview")
+    page.wait_for_selector("#preview .body blockquote strong", timeout=WAIT_MS)
+    assert page.inner_text("#preview .body") == "Police say calm"
+    tab.close_clean()
+
+
+def test_a_replay_pauses_holding_what_arrives_and_plays_on(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab = signed_in(browser, newsroom, newsroom.tokens.editor)
+    page = tab.page
+    # At 600 times the pace, the demo evening's events (minutes apart) come a second or
+    # less apart: a pause long enough to hold some, short enough for the test.
+    page.select_option("#replay-speed", "600")
+    page.click("#replay-play")
+    page.wait_for_selector("#replay li", timeout=WAIT_MS)
+    page.click("#replay-pause")
+    assert page.inner_text("#replay-state") == "paused"
+    held = page.evaluate("document.querySelectorAll('#replay li').length")
+    page.wait_for_timeout(3_000)  # while paused, what arrives is held, not shown
+    assert page.evaluate("document.querySelectorAll('#replay li').length") == held
+    page.click("#replay-play")
+    assert page.inner_text("#replay-state") in ("playing", "ended")
+    wait_until(page, f"document.querySelectorAll('#replay li').length > {held}")
+    tab.close_clean()
