@@ -631,3 +631,26 @@ def test_a_replay_pauses_holding_what_arrives_and_plays_on(
     assert page.inner_text("#replay-state") in ("playing", "ended")
     wait_until(page, f"document.querySelectorAll('#replay li').length > {held}")
     tab.close_clean()
+
+
+def test_a_reporter_posts_an_embed_and_an_image_from_the_composer(
+    browser: Browser, newsroom: Newsroom
+) -> None:
+    tab, page = composing(browser, newsroom, newsroom.tokens.reporter, "<p>The march, filmed.</p>")
+    page.click("#composer details summary")
+    page.fill("#c-embed", "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
+    page.fill("#c-img", "https://images.example/march.jpg")
+    page.fill("#c-alt", "Marchers on the avenue")
+    page.fill("#c-caption", "Evening")
+    page.click("#c-post")
+    page.wait_for_selector("#timeline .tl-item:has-text('The march, filmed.')", timeout=WAIT_MS)
+    [sent] = [u for u in updates_now(newsroom) if "The march, filmed." in u["body"]]
+    kinds = {m["type"]: m for m in sent["media"]}
+    assert kinds["embed"]["provider"] == "youtube"
+    assert (kinds["image"]["alt"], kinds["image"]["caption"]) == (
+        "Marchers on the avenue",
+        "Evening",
+    )
+    # The image's host does not exist: a failed load of it is the browser's report.
+    tab.problems[:] = [p for p in tab.problems if "ERR_NAME_NOT_RESOLVED" not in p]
+    tab.close_clean()
