@@ -131,6 +131,16 @@ class Draft(Aggregate):
             aggregate.publish_at = None
             aggregate.scheduled_by = None
 
+    class Recalled(Event):
+        """Back to a draft, off any schedule: its author changed it after submitting it,
+        so it must be submitted (and approved) again."""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = DRAFT
+            aggregate.submitted = False
+            aggregate.publish_at = None
+            aggregate.scheduled_by = None
+
     class Published(Event):
         """Recorded after the update was posted to the story. The actor is who published
         it (for a schedule, who scheduled it)."""
@@ -214,7 +224,11 @@ class Draft(Aggregate):
         actor: Actor,
         expected_revision: int | None,
         media: Sequence[Mapping[str, Any]] | None = None,
+        as_editor: bool = False,
     ) -> None:
+        """Change the draft. Its author's change to a draft an editor may have approved
+        (submitted or scheduled) takes it back to a draft: an approval holds for the text
+        it saw, never for what the author writes after it."""
         self._check_open(expected_revision)
         new = (
             self.title if title is None else check_text("title", title, limit=MAX_TITLE,
@@ -230,6 +244,8 @@ class Draft(Aggregate):
             self.Edited, actor, title=new[0], body=new[1], key_event=new[2], pinned=new[3],
             media=new[4],
         )  # fmt: skip
+        if not as_editor and self.status in (SUBMITTED, SCHEDULED):
+            self._trigger(self.Recalled, actor)
 
     def submit(self, *, actor: Actor, expected_revision: int | None = None) -> None:
         self._check_open(expected_revision)
@@ -302,6 +318,7 @@ DRAFT_EVENT_NAMES: dict[type[Aggregate.Event], str] = {
     Draft.Submitted: "draft.submitted",
     Draft.Scheduled: "draft.scheduled",
     Draft.Unscheduled: "draft.unscheduled",
+    Draft.Recalled: "draft.recalled",
     Draft.Published: "draft.published",
     Draft.Discarded: "draft.discarded",
 }

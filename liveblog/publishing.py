@@ -29,7 +29,7 @@ from eventsourcing.persistence import PersistenceError
 
 from liveblog.domain import Actor, DomainError
 from liveblog.draft import SCHEDULED, Draft
-from liveblog.draft_index import DraftIndex
+from liveblog.draft_index import PAGE, DraftIndex
 from liveblog.drafts import Drafts
 from liveblog.group_commit import Job
 from liveblog.newsroom import Command, Newsroom
@@ -116,7 +116,12 @@ class Scheduler:
         now = self.clock()
         waiting: list[tuple[Draft, threading.Event, Job]] = []
         stories: set[UUID] = set()
-        for draft_id in self.index.due(now):
+        moment = time.monotonic()
+        self._refused_until = {d: t for d, t in self._refused_until.items() if t > moment}
+        # Drafts refused a moment ago are skipped below; asking for that many more keeps
+        # them from taking the places of drafts that can be published (a story closed
+        # with hundreds scheduled into it must not hold up every other story's).
+        for draft_id in self.index.due(now, PAGE + len(self._refused_until)):
             if self._refused_until.get(draft_id, 0.0) > time.monotonic():
                 continue
             draft = self.drafts.find_draft(draft_id)

@@ -36,6 +36,7 @@ from liveblog.export_format import (
 )
 from liveblog.newsroom import SNAPSHOT_INTERVAL, Newsroom
 from liveblog.people import Person, Role, check_name, person_id_for_name
+from liveblog.sanitize import sanitize_body
 from liveblog.tokens import Credentials
 from projections.wire import rfc3339
 
@@ -248,6 +249,12 @@ class AggregateLoader:
                 f"{what}: version {event.originator_version} where {expected} was due"
                 " (each one's versions run 1, 2, 3, ... in file order, with no gap)",
             )
+        body = getattr(event, "body", None)
+        if isinstance(body, str) and sanitize_body(body) != body:
+            # Every body the server records is its sanitized HTML, and pages, feeds and
+            # the console show it as such: a file whose body is not is not an export.
+            raise Malformed(number, f"{what}: version {expected}: its body is not sanitized"
+                                    " HTML as the server stores it")  # fmt: skip
         is_created = isinstance(event, Aggregate.Created)
         if is_created != (log is None):
             raise Malformed(number, f"{what}: only its first event, and that one, opens it")

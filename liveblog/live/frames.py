@@ -12,10 +12,10 @@ import orjson
 from projections.states import Applied
 from projections.wire import rfc3339
 
-# The fields of an Update whose text the public may see only as it now stands: a
-# retraction hides the title and body, a correction supersedes them. Any new field that
-# holds what a reporter wrote (media, captions) belongs here too.
-PUBLIC_TEXT_FIELDS = ("title", "body", "status", "retraction")
+# The fields of an Update whose content the public may see only as it now stands: a
+# retraction hides the title, body and media, a correction supersedes them. Any new
+# field that holds what a reporter wrote belongs here too.
+PUBLIC_TEXT_FIELDS = ("title", "body", "media", "status", "retraction")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def event_frame(applied: Applied) -> Frame:
 
 def text_print(update: dict[str, Any]) -> int:
     """A fingerprint of an Update's public text (equal texts, equal prints, in a process)."""
-    return hash(orjson.dumps([update[name] for name in PUBLIC_TEXT_FIELDS]))
+    return hash(orjson.dumps([update.get(name) for name in PUBLIC_TEXT_FIELDS]))
 
 
 def with_public_text(stale: Frame, newest: Frame) -> Frame:
@@ -75,7 +75,7 @@ def with_public_text(stale: Frame, newest: Frame) -> Frame:
     current = orjson.loads(newest.text)["data"]["update"]
     update = message["data"]["update"]
     for name in PUBLIC_TEXT_FIELDS:
-        update[name] = current[name]
+        update[name] = current.get(name)
     return Frame(stale.version, orjson.dumps(message).decode(), stale.update_id, newest.text_print)
 
 

@@ -331,16 +331,19 @@ $("drafts").addEventListener("click", async (event) => {
       $(`de-body-${id}`).focus();
       return;
     }
+    // What an editor approves is the revision they read in the queue: if its author
+    // changed it since, the server answers 409 and the queue shows the new text.
+    const seen = { "If-Match": `"d${li.dataset.revision}"` };
     if (action === "schedule") {
       const at = $(`ds-${id}`).value;
       if (!at) { $(`ds-${id}`).focus(); return; }
-      await api("POST", `${path}/schedule`, { body: { publish_at: new Date(at).toISOString() } });
+      await api("POST", `${path}/schedule`, { body: { publish_at: new Date(at).toISOString() }, headers: seen });
     } else {
-      const answer = await api("POST", `${path}/${action}`);
+      const answer = await api("POST", `${path}/${action}`, action === "publish" ? { headers: seen } : {});
       if (action === "publish" && answer?.id) timeline.put(answer);
     }
     loadDrafts();
-  } catch (error) { say(error.message); }
+  } catch (error) { say(error.message); loadDrafts(); }
 });
 
 if (token()) signIn(token());

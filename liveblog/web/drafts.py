@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from liveblog.domain import MAX_BODY, MAX_TITLE, Actor
+from liveblog.domain import MAX_BODY, MAX_TITLE, Actor, RevisionConflict
 from liveblog.draft import DRAFT_STATUSES, PUBLISHED, Draft, check_publish_at, draft_id_for_key
 from liveblog.draft_index import DraftIndex, draft_json
 from liveblog.drafts import Drafts
@@ -37,6 +37,7 @@ from liveblog.web.inputs import (
     text_field,
 )
 from liveblog.web.requests import newsroom_of, raw_json_response, story_id_of
+from liveblog.web.security import PRIVATE
 from liveblog.web.threads import in_thread
 from liveblog.web.written import run_command, update_response
 from projections.wire import dumps
@@ -93,11 +94,12 @@ def check_flags(principal: Principal, payload: dict[str, Any]) -> tuple[bool | N
 def draft_response(
     draft: Draft, status: int = 200, warnings: list[BodyWarning] | None = None
 ) -> Response:
-    """The Draft, and the ``warnings`` of its body's cleaning when it lost anything."""
+    """The Draft, and the ``warnings`` of its body's cleaning when it lost anything.
+    Unpublished newsroom text: for its author and editors only, kept by no cache."""
     doc = draft_json(draft)
     if warnings:
         doc["warnings"] = warnings
-    return raw_json_response(dumps(doc), status)
+    return raw_json_response(dumps(doc), status, PRIVATE)
 
 
 async def create_scheduled_or_draft(
@@ -157,7 +159,7 @@ async def list_drafts(request: Request) -> Response:
         return index.list_docs(story_id, status=status, author_id=author)
 
     docs = await in_thread(listing)
-    return raw_json_response(b'{"drafts":[' + b",".join(docs) + b"]}")
+    return raw_json_response(b'{"drafts":[' + b",".join(docs) + b"]}", headers=PRIVATE)
 
 
 async def draft_for(request: Request, principal: Principal) -> Draft:
@@ -215,7 +217,8 @@ async def edit_draft(request: Request) -> Response:
     def edit(d: Draft) -> None:
         d.edit(title=title, body=None if cleaned is None else cleaned.html, media=media,
                key_event=key_event, pinned=pinned, actor=principal.actor,
-               expected_revision=expected)  # fmt: skip
+               expected_revision=expected,
+               as_editor=principal.role.includes(Role.EDITOR))  # fmt: skip
 
     warnings = None if cleaned is None else cleaned.warnings
     return await change(request, draft.id, edit, expected, warnings)
@@ -272,10 +275,17 @@ async def discard_draft(request: Request) -> Response:
 
 @accepts_query()
 async def publish_draft(request: Request) -> Response:
-    """Publish now: the Update it became (the same one however often this is called)."""
+    """Publish now: the Update it became (the same one however often this is called).
+
+    With ``If-Match: "d<revision>"``, only that revision: what the editor read is what
+    is published, never a change the author made in between (409 then). The update is
+    made from the draft as loaded here, so it holds exactly the revision checked."""
     principal = await require_role(request, Role.REPORTER)
     draft = await draft_for(request, principal)
+    expected = if_match_number(request, "d")
     draft.check_publishable()
+    if expected is not None and draft.status != PUBLISHED and draft.revision != expected:
+        raise RevisionConflict(f"the draft is at revision {draft.revision}, not {expected}")
     newsroom = newsroom_of(request)
     publisher: Actor = principal.actor
     if draft.status == PUBLISHED:

@@ -7,7 +7,8 @@ and where readers reach the server.
   stale-while-revalidate=10``) and, unless it has one, an ``ETag`` made from its bytes;
   a request whose ``If-None-Match`` holds that tag gets ``304`` and no body. So a CDN in
   front absorbs polling and page views, and a browser's revalidation costs no bytes.
-  Private answers (editors', admins') carry ``private, no-store`` and are left alone;
+  Private answers (editors', admins') carry ``private, no-store`` and are left alone,
+  and so is any answer to a request that carries a token;
   so are streams (their body comes in parts) and the operational endpoints, which say
   ``no-store``.
 - **CORS.** ``LIVEBLOG_ALLOWED_ORIGINS`` lists the sites whose pages may read the public
@@ -108,8 +109,15 @@ def body_etag(body: bytes) -> bytes:
 
 
 def with_public_caching(face: PublicFace, scope: Scope, send: Send) -> Send:
-    """``send`` for one request, made public as the module says (GET and HEAD only)."""
-    if scope["method"] not in ("GET", "HEAD"):
+    """``send`` for one request, made public as the module says (GET and HEAD only).
+
+    A request that carries a token is never made public, whatever its route says (or
+    forgets to say): what a token may read, a shared cache must not keep for others.
+    """
+    if (
+        scope["method"] not in ("GET", "HEAD")
+        or header_value(scope["headers"], b"authorization") is not None
+    ):
         return send
     wanted = header_value(scope["headers"], b"if-none-match")
     cors = face.cors_headers(scope["headers"])

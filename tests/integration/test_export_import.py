@@ -320,6 +320,16 @@ MALFORMED: list[tuple[str, Callable[[Lines], Lines], str]] = [
         "not the topic of a story_event",
     ),
     ("U+0000", _state("body", "<p>a\x00b</p>"), "U+0000"),
+    (
+        "a body that is not sanitized HTML",
+        _state("body", "<p>x</p><script>alert(1)</script><img src=x onerror=alert(1)>"),
+        "not sanitized HTML",
+    ),
+    (
+        "a correction's body that is not sanitized HTML",
+        _state("body", '<p onclick="alert(1)">x</p>', ".UpdateCorrected"),
+        "not sanitized HTML",
+    ),
     ("a field of the wrong type", _state("key_event", "yes"), "state.key_event: not a bool"),
     ("an unknown field", _state("colour", "red"), "unknown ['colour']"),
     (

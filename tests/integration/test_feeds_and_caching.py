@@ -189,3 +189,31 @@ async def test_allowed_sites_may_read_from_the_browser_and_others_may_not(
                 "/api/stories/any/live/sse", headers={"Origin": "https://evil.example"}
             )
             assert (sse.status_code, sse.json()["error"]["code"]) == (403, "forbidden_origin")
+
+
+async def test_what_a_token_reads_is_never_made_public_nor_shared_with_other_sites(
+    sqlite_url: str,
+) -> None:
+    import httpx
+
+    tokens = issue_tokens(sqlite_url)
+    app = create_app(Settings(database_url=sqlite_url, write_rate=None,
+                              allowed_origins=("https://partner.example",)))  # fmt: skip
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://liveblog.test") as http:
+            api = Api(http, tokens)
+            await api.open_story(SLUG)
+            origin = {"Origin": "https://partner.example"}
+            made = await http.post(f"/api/stories/{SLUG}/drafts", json={"body": "<p>Secret</p>"},
+                                   headers=bearer(tokens.reporter, **origin))  # fmt: skip
+            assert made.headers["cache-control"] == "private, no-store"
+            for path in (f"/api/stories/{SLUG}/drafts",
+                         f"/api/stories/{SLUG}/drafts/{made.json()['id']}"):  # fmt: skip
+                answer = await http.get(path, headers=bearer(tokens.editor, **origin))
+                assert answer.status_code == 200
+                assert answer.headers["cache-control"] == "private, no-store", path
+                assert "access-control-allow-origin" not in answer.headers, path
+            # A public read asked with a token is left for no shared cache to keep.
+            read = await http.get(f"/api/stories/{SLUG}/updates", headers=bearer(tokens.editor))
+            assert "public" not in read.headers.get("cache-control", "")

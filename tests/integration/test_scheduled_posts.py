@@ -139,6 +139,41 @@ class ScheduleSuite:
                                          headers=auth(reporter))  # fmt: skip
             assert answer.status_code == 409, answer.text
 
+    async def test_an_approval_holds_only_for_the_text_the_editor_saw(
+        self, api: Api, database_url: str
+    ) -> None:
+        contributor = issue_token(database_url, "Cleo Stringer", "contributor")
+        draft = await call(api, "POST", DRAFTS, contributor, {"body": "<p>Approved.</p>"},
+                           ok=201)  # fmt: skip
+        one = f"{DRAFTS}/{draft['id']}"
+        await call(api, "POST", f"{one}/submit", contributor)
+        far = datetime.now(UTC) + timedelta(hours=1)
+        scheduled = await call(api, "POST", f"{one}/schedule", api.tokens.editor,
+                               {"publish_at": rfc3339(far)})  # fmt: skip
+        # The author changes it after the editor scheduled it: back to a draft, off the
+        # schedule, and nothing is published when the time comes.
+        swapped = await call(api, "PATCH", one, contributor, {"body": "<p>Swapped.</p>"})
+        assert (swapped["status"], swapped["publish_at"]) == ("draft", None)
+        assert await asyncio.to_thread(later_turn, api, far + timedelta(minutes=1)) == 0
+        assert await posted_ids(api) == []
+        # Publishing names the revision the editor read: a later one is a 409.
+        stale = await api.http.post(f"{one}/publish", headers=auth(
+            api.tokens.editor, **{"If-Match": f'"d{scheduled["revision"]}"'}
+        ))  # fmt: skip
+        assert stale.status_code == 409, stale.text
+        assert await posted_ids(api) == []
+        current = await api.http.post(f"{one}/publish", headers=auth(
+            api.tokens.editor, **{"If-Match": f'"d{swapped["revision"]}"'}
+        ))  # fmt: skip
+        assert current.status_code == 200, current.text
+        assert current.json()["body"] == "<p>Swapped.</p>"
+        # An editor's own change to a submitted draft keeps it submitted.
+        other = await call(api, "POST", DRAFTS, contributor, {"body": "<p>B</p>"}, ok=201)
+        await call(api, "POST", f"{DRAFTS}/{other['id']}/submit", contributor)
+        fixed = await call(api, "PATCH", f"{DRAFTS}/{other['id']}", api.tokens.editor,
+                           {"body": "<p>B, fixed</p>"})  # fmt: skip
+        assert fixed["status"] == "submitted"
+
     async def test_fifty_due_at_once_from_two_schedulers_racing_are_posted_once_each(
         self, api: Api
     ) -> None:

@@ -18,7 +18,7 @@ B = uuid4()
 
 def update(update_id: UUID, **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "id": str(update_id), "title": "", "body": "<p>First.</p>", "pinned": False,
+        "id": str(update_id), "title": "", "body": "<p>First.</p>", "media": [], "pinned": False,
         "status": "published", "retraction": None, "revision": 1, "corrections": [],
     }  # fmt: skip
     doc.update(fields)
@@ -39,7 +39,7 @@ def data_of(sent: Frame) -> dict[str, Any]:
 
 
 SECRET = "<p>The minister resigned.</p>"
-TOMBSTONE = {"status": "retracted", "title": "", "body": "",
+TOMBSTONE = {"status": "retracted", "title": "", "body": "", "media": [],
              "retraction": {"at": "2020-10-06T10:00:00Z", "reason": "Not confirmed."}}  # fmt: skip
 
 
@@ -69,6 +69,24 @@ def test_a_backlog_shows_each_update_as_it_now_stands_and_keeps_the_rest_of_each
     # Frames that show nothing taken back are the very same objects: no copy, no work.
     for index in (1, 3, 5):
         assert public[index] is frames[index]
+
+
+PHOTO = [{"type": "image", "url": "https://images.example/wrong-man.jpg",
+          "alt": "The wrong man", "caption": None, "credit": None}]  # fmt: skip
+
+
+def test_media_taken_back_by_a_retraction_or_a_correction_is_never_in_a_backlog() -> None:
+    frames = [
+        frame(2, "update.posted", update(A, media=PHOTO)),
+        frame(3, "update.corrected", update(A, media=[], revision=2,
+                                            corrections=[{"note": "Wrong photo."}])),
+        frame(4, "update.posted", update(B, media=PHOTO)),
+        frame(5, "update.retracted", update(B, revision=2, **TOMBSTONE)),
+    ]  # fmt: skip
+    public = public_backlog(frames)
+    assert all("wrong-man" not in f.text for f in public)
+    assert data_of(public[0])["update"]["media"] == []
+    assert data_of(public[2])["update"]["media"] == []
 
 
 def test_a_backlog_that_starts_after_an_update_changed_leaves_its_frames_alone() -> None:
