@@ -117,11 +117,6 @@ class DraftIndex(ViewStore):
                         written += len(states)
                 position = last
 
-    def put(self, draft: Draft) -> None:
-        """Write one draft's state now (a command's own result, before ``catch_up`` runs)."""
-        with self._derived_write() as cursor:
-            cursor.execute(self.dialect.sql(_UPSERT), _row(draft))
-
     def list_docs(
         self, story_id: UUID, *, status: str | None = None, author_id: str | None = None,
         limit: int = 200,

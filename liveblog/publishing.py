@@ -18,6 +18,7 @@ process was down is simply due at the first turn after the next start.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -59,9 +60,13 @@ def publish_command(newsroom: Newsroom, draft: Draft, publisher: Actor) -> Comma
     )
 
 
+def _mark(draft: Draft, *, by: Actor) -> None:
+    draft.mark_published(actor=by)
+
+
 def mark_published(drafts: Drafts, index: DraftIndex, draft_id: UUID, publisher: Actor) -> Draft:
     """Record that the draft's update is posted (blocking; once, however often called)."""
-    draft = drafts.change_draft(draft_id, lambda d: d.mark_published(actor=publisher))
+    draft = drafts.change_draft(draft_id, functools.partial(_mark, by=publisher))
     index.catch_up()
     return draft
 
@@ -87,7 +92,6 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         # Drafts whose publication was refused: not tried again before this monotonic time.
         self._refused_until: dict[UUID, float] = {}
-        self.published = 0  # by this process (for tests and /metrics)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="liveblog-scheduler", daemon=True)
@@ -122,7 +126,7 @@ class Scheduler:
         # them from taking the places of drafts that can be published (a story closed
         # with hundreds scheduled into it must not hold up every other story's).
         for draft_id in self.index.due(now, PAGE + len(self._refused_until)):
-            if self._refused_until.get(draft_id, 0.0) > time.monotonic():
+            if draft_id in self._refused_until:
                 continue
             draft = self.drafts.find_draft(draft_id)
             if draft is None or draft.status != SCHEDULED or draft.scheduled_by is None:
@@ -142,11 +146,13 @@ class Scheduler:
         for draft, done, job in waiting:
             done.wait(COMMAND_WAIT_SECONDS)
             if self._posted(draft, job):
-                assert draft.scheduled_by is not None
+                by = draft.scheduled_by
+                assert by is not None
                 assert job.outcome is not None
-                mark_published(self.drafts, self.index, draft.id, draft.scheduled_by)
+                self.drafts.change_draft(draft.id, functools.partial(_mark, by=by))
                 published += job.outcome.recorded  # not when another process posted it
-        self.published += published
+        if waiting:
+            self.index.catch_up()  # once for the turn's drafts, not once for each
         return published
 
     def _posted(self, draft: Draft, job: Job) -> bool:

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from liveblog.domain import PUBLIC_EVENT_NAMES, Story
-from projections.states import Applied, event_data
+from liveblog.domain import Story
+from projections.states import Applied, applied_event, event_data
 from projections.story import (
     Person,
     StoryView,
@@ -109,16 +109,8 @@ class StoryReplay:
             data[RETRACTED_TEXT] = {
                 "title": shown.title, "body": shown.body, "media": shown.media,
             }  # fmt: skip
-        applied = Applied(
-            notification_id=0,  # a replay reads one story's events, not the log
-            story_id=state.id,
-            version=event.originator_version,
-            name=PUBLIC_EVENT_NAMES[type(event)],
-            at=event.timestamp,
-            data=data,
-            story=state,
-            update=touched,
-        )
+        # Position 0: a replay reads one story's events, not the log.
+        applied = applied_event(event, state, touched, data)
         return Replayed(applied, Person(event.actor_id, storable_text(event.actor_name)))
 
 

@@ -42,6 +42,23 @@ class Applied:
     update: UpdateView | None
 
 
+def applied_event(
+    event: Any, state: StoryView, touched: UpdateView | None, data: dict[str, Any],
+    notification_id: int = 0,
+) -> Applied:  # fmt: skip
+    """``event`` as applied to ``state`` (``touched``: the update it changed), with ``data``."""
+    return Applied(
+        notification_id=notification_id,
+        story_id=state.id,
+        version=event.originator_version,
+        name=PUBLIC_EVENT_NAMES[type(event)],
+        at=event.timestamp,
+        data=data,
+        story=state,
+        update=touched,
+    )
+
+
 def event_data(state: StoryView, touched: UpdateView | None) -> dict[str, Any]:
     """What a live event carries (DESIGN §5): the whole new state of what changed, made
     right after the event (``state`` changes in place with the next one)."""
@@ -79,16 +96,7 @@ class StoryStates:
             return None
         state, touched = advanced
         data = event_data(state, touched) if self._live_data else {}
-        return Applied(
-            notification_id=notification_id,
-            story_id=event.originator_id,
-            version=event.originator_version,
-            name=PUBLIC_EVENT_NAMES[type(event)],
-            at=event.timestamp,
-            data=data,
-            story=state,
-            update=touched,
-        )
+        return applied_event(event, state, touched, data, notification_id)
 
     def advance(self, event: Any) -> tuple[StoryView, UpdateView | None] | None:
         """``apply`` without making its ``Applied``: the story's state and the update the
